@@ -1,0 +1,27 @@
+// General matrix multiply on raw row-major float32 buffers.
+//
+// This is the kernel behind matmul, Linear and convolution. It takes
+// transposed operands by flag, so backward passes never materialise A^T or B^T.
+#pragma once
+
+#include <cstdint>
+
+namespace ember::kernels {
+
+enum class Transpose : bool { No = false, Yes = true };
+
+// Computes C = alpha * op(A) * op(B) + beta * C, where op(X) is X or X^T.
+// op(A) is [M, K], op(B) is [K, N] and C is [M, N]; lda, ldb and ldc are the
+// row strides of the stored (untransposed) A, B and C. beta = 1 accumulates
+// into C, and beta = 0 overwrites C without reading it (so C may hold NaN).
+void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, int64_t K,
+          float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+          float* C, int64_t ldc);
+
+// The scalar reference that defines gemm's result; every faster variant is
+// tested against it.
+void gemm_reference(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
+                    int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc);
+
+}  // namespace ember::kernels
