@@ -36,12 +36,17 @@ std::vector<std::uint32_t> read_idx_header(const std::vector<std::uint8_t>& byte
                                            std::uint32_t expected_magic) {
   const int dims = static_cast<int>(expected_magic & 0xff);
   const std::size_t header_size = 4 + 4 * static_cast<std::size_t>(dims);
-  if (bytes.size() < header_size) {
-    throw std::runtime_error(fmt::format(
-        "IDX file '{}' is truncated: {} bytes, but its header alone needs {}", file.string(),
-        bytes.size(), header_size));
-  }
+  auto check_length = [&](std::size_t needed) {
+    if (bytes.size() < needed) {
+      throw std::runtime_error(fmt::format(
+          "IDX file '{}' is truncated: {} bytes, but its header alone needs {}", file.string(),
+          bytes.size(), needed));
+    }
+  };
 
+  // The magic number comes first, so that a labels file passed as images
+  // is reported as such and not as a short header.
+  check_length(4);
   const std::uint32_t magic = read_u32(bytes.data());
   if (magic != expected_magic) {
     throw std::runtime_error(fmt::format(
@@ -50,6 +55,7 @@ std::vector<std::uint32_t> read_idx_header(const std::vector<std::uint8_t>& byte
         file.string(), magic, (magic >> 8) & 0xff, magic & 0xff, expected_magic, dims,
         dims == 1 ? "labels" : "images"));
   }
+  check_length(header_size);
 
   std::vector<std::uint32_t> sizes(dims);
   std::uint64_t data_size = 1;
