@@ -58,6 +58,12 @@ void gaussian_blur(std::vector<double>& field, int height, int width, double sig
   blur_pass(temp, field, /*along_rows=*/false);
 }
 
+double ink_total(const GrayImage& image) {
+  double sum = 0.0;
+  for (float pixel : image.pixels) sum += pixel;
+  return sum;
+}
+
 GrayImage morphology(const GrayImage& image, int radius, bool take_max, const char* name) {
   if (radius < 0) {
     throw std::invalid_argument(fmt::format("{}: radius {} is negative; expected >= 0", name, radius));
@@ -192,7 +198,14 @@ GrayImage erode(const GrayImage& image, int radius) {
 GrayImage augment(const GrayImage& image, const AugmentOptions& options, Rng& rng) {
   GrayImage out = image;
   if (options.stroke_probability > 0.0 && bernoulli(rng, options.stroke_probability)) {
-    out = bernoulli(rng, 0.5) ? dilate(out, 1) : erode(out, 1);
+    if (bernoulli(rng, 0.5)) {
+      out = dilate(out, 1);
+    } else {
+      // Strokes under 3 px wide vanish under a 3 x 3 erosion, so thin
+      // writing keeps its strokes rather than losing the word.
+      GrayImage thinner = erode(out, 1);
+      if (ink_total(thinner) >= 0.5 * ink_total(out)) out = std::move(thinner);
+    }
   }
   if (options.affine) out = affine_warp(out, random_affine(options.affine_range, rng));
   if (options.elastic) out = elastic_distortion(out, options.elastic_params, rng);

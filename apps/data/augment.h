@@ -73,7 +73,8 @@ struct AugmentOptions {
   bool elastic = false;
   Elastic elastic_params;
   // Probability of a stroke change; when one happens, dilate or erode (equal
-  // odds) with radius 1.
+  // odds) with radius 1. An erosion that would remove more than half of the
+  // ink is not applied, so thin strokes survive.
   double stroke_probability = 0.0;
 };
 

@@ -181,6 +181,19 @@ TEST_CASE("dilate and erode", "[data][augment]") {
   CHECK_THROWS_WITH(ember::data::erode(dot, -1), Catch::Contains("radius -1 is negative"));
 }
 
+TEST_CASE("stroke change keeps thin strokes", "[data][augment]") {
+  const GrayImage thin = vertical_bar(16, 16, 8);
+  ember::data::AugmentOptions options;
+  options.stroke_probability = 1.0;
+  Rng rng(4);
+  for (int i = 0; i < 20; ++i) {
+    const GrayImage out = ember::data::augment(thin, options, rng);
+    // Either dilated to 3 columns or left alone: erosion would erase the bar.
+    const float ink = ink_sum(out);
+    CHECK((ink == ink_sum(thin) || ink == 3 * ink_sum(thin)));
+  }
+}
+
 TEST_CASE("augment is deterministic per seed", "[data][augment]") {
   const GrayImage image = vertical_bar(32, 40, 20);
   ember::data::AugmentOptions options;
