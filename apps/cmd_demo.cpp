@@ -1,4 +1,4 @@
-// ember_demo: the autodiff core at work, with nothing but tensors and the tape.
+// ember demo: the autodiff core at work, with nothing but tensors and the tape.
 //
 // Fits a two-layer network y = W2 tanh(W1 x + b1) + b2 to samples of
 // sin(3x) on [-1, 1] by plain gradient descent, printing the mean squared
@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "apps/commands.h"
 #include "autodiff/autodiff.h"
 
 namespace {
@@ -19,9 +21,9 @@ namespace {
 constexpr int64_t kSamples = 64;
 constexpr int64_t kHidden = 16;
 
-int run(int steps, float learning_rate) {
+void run(int steps, float learning_rate, const ember::apps::CommonOptions& common) {
   using namespace ember;
-  Generator generator(7);
+  Generator generator(common.seed);
 
   // Data: x [N, 1] evenly spaced on [-1, 1], target sin(3x).
   Tensor x = reshape(arange(-1.0f, 1.0f, 2.0f / kSamples), {kSamples, 1});
@@ -37,21 +39,23 @@ int run(int steps, float learning_rate) {
   Tensor b2 = zeros({1}).set_requires_grad(true);
   std::vector<Tensor*> parameters = {&w1, &b1, &w2, &b2};
 
-  fmt::print("ember_demo: fitting sin(3x) with a {}-unit tanh network, {} samples, "
-             "{} steps of gradient descent (learning rate {})\n",
-             kHidden, kSamples, steps, learning_rate);
+  if (!common.quiet) {
+    fmt::print("ember demo: fitting sin(3x) with a {}-unit tanh network, {} samples, "
+               "{} steps of gradient descent (learning rate {})\n",
+               kHidden, kSamples, steps, learning_rate);
+  }
   for (int step = 0; step <= steps; ++step) {
     Tensor prediction = matmul(tanh(matmul(x, w1) + b1), w2) + b2;
     Tensor loss = mean(pow(prediction - target, 2.0f));
     if (!std::isfinite(loss.item())) {
-      fmt::print(stderr, "ember_demo: the loss became {} at step {}; lower --learning-rate\n",
-                 loss.item(), step);
-      return 1;
+      throw apps::UserError(fmt::format(
+          "the loss became {} at step {}; lower --learning-rate", loss.item(), step));
     }
-    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0) {
+    const bool last = step == steps;
+    if ((step % (steps / 10 > 0 ? steps / 10 : 1) == 0 && !common.quiet) || last) {
       fmt::print("step {:5d}  mse {:.6f}\n", step, loss.item());
     }
-    if (step == steps) {
+    if (last) {
       break;
     }
 
@@ -69,34 +73,32 @@ int run(int steps, float learning_rate) {
       }
     }
   }
-  return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int steps = 2000;
-  float learning_rate = 0.1f;
-  try {
-    if (argc > 1) {
-      steps = std::stoi(argv[1]);
-    }
-    if (argc > 2) {
-      learning_rate = std::stof(argv[2]);
-    }
-  } catch (const std::exception&) {
-    fmt::print(stderr, "usage: ember_demo [STEPS] [LEARNING_RATE], e.g. ember_demo 2000 0.1\n");
-    return 2;
-  }
-  if (steps <= 0 || !(learning_rate > 0.0f)) {
-    fmt::print(stderr, "ember_demo: STEPS must be > 0 and LEARNING_RATE > 0 (got {} and {})\n",
-               steps, learning_rate);
-    return 2;
-  }
-  try {
-    return run(steps, learning_rate);
-  } catch (const std::exception& error) {
-    fmt::print(stderr, "ember_demo: {}\n", error.what());
-    return 1;
-  }
+namespace ember::apps {
+
+void add_demo_command(CLI::App& app) {
+  struct Options {
+    int steps = 2000;
+    float learning_rate = 0.1f;
+    CommonOptions common;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "demo", "Fit sin(3x) with a tiny tanh network using only tensors and the tape");
+  command->add_option("--steps", options->steps, "Gradient-descent steps")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  command->add_option("--learning-rate", options->learning_rate, "Step size of gradient descent")
+      ->check(CLI::Range(1e-6f, 10.0f))
+      ->capture_default_str();
+  add_common_options(*command, options->common);
+  command->callback([options] {
+    apply_common_options(options->common);
+    run(options->steps, options->learning_rate, options->common);
+  });
 }
+
+}  // namespace ember::apps
