@@ -1,0 +1,34 @@
+// The ember command line: each subcommand registers itself on the CLI11 app
+// through one add_*_command function, implemented in its own cmd_*.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace ember::apps {
+
+// Options every subcommand takes.
+struct CommonOptions {
+  uint64_t seed = 1;
+  int threads = 0;  // 0 = keep EMBER_NUM_THREADS or all hardware threads
+  bool quiet = false;
+};
+
+// Adds --seed, --threads and --quiet to a subcommand, stored in options.
+void add_common_options(CLI::App& command, CommonOptions& options);
+
+// Applies the common options that act globally (the thread count).
+void apply_common_options(const CommonOptions& options);
+
+// Thrown by commands for errors the user can fix: main prints the message
+// as one line on stderr and exits with status 1.
+struct UserError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void add_demo_command(CLI::App& app);
+
+}  // namespace ember::apps

@@ -1,0 +1,355 @@
+// Elementwise ops: unary functions, broadcasting binary arithmetic, where.
+//
+// Each op is one call to unary_op or binary_op with two small functions: the
+// forward value, and the local derivative that backward multiplies with the
+// upstream gradient. The loops here are plain scalar code, the readable
+// reference; the SIMD kernels in autodiff/kernels/ speed up the same math.
+#include <cmath>
+#include <stdexcept>
+
+#include "autodiff/ops.h"
+#include "autodiff/tape.h"
+
+namespace ember {
+
+// ------------------------------------------------------------ broadcasting
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t ndim = std::max(a.size(), b.size());
+  Shape out(ndim);
+  for (size_t i = 0; i < ndim; ++i) {
+    // Align from the right: missing leading dimensions count as size 1.
+    const int64_t size_a = i < ndim - a.size() ? 1 : a[i - (ndim - a.size())];
+    const int64_t size_b = i < ndim - b.size() ? 1 : b[i - (ndim - b.size())];
+    if (size_a != size_b && size_a != 1 && size_b != 1) {
+      throw std::invalid_argument(fmt::format(
+          "{}: shapes {} and {} cannot be broadcast: dimension {} has sizes {} and {}; each "
+          "pair of sizes must match or one must be 1",
+          op, shape_to_string(a), shape_to_string(b), i, size_a, size_b));
+    }
+    out[i] = size_a == 1 ? size_b : size_a;
+  }
+  return out;
+}
+
+namespace {
+
+// For each element of a tensor of shape `out`, the flat index of the element
+// of a tensor of shape `in` that broadcasting maps to it. Empty when the
+// shapes are equal, meaning the identity map.
+std::vector<int64_t> broadcast_offsets(const Shape& in, const Shape& out) {
+  if (in == out) {
+    return {};
+  }
+
+  // Stride of each output dimension within the input; 0 where in is broadcast.
+  const size_t ndim = out.size();
+  const size_t skipped = ndim - in.size();
+  const std::vector<int64_t> in_strides = contiguous_strides(in);
+  std::vector<int64_t> strides(ndim, 0);
+  for (size_t d = skipped; d < ndim; ++d) {
+    strides[d] = in[d - skipped] == 1 ? 0 : in_strides[d - skipped];
+  }
+
+  // Walk the output like an odometer, carrying the input offset along.
+  const int64_t count = shape_numel(out);
+  std::vector<int64_t> offsets(static_cast<size_t>(count));
+  std::vector<int64_t> index(ndim, 0);
+  int64_t offset = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    offsets[static_cast<size_t>(i)] = offset;
+    for (size_t d = ndim; d-- > 0;) {
+      ++index[d];
+      offset += strides[d];
+      if (index[d] < out[d]) {
+        break;
+      }
+      offset -= strides[d] * index[d];
+      index[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+// 1 / (1 + e^-v), branching on the sign so exp never overflows.
+float stable_sigmoid(float v) {
+  if (v >= 0.0f) {
+    return 1.0f / (1.0f + std::exp(-v));
+  }
+  const float e = std::exp(v);
+  return e / (1.0f + e);
+}
+
+int64_t mapped(const std::vector<int64_t>& offsets, int64_t i) {
+  return offsets.empty() ? i : offsets[static_cast<size_t>(i)];
+}
+
+// y = f(x) elementwise. df(x, y) is dy/dx at one element; backward adds
+// grad_y * df(x, y) into x's gradient.
+template <class Forward, class Derivative>
+Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df) {
+  Tensor y = zeros(x.shape());
+  const float* x_values = x.data();
+  float* y_values = y.mutable_data();
+  const int64_t count = x.numel();
+  for (int64_t i = 0; i < count; ++i) {
+    y_values[i] = f(x_values[i]);
+  }
+
+  if (needs_grad({&x})) {
+    Tape::current().record(op, {x}, y, [x, y, df, count](const Tensor& grad_y) {
+      float* grad_x = grad_buffer(x);
+      const float* g = grad_y.data();
+      const float* xs = x.data();
+      const float* ys = y.data();
+      for (int64_t i = 0; i < count; ++i) {
+        grad_x[i] += g[i] * df(xs[i], ys[i]);
+      }
+    });
+  }
+  return y;
+}
+
+// y = f(a, b) elementwise with broadcasting. df_da(a, b, y) and df_db(a, b, y)
+// are the local partial derivatives; backward adds grad_y times each into the
+// input element that broadcasting mapped, which sums a broadcast input's
+// gradient back to its own shape.
+template <class Forward, class DerivativeA, class DerivativeB>
+Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, DerivativeA df_da,
+                 DerivativeB df_db) {
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
+  std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
+
+  Tensor y = zeros(out_shape);
+  const float* a_values = a.data();
+  const float* b_values = b.data();
+  float* y_values = y.mutable_data();
+  const int64_t count = y.numel();
+  for (int64_t i = 0; i < count; ++i) {
+    y_values[i] = f(a_values[mapped(a_offsets, i)], b_values[mapped(b_offsets, i)]);
+  }
+
+  if (needs_grad({&a, &b})) {
+    auto backward = [a, b, y, df_da, df_db, count, a_offsets = std::move(a_offsets),
+                     b_offsets = std::move(b_offsets)](const Tensor& grad_y) {
+      float* grad_a = grad_buffer(a);
+      float* grad_b = grad_buffer(b);
+      const float* g = grad_y.data();
+      const float* as = a.data();
+      const float* bs = b.data();
+      const float* ys = y.data();
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t ia = mapped(a_offsets, i);
+        const int64_t ib = mapped(b_offsets, i);
+        if (grad_a != nullptr) {
+          grad_a[ia] += g[i] * df_da(as[ia], bs[ib], ys[i]);
+        }
+        if (grad_b != nullptr) {
+          grad_b[ib] += g[i] * df_db(as[ia], bs[ib], ys[i]);
+        }
+      }
+    };
+    Tape::current().record(op, {a, b}, y, std::move(backward));
+  }
+  return y;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ binary ops
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  // d(a + b)/da = 1, d(a + b)/db = 1
+  return binary_op(
+      "add", a, b, [](float x, float y) { return x + y; },
+      [](float, float, float) { return 1.0f; }, [](float, float, float) { return 1.0f; });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  // d(a - b)/da = 1, d(a - b)/db = -1
+  return binary_op(
+      "sub", a, b, [](float x, float y) { return x - y; },
+      [](float, float, float) { return 1.0f; }, [](float, float, float) { return -1.0f; });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  // d(a * b)/da = b, d(a * b)/db = a
+  return binary_op(
+      "mul", a, b, [](float x, float y) { return x * y; },
+      [](float, float y, float) { return y; }, [](float x, float, float) { return x; });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  // d(a / b)/da = 1 / b, d(a / b)/db = -a / b^2
+  return binary_op(
+      "div", a, b, [](float x, float y) { return x / y; },
+      [](float, float y, float) { return 1.0f / y; },
+      [](float x, float y, float) { return -x / (y * y); });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  // d(a^b)/da = b * a^(b - 1), d(a^b)/db = a^b * log(a)
+  return binary_op(
+      "pow", a, b, [](float x, float y) { return std::pow(x, y); },
+      [](float x, float y, float) { return y * std::pow(x, y - 1.0f); },
+      [](float x, float, float out) { return out * std::log(x); });
+}
+
+Tensor pow(const Tensor& a, float exponent) {
+  // d(a^p)/da = p * a^(p - 1)
+  return unary_op(
+      "pow", a, [exponent](float x) { return std::pow(x, exponent); },
+      [exponent](float x, float) { return exponent * std::pow(x, exponent - 1.0f); });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  // The larger input gets the gradient; at a tie each gets half, so the
+  // shares still sum to the upstream gradient.
+  return binary_op(
+      "maximum", a, b, [](float x, float y) { return x >= y ? x : y; },
+      [](float x, float y, float) { return x > y ? 1.0f : (x == y ? 0.5f : 0.0f); },
+      [](float x, float y, float) { return y > x ? 1.0f : (x == y ? 0.5f : 0.0f); });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  // Mirror of maximum, with the same half-and-half rule at ties.
+  return binary_op(
+      "minimum", a, b, [](float x, float y) { return x <= y ? x : y; },
+      [](float x, float y, float) { return x < y ? 1.0f : (x == y ? 0.5f : 0.0f); },
+      [](float x, float y, float) { return y < x ? 1.0f : (x == y ? 0.5f : 0.0f); });
+}
+
+// ------------------------------------------------------------ unary ops
+
+Tensor neg(const Tensor& x) {
+  // d(-x)/dx = -1
+  return unary_op(
+      "neg", x, [](float v) { return -v; }, [](float, float) { return -1.0f; });
+}
+
+Tensor exp(const Tensor& x) {
+  // d exp(x)/dx = exp(x), the output itself
+  return unary_op(
+      "exp", x, [](float v) { return std::exp(v); }, [](float, float y) { return y; });
+}
+
+Tensor log(const Tensor& x) {
+  // d log(x)/dx = 1 / x
+  return unary_op(
+      "log", x, [](float v) { return std::log(v); }, [](float v, float) { return 1.0f / v; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  // d sqrt(x)/dx = 1 / (2 sqrt(x)); +inf at x = 0
+  return unary_op(
+      "sqrt", x, [](float v) { return std::sqrt(v); },
+      [](float, float y) { return 0.5f / y; });
+}
+
+Tensor abs(const Tensor& x) {
+  // d|x|/dx = sign(x), taken as 0 at x = 0
+  return unary_op(
+      "abs", x, [](float v) { return std::fabs(v); },
+      [](float v, float) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); });
+}
+
+Tensor relu(const Tensor& x) {
+  // d relu(x)/dx = 1 for x > 0, else 0 (including x = 0)
+  return unary_op(
+      "relu", x, [](float v) { return v > 0.0f ? v : 0.0f; },
+      [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  // d sigmoid(x)/dx = y (1 - y)
+  return unary_op(
+      "sigmoid", x, [](float v) { return stable_sigmoid(v); },
+      [](float, float y) { return y * (1.0f - y); });
+}
+
+Tensor tanh(const Tensor& x) {
+  // d tanh(x)/dx = 1 - y^2
+  return unary_op(
+      "tanh", x, [](float v) { return std::tanh(v); },
+      [](float, float y) { return 1.0f - y * y; });
+}
+
+Tensor softplus(const Tensor& x) {
+  // d softplus(x)/dx = sigmoid(x)
+  return unary_op(
+      "softplus", x,
+      // log(1 + e^v) = max(v, 0) + log1p(e^-|v|): no overflow for large |v|.
+      [](float v) { return std::max(v, 0.0f) + std::log1p(std::exp(-std::fabs(v))); },
+      [](float v, float) { return stable_sigmoid(v); });
+}
+
+Tensor clamp(const Tensor& x, float low, float high) {
+  if (!(low <= high)) {
+    throw std::invalid_argument(
+        fmt::format("clamp: low {} is greater than high {}; expected low <= high", low, high));
+  }
+  // d clamp(x)/dx = 1 inside [low, high] (bounds included), 0 outside
+  return unary_op(
+      "clamp", x, [low, high](float v) { return std::min(std::max(v, low), high); },
+      [low, high](float v, float) { return (v >= low && v <= high) ? 1.0f : 0.0f; });
+}
+
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  const Shape ab_shape = broadcast_shapes(a.shape(), b.shape(), "where");
+  const Shape out_shape = broadcast_shapes(mask.shape(), ab_shape, "where");
+  std::vector<int64_t> mask_offsets = broadcast_offsets(mask.shape(), out_shape);
+  std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
+  std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
+
+  Tensor y = zeros(out_shape);
+  const float* m = mask.data();
+  const float* as = a.data();
+  const float* bs = b.data();
+  float* ys = y.mutable_data();
+  const int64_t count = y.numel();
+  for (int64_t i = 0; i < count; ++i) {
+    const bool pick_a = m[mapped(mask_offsets, i)] != 0.0f;
+    ys[i] = pick_a ? as[mapped(a_offsets, i)] : bs[mapped(b_offsets, i)];
+  }
+
+  if (needs_grad({&a, &b})) {
+    // The chosen input's gradient is the upstream gradient; the other gets 0.
+    auto backward = [mask, a, b, count, mask_offsets = std::move(mask_offsets),
+                     a_offsets = std::move(a_offsets),
+                     b_offsets = std::move(b_offsets)](const Tensor& grad_y) {
+      float* grad_a = grad_buffer(a);
+      float* grad_b = grad_buffer(b);
+      const float* g = grad_y.data();
+      const float* m = mask.data();
+      for (int64_t i = 0; i < count; ++i) {
+        const bool pick_a = m[mapped(mask_offsets, i)] != 0.0f;
+        if (pick_a && grad_a != nullptr) {
+          grad_a[mapped(a_offsets, i)] += g[i];
+        } else if (!pick_a && grad_b != nullptr) {
+          grad_b[mapped(b_offsets, i)] += g[i];
+        }
+      }
+    };
+    Tape::current().record("where", {mask, a, b}, y, std::move(backward));
+  }
+  return y;
+}
+
+// ------------------------------------------------------------ operators
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, float b) { return add(a, scalar(b)); }
+Tensor operator-(const Tensor& a, float b) { return sub(a, scalar(b)); }
+Tensor operator*(const Tensor& a, float b) { return mul(a, scalar(b)); }
+Tensor operator/(const Tensor& a, float b) { return div(a, scalar(b)); }
+Tensor operator+(float a, const Tensor& b) { return add(scalar(a), b); }
+Tensor operator-(float a, const Tensor& b) { return sub(scalar(a), b); }
+Tensor operator*(float a, const Tensor& b) { return mul(scalar(a), b); }
+Tensor operator/(float a, const Tensor& b) { return div(scalar(a), b); }
+
+}  // namespace ember
