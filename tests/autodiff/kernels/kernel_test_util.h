@@ -46,7 +46,9 @@ class Buffer {
   }
   // Copies get their own storage with the same misalignment.
   Buffer(const Buffer& other) : Buffer(other.size_) {
-    std::copy(other.data_, other.data_ + other.size_, data_);
+    for (int64_t i = 0; i < size_; ++i) {
+      data_[i] = other.data_[i];
+    }
   }
   Buffer& operator=(const Buffer& other) {
     Buffer copy(other);
