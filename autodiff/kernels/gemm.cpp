@@ -8,7 +8,8 @@
 //   pc: K in blocks of kc         (each C element sums its k blocks in order)
 //   jc: N in blocks of nc         op(B) block [kc, nc] packed once, shared,
 //                                 sized to stay in the L2 cache
-//   rows split across threads     each thread packs its op(A) rows [mc, kc]
+//   threads split the rows        each thread packs its op(A) rows [mc, kc]
+//   (or the B panels when C has fewer row tiles than column panels)
 //   ir: rows in steps of mr       one A micro-panel [mr, kc] stays in L1
 //   jr: columns in steps of nr    B micro-panels stream from L2
 // Every C element is accumulated in the same order whatever the thread count,
@@ -192,11 +193,14 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
         }
       };
 
-      // Each thread takes a contiguous range of mr-row tiles of C.
-      const auto multiply_rows = [&](int64_t first_tile, int64_t last_tile) {
+      // C[rows of tiles first_tile..last_tile, columns of B panels
+      // first_panel..last_panel] for this k block, from the packed B panels.
+      const auto multiply_block = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
+                                      int64_t last_panel) {
         thread_local std::vector<float> a_buffer;
         float* a_packed = aligned_scratch(a_buffer, kMc * kc);
         const int64_t row_end = std::min(M, last_tile * mr);
+        const int64_t col_end = std::min(nc, last_panel * nr);
 
         for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += kMc) {
           const int64_t mc = std::min(kMc, row_end - row0);
@@ -206,7 +210,7 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
             const float* a_panel = a_packed + ir * kc;
             float* c_rows = C + (row0 + ir) * ldc + col0;
             const int64_t rows = std::min(mr, mc - ir);
-            for (int64_t jr = 0; jr < nc; jr += nr) {
+            for (int64_t jr = first_panel * nr; jr < col_end; jr += nr) {
               micro.run(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
                         std::min(nr, nc - jr), alpha, block_beta);
             }
@@ -215,12 +219,22 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
       };
 
       const int64_t row_tiles = (M + mr - 1) / mr;
-      if (parallel) {
-        parallel_for(b_panels, pack_b_panels);
-        parallel_for(row_tiles, multiply_rows);
-      } else {
+      if (!parallel) {
         pack_b_panels(0, b_panels);
-        multiply_rows(0, row_tiles);
+        multiply_block(0, row_tiles, 0, b_panels);
+      } else if (row_tiles >= b_panels) {
+        // Threads share the packed B block and take row tiles.
+        parallel_for(b_panels, pack_b_panels);
+        parallel_for(row_tiles, [&](int64_t first, int64_t last) {
+          multiply_block(first, last, 0, b_panels);
+        });
+      } else {
+        // Few rows (a convolution's filters, say): threads take B panels,
+        // pack them, and each packs all of A.
+        parallel_for(b_panels, [&](int64_t first, int64_t last) {
+          pack_b_panels(first, last);
+          multiply_block(0, row_tiles, first, last);
+        });
       }
     }
   }
