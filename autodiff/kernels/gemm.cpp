@@ -29,9 +29,10 @@ namespace ember::kernels {
 
 namespace {
 
-// Block sizes in floats. An [mr, kc] A micro-panel (12 KiB at mr = 12) fits
+// Block sizes in floats. An [mr, kc] A micro-panel (6 KiB at mr = 6) stays in
 // the 32 KiB L1 data cache, and the [kc, nc] B block (512 KiB) fits a 1 MiB
-// L2; mc only sets how many A rows are packed at once.
+// L2; mc only sets how many A rows are packed at once. nc and mc are rounded
+// down to whole panels, so only the last block of a matrix has a ragged edge.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = 512;
 constexpr int64_t kMc = 240;
@@ -174,17 +175,19 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
   const Operand a{A, lda, transpose_a == Transpose::Yes};
   const Operand b{B, ldb, transpose_b == Transpose::Yes};
   const bool parallel = M * N * K >= kMinParallelVolume;
+  const int64_t nc_max = std::max(nr, kNc / nr * nr);
+  const int64_t mc_max = std::max(mr, kMc / mr * mr);
 
   thread_local std::vector<float> b_buffer;
-  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, kNc), nr));
+  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, nc_max), nr));
 
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
     const int64_t kc = std::min(kKc, K - k0);
     // The first k block applies the caller's beta; later ones accumulate.
     const float block_beta = k0 == 0 ? beta : 1.0f;
 
-    for (int64_t col0 = 0; col0 < N; col0 += kNc) {
-      const int64_t nc = std::min(kNc, N - col0);
+    for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
+      const int64_t nc = std::min(nc_max, N - col0);
       const int64_t b_panels = (nc + nr - 1) / nr;
 
       const auto pack_b_panels = [&](int64_t first, int64_t last) {
@@ -198,12 +201,12 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
       const auto multiply_block = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
                                       int64_t last_panel) {
         thread_local std::vector<float> a_buffer;
-        float* a_packed = aligned_scratch(a_buffer, kMc * kc);
+        float* a_packed = aligned_scratch(a_buffer, mc_max * kc);
         const int64_t row_end = std::min(M, last_tile * mr);
         const int64_t col_end = std::min(nc, last_panel * nr);
 
-        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += kMc) {
-          const int64_t mc = std::min(kMc, row_end - row0);
+        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += mc_max) {
+          const int64_t mc = std::min(mc_max, row_end - row0);
           pack_a(a, row0, mc, k0, kc, mr, a_packed);
 
           for (int64_t ir = 0; ir < mc; ir += mr) {
