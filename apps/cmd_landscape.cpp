@@ -4,9 +4,9 @@
 // tanh hidden units) on points of a parabola, a circle or a spiral, with one
 // of the losses of ebm/losses.h, and writes a PNG heatmap of the learned
 // F over (x, y) with the training points drawn on. Negatives come from a
-// fixed grid of y values: each training point (x_i, y_i) is compared with
-// F(x_i, y_c) for every grid value y_c farther than an exclusion radius from
-// y_i, so the energies handed to the loss are [B, 1 + G] with label 0.
+// fixed grid of G values of y. Each training point (x_i, y_i) is compared
+// with F(x_i, y_c) for every grid value y_c farther than an exclusion radius
+// from y_i, so the loss sees energies [B, 1 + G] with label 0.
 //
 // The energy loss only pushes down on the training points, so a flexible
 // network lowers the whole surface (collapse); the contrastive losses keep
@@ -185,9 +185,9 @@ std::vector<float> y_grid(const Region& region, int count) {
   return values;
 }
 
-// The energies of one batch, [B, 1 + G]: column 0 is F(x_i, y_i), column
-// 1 + c is F(x_i, y_c), set to +inf where |y_c - y_i| < exclusion so that
-// points next to the data are not treated as wrong answers.
+// The energies of one batch, [B, 1 + G]: column 0 is F(x_i, y_i) and column
+// 1 + c is F(x_i, y_c). Columns with |y_c - y_i| < exclusion are set to +inf,
+// so grid values next to the data never count as incorrect.
 Tensor batch_energies(const EnergyNet& net, const std::vector<Point>& batch,
                       const std::vector<float>& grid, float exclusion) {
   const auto rows = static_cast<int64_t>(batch.size());

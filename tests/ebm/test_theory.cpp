@@ -727,3 +727,70 @@ TEST_CASE("energy loss collapses through a shared offset", "[ebm][theory][hw-1.1
     }
   }
 }
+
+TEST_CASE("energy loss works for a regression energy", "[ebm][theory][hw-1.1e]") {
+  // F(x, y) = (w x - y)^2 is never below 0 and is 0 only at y = w x, so
+  // pushing F(x, y) down at the data also fixes every other y's energy:
+  // the architecture itself keeps the low-energy set to one y per x. The
+  // energy loss then trains it like least squares (data y = 2 x).
+  const Tensor x = from_vector({-1.0f, -0.5f, 0.5f, 1.0f}, {4, 1});
+  const Tensor y = x * 2.0f;
+  Tensor w = zeros({1}).set_requires_grad(true);
+  for (int step = 0; step < 200; ++step) {
+    w.zero_grad();
+    const Tensor residual = x * w - y;
+    ebm::energy_loss(residual * residual, {0, 0, 0, 0}).backward();
+    w.mutable_data()[0] -= 0.2f * w.grad().item();
+  }
+  CHECK(w.item() == Approx(2.0f).margin(1e-4));
+
+  // A wrong answer y + 1 now costs energy 1; the data costs 0.
+  const float wrong = w.item() * 0.5f - 2.0f;  // at x = 0.5, y + 1 = 2
+  CHECK(wrong * wrong == Approx(1.0f).margin(1e-3));
+}
+
+TEST_CASE("energy with two minima gives a bimodal gibbs", "[ebm][theory][hw-1.1a]") {
+  // F(x, y) = (x^2 + y^2 - 1)^2 on a y grid at x = 0.6: the minima are
+  // y = +0.8 and y = -0.8, both with F = 0. Inference keeps both answers,
+  // and the Gibbs distribution puts equal mass near each.
+  constexpr int64_t kGrid = 81;  // y = -2, -1.95, ..., 2
+  const float x = 0.6f;
+  Tensor energies = zeros({1, kGrid});
+  for (int64_t c = 0; c < kGrid; ++c) {
+    const float y = -2.0f + 0.05f * static_cast<float>(c);
+    const float ring = x * x + y * y - 1.0f;
+    energies.set({0, c}, ring * ring);
+  }
+  const Tensor p = ebm::gibbs(energies, 20.0f);
+  const int64_t upper = 56;  // y = 0.8
+  const int64_t lower = 24;  // y = -0.8
+  CHECK(energies.at({0, upper}) == Approx(0.0f).margin(1e-5));
+  CHECK(energies.at({0, lower}) == Approx(0.0f).margin(1e-5));
+  CHECK(p.at({0, upper}) == Approx(p.at({0, lower})));
+  double mass_above = 0.0;
+  for (int64_t c = 41; c < kGrid; ++c) {
+    mass_above += p.at({0, c});
+  }
+  CHECK(mass_above == Approx(0.5).margin(1e-4));
+  // y = 0, halfway between the modes, is far less likely than either mode.
+  CHECK(p.at({0, 40}) < 0.01f * p.at({0, upper}));
+}
+
+TEST_CASE("gibbs ignores a shared energy offset", "[ebm][theory][hw-1.1b]") {
+  // Energies are unnormalized scores: adding one constant to every energy
+  // changes no probability and no decision; only differences matter.
+  const Tensor energies = from_vector({0.3f, -1.2f, 2.0f, 0.7f}, {1, 4});
+  const Tensor shifted = energies + 100.0f;
+  const Tensor p = ebm::gibbs(energies, 1.0f);
+  const Tensor p_shifted = ebm::gibbs(shifted, 1.0f);
+  for (int64_t k = 0; k < 4; ++k) {
+    CHECK(p_shifted.at({0, k}) == Approx(p.at({0, k})).margin(1e-6));
+  }
+  CHECK(argmin(shifted, 1).at({0}) == argmin(energies, 1).at({0}));
+  SECTION("beta sharpens the distribution but keeps the decision") {
+    const Tensor sharp = ebm::gibbs(energies, 10.0f);
+    CHECK(sharp.at({0, 1}) > p.at({0, 1}));
+    CHECK(argmax(sharp, 1).at({0}) == argmax(p, 1).at({0}));
+    CHECK(sharp.at({0, 1}) > 0.9999f);
+  }
+}
