@@ -31,5 +31,6 @@ struct UserError : std::runtime_error {
 
 void add_demo_command(CLI::App& app);
 void add_digits_command(CLI::App& app);
+void add_landscape_command(CLI::App& app);
 
 }  // namespace ember::apps

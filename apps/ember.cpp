@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ember::apps::add_demo_command(app);
   ember::apps::add_digits_command(app);
+  ember::apps::add_landscape_command(app);
 
   try {
     app.parse(argc, argv);
