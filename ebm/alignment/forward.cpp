@@ -280,6 +280,9 @@ Tensor free_energy_all(const Tensor& energies, const std::vector<int64_t>& input
           const int64_t windows = energies.size(1);
           const int64_t symbols = energies.size(2);
           for (int64_t b = 0; b < energies.size(0); ++b) {
+            if (g[b] == 0.0f) {
+              continue;
+            }
             all_sequences(energies.data() + b * windows * symbols, lengths[b], symbols, topology,
                           beta, g[b], grad + b * windows * symbols);
           }

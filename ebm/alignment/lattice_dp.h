@@ -59,8 +59,9 @@ int64_t back_size(const ChainProblem& problem);
 // or -1 if no alignment has finite energy.
 //
 // Tie rule: the smaller move wins (stay over advance over skip), and among
-// end states the later one wins, so the chosen path advances as late as it
-// can. It makes the path, and so the gradient, deterministic.
+// end states the later one wins. Read back from the end, that keeps the path
+// in later states as long as it can, so it advances as early as it can. The
+// rule makes the path, and so the gradient, deterministic.
 int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back);
 
 // The state of each window along the best path, given viterbi_scores' output.

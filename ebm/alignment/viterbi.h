@@ -7,7 +7,8 @@
 // dV/dE is the indicator of the best path: 1 at E[t, label of z*_t], 0
 // elsewhere. Ties are broken by one rule so the path and the gradient are
 // deterministic: the smaller move wins (stay over advance over skip), and
-// among end states the later one wins, so the path advances as late as it can.
+// among end states the later one wins; read back from the end, that makes the
+// path advance as early as it can.
 //
 // No valid alignment: V = +inf, the path is all -1, the gradient is zero.
 //
