@@ -1,0 +1,157 @@
+// Emissions, label-sequence, target-topology and transition graphs.
+#include "ebm/graph/builders.h"
+
+#include <stdexcept>
+
+namespace ember::graph {
+
+namespace {
+
+void check_labels(const std::vector<int64_t>& labels, const char* op) {
+  for (size_t t = 0; t < labels.size(); ++t) {
+    if (labels[t] < 0 || labels[t] > std::numeric_limits<int32_t>::max()) {
+      throw std::invalid_argument(fmt::format(
+          "{}: label {} at position {} is invalid; expected a symbol index >= 0", op, labels[t], t));
+    }
+  }
+}
+
+int as_label(int64_t label) { return static_cast<int>(label); }
+
+}  // namespace
+
+Graph emissions_graph(const Tensor& energies) {
+  if (energies.dim() != 2) {
+    throw std::invalid_argument(fmt::format(
+        "emissions_graph: energies have shape {}; expected [L, C]", shape_to_string(energies.shape())));
+  }
+  const int64_t windows = energies.size(0);
+  const int64_t symbols = energies.size(1);
+
+  Graph graph;
+  graph.reserve(windows + 1, windows * symbols);
+  graph.add_state(/*start=*/true, /*accept=*/windows == 0);
+  for (int64_t i = 0; i < windows; ++i) {
+    const int64_t next = graph.add_state(false, i + 1 == windows);
+    for (int64_t c = 0; c < symbols; ++c) {
+      graph.add_arc(i, next, as_label(c));
+    }
+  }
+  graph.tie_energies(reshape(energies, {windows * symbols}));
+  return graph;
+}
+
+Graph label_graph(const std::vector<int64_t>& labels) {
+  check_labels(labels, "label_graph");
+  Graph graph;
+  graph.add_state(/*start=*/true, /*accept=*/labels.empty());
+  for (size_t t = 0; t < labels.size(); ++t) {
+    const int64_t next = graph.add_state(false, t + 1 == labels.size());
+    graph.add_arc(next - 1, next, as_label(labels[t]));
+  }
+  return graph;
+}
+
+Graph repeat_graph(const std::vector<int64_t>& labels) {
+  check_labels(labels, "repeat_graph");
+  Graph graph;
+  graph.add_state(/*start=*/true, /*accept=*/labels.empty());
+  for (size_t t = 0; t < labels.size(); ++t) {
+    const int64_t next = graph.add_state(false, t + 1 == labels.size());
+    graph.add_arc(next - 1, next, as_label(labels[t]));
+    graph.add_arc(next, next, as_label(labels[t]));
+  }
+  return graph;
+}
+
+Graph separator_graph(const std::vector<int64_t>& labels, int64_t separator) {
+  check_labels(labels, "separator_graph");
+  check_labels({separator}, "separator_graph (separator)");
+  std::vector<int64_t> with_separators;
+  for (int64_t label : labels) {
+    with_separators.push_back(label);
+    with_separators.push_back(separator);
+  }
+  return repeat_graph(with_separators);
+}
+
+Graph ctc_graph(const std::vector<int64_t>& labels, int64_t blank) {
+  check_labels(labels, "ctc_graph");
+  check_labels({blank}, "ctc_graph (blank)");
+  const auto target_length = static_cast<int64_t>(labels.size());
+
+  // State 2t: blanks before label t (2T: after the last); 2t + 1: label t.
+  Graph graph;
+  graph.reserve(2 * target_length + 1, 5 * target_length + 1);
+  for (int64_t s = 0; s <= 2 * target_length; ++s) {
+    const bool start = s <= 1;
+    const bool accept = s >= 2 * target_length - 1;
+    graph.add_state(start, accept);
+  }
+  for (int64_t t = 0; t <= target_length; ++t) {
+    const int64_t blank_state = 2 * t;
+    graph.add_arc(blank_state, blank_state, as_label(blank));
+    if (t == target_length) {
+      break;
+    }
+    const int64_t label_state = 2 * t + 1;
+    const int label = as_label(labels[static_cast<size_t>(t)]);
+    graph.add_arc(blank_state, label_state, label);
+    graph.add_arc(label_state, label_state, label);
+    graph.add_arc(label_state, label_state + 1, as_label(blank));
+    // Skipping the blank is allowed only between different labels.
+    if (t + 1 < target_length && labels[static_cast<size_t>(t) + 1] != labels[static_cast<size_t>(t)]) {
+      graph.add_arc(label_state, label_state + 2, as_label(labels[static_cast<size_t>(t) + 1]));
+    }
+  }
+  return graph;
+}
+
+Graph transitions_graph(const Tensor& transitions, std::optional<int64_t> blank) {
+  if (transitions.dim() != 2 || transitions.size(0) != transitions.size(1)) {
+    throw std::invalid_argument(fmt::format(
+        "transitions_graph: transitions have shape {}; expected a square [C, C]",
+        shape_to_string(transitions.shape())));
+  }
+  const int64_t symbols = transitions.size(0);
+  if (blank && (*blank < 0 || *blank >= symbols)) {
+    throw std::invalid_argument(fmt::format(
+        "transitions_graph: blank {} is out of range for {} symbols", *blank, symbols));
+  }
+  const auto is_blank = [&blank](int64_t c) { return blank && *blank == c; };
+
+  // Arc energies: zeros for the start arcs and blank loops, then
+  // transitions[p, c] gathered for each bigram arc in the order added.
+  Graph graph;
+  graph.add_state(/*start=*/true, /*accept=*/true);
+  for (int64_t c = 0; c < symbols; ++c) {
+    graph.add_state(/*start=*/false, /*accept=*/true);
+  }
+  int64_t untied = 0;
+  for (int64_t c = 0; c < symbols; ++c) {
+    graph.add_arc(0, is_blank(c) ? 0 : 1 + c, as_label(c));
+    ++untied;
+  }
+  if (blank) {
+    for (int64_t p = 0; p < symbols; ++p) {
+      if (!is_blank(p)) {
+        graph.add_arc(1 + p, 1 + p, as_label(*blank));
+        ++untied;
+      }
+    }
+  }
+  std::vector<int64_t> bigrams;
+  for (int64_t p = 0; p < symbols; ++p) {
+    for (int64_t c = 0; c < symbols; ++c) {
+      if (!is_blank(p) && !is_blank(c)) {
+        graph.add_arc(1 + p, 1 + c, as_label(c));
+        bigrams.push_back(p * symbols + c);
+      }
+    }
+  }
+  const Tensor flat = reshape(transitions, {symbols * symbols});
+  graph.tie_energies(concat({zeros({untied}), index_select(flat, 0, bigrams)}, 0));
+  return graph;
+}
+
+}  // namespace ember::graph
