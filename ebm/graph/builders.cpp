@@ -79,29 +79,32 @@ Graph ctc_graph(const std::vector<int64_t>& labels, int64_t blank) {
   check_labels(labels, "ctc_graph");
   check_labels({blank}, "ctc_graph (blank)");
   const auto target_length = static_cast<int64_t>(labels.size());
+  const int64_t last = 2 * target_length + 1;
 
-  // State 2t: blanks before label t (2T: after the last); 2t + 1: label t.
+  // State 0 starts; 2t + 1 holds the blanks before label t (2T + 1 those
+  // after the last label) and 2t + 2 holds label t. Every arc into a state
+  // reads that state's symbol.
+  const auto symbol = [&](int64_t state) {
+    return as_label(state % 2 == 1 ? blank : labels[static_cast<size_t>(state / 2 - 1)]);
+  };
   Graph graph;
-  graph.reserve(2 * target_length + 1, 5 * target_length + 1);
-  for (int64_t s = 0; s <= 2 * target_length; ++s) {
-    const bool start = s <= 1;
-    const bool accept = s >= 2 * target_length - 1;
-    graph.add_state(start, accept);
+  graph.reserve(last + 1, 3 * last + 2);
+  graph.add_state(/*start=*/true, /*accept=*/target_length == 0);
+  for (int64_t s = 1; s <= last; ++s) {
+    graph.add_state(false, s >= last - 1);
   }
-  for (int64_t t = 0; t <= target_length; ++t) {
-    const int64_t blank_state = 2 * t;
-    graph.add_arc(blank_state, blank_state, as_label(blank));
-    if (t == target_length) {
-      break;
+  graph.add_arc(0, 1, symbol(1));
+  if (target_length > 0) {
+    graph.add_arc(0, 2, symbol(2));
+  }
+  for (int64_t s = 1; s <= last; ++s) {
+    graph.add_arc(s, s, symbol(s));
+    if (s < last) {
+      graph.add_arc(s, s + 1, symbol(s + 1));
     }
-    const int64_t label_state = 2 * t + 1;
-    const int label = as_label(labels[static_cast<size_t>(t)]);
-    graph.add_arc(blank_state, label_state, label);
-    graph.add_arc(label_state, label_state, label);
-    graph.add_arc(label_state, label_state + 1, as_label(blank));
-    // Skipping the blank is allowed only between different labels.
-    if (t + 1 < target_length && labels[static_cast<size_t>(t) + 1] != labels[static_cast<size_t>(t)]) {
-      graph.add_arc(label_state, label_state + 2, as_label(labels[static_cast<size_t>(t) + 1]));
+    // A label state may skip the blank to the next label if they differ.
+    if (s % 2 == 0 && s + 2 < last && symbol(s + 2) != symbol(s)) {
+      graph.add_arc(s, s + 2, symbol(s + 2));
     }
   }
   return graph;

@@ -39,7 +39,8 @@ Graph separator_graph(const std::vector<int64_t>& labels, int64_t separator);
 
 // The CTC topology: optional blanks around and between the labels, each
 // label repeated one or more times, and a blank required between two equal
-// consecutive labels. States 2t hold blanks, 2t + 1 label t (2T + 1 states).
+// consecutive labels. State 0 starts, state 2t + 1 reads the blanks before
+// label t and state 2t + 2 reads label t (2T + 2 states).
 Graph ctc_graph(const std::vector<int64_t>& labels, int64_t blank);
 
 // The bigram acceptor of all label sequences scored by transitions [C, C]:
