@@ -39,33 +39,31 @@ double log_add(double x, double y) {
 
 // Forward: alpha[s] = log(start(s) + sum over arcs p -> s of
 // exp(alpha[p] - beta E)), by pulling over in-arcs in topological order.
+// Each sum factors out its largest term so exp cannot overflow; the scaled
+// terms lie in [0, 1], where float exp is accurate enough and much faster.
 void run_forward(const Graph& graph, const float* energies, double beta, ForwardState& state) {
   const ArcIndex in = in_arcs(graph);
+  const int32_t* sources = graph.sources().data();
   state.alpha.assign(static_cast<size_t>(graph.num_states()), -kInf);
-  std::vector<double> terms;
   for (int32_t s : state.order) {
     const auto su = static_cast<size_t>(s);
-    terms.clear();
-    if (graph.start_flags()[su] != 0) {
-      terms.push_back(0.0);
-    }
-    for (int32_t k = in.offsets[su]; k < in.offsets[su + 1]; ++k) {
-      const int32_t arc = in.arcs[static_cast<size_t>(k)];
-      terms.push_back(state.alpha[static_cast<size_t>(graph.sources()[static_cast<size_t>(arc)])] -
-                      beta * energies[arc]);
-    }
+    const int32_t begin = in.offsets[su];
+    const int32_t end = in.offsets[su + 1];
+    const bool start = graph.start_flags()[su] != 0;
 
-    // Subtract the largest term before exp so the sum cannot overflow.
-    double largest = -kInf;
-    for (double t : terms) {
-      largest = std::max(largest, t);
+    double largest = start ? 0.0 : -kInf;
+    for (int32_t k = begin; k < end; ++k) {
+      const int32_t arc = in.arcs[static_cast<size_t>(k)];
+      largest = std::max(largest, state.alpha[static_cast<size_t>(sources[arc])] - beta * energies[arc]);
     }
     if (largest == -kInf) {
       continue;
     }
-    double sum = 0.0;
-    for (double t : terms) {
-      sum += std::exp(t - largest);
+    double sum = start ? std::exp(-largest) : 0.0;
+    for (int32_t k = begin; k < end; ++k) {
+      const int32_t arc = in.arcs[static_cast<size_t>(k)];
+      const double term = state.alpha[static_cast<size_t>(sources[arc])] - beta * energies[arc];
+      sum += std::exp(static_cast<float>(term - largest));
     }
     state.alpha[su] = largest + std::log(sum);
   }
@@ -79,28 +77,44 @@ void run_forward(const Graph& graph, const float* energies, double beta, Forward
 
 // Backward of the free energy: dF/dE[a] = exp(alpha[src] - beta E[a] +
 // gamma[dst] - log Z), the posterior of arc a, where gamma[s] is the log of
-// the summed weight of paths from s to an accept state.
+// the summed weight of paths from s to an accept state. Both come from one
+// pull over out-arcs in reverse topological order: with m the largest term
+// of gamma[s], the posterior is exp(alpha[s] + m - log Z) * exp(term - m),
+// so each arc costs one exp.
 void add_arc_posteriors(const Graph& graph, const float* energies, double beta,
                         const ForwardState& state, float upstream, float* grad) {
   if (state.log_total == -kInf) {
     return;  // no accepting path: F = +inf is constant, the gradient is zero
   }
   const ArcIndex out = out_arcs(graph);
+  const int32_t* destinations = graph.destinations().data();
   std::vector<double> gamma(static_cast<size_t>(graph.num_states()), -kInf);
   for (size_t i = state.order.size(); i-- > 0;) {
     const auto s = static_cast<size_t>(state.order[i]);
-    double total = graph.accept_flags()[s] != 0 ? 0.0 : -kInf;
-    for (int32_t k = out.offsets[s]; k < out.offsets[s + 1]; ++k) {
+    const int32_t begin = out.offsets[s];
+    const int32_t end = out.offsets[s + 1];
+    const bool accept = graph.accept_flags()[s] != 0;
+
+    double largest = accept ? 0.0 : -kInf;
+    for (int32_t k = begin; k < end; ++k) {
       const int32_t arc = out.arcs[static_cast<size_t>(k)];
-      const double through = gamma[static_cast<size_t>(graph.destinations()[static_cast<size_t>(arc)])];
-      const double from_alpha = state.alpha[s];
-      total = log_add(total, through - beta * energies[arc]);
-      if (from_alpha != -kInf && through != -kInf) {
-        grad[arc] += upstream * static_cast<float>(
-                                    std::exp(from_alpha - beta * energies[arc] + through - state.log_total));
-      }
+      largest = std::max(largest, gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc]);
     }
-    gamma[s] = total;
+    if (largest == -kInf) {
+      continue;  // a dead end: no accepting path leaves s
+    }
+    const double scale = state.alpha[s] == -kInf
+                             ? 0.0
+                             : upstream * std::exp(state.alpha[s] + largest - state.log_total);
+    double sum = accept ? std::exp(-largest) : 0.0;
+    for (int32_t k = begin; k < end; ++k) {
+      const int32_t arc = out.arcs[static_cast<size_t>(k)];
+      const double term = gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc];
+      const double scaled = std::exp(static_cast<float>(term - largest));
+      sum += scaled;
+      grad[arc] += static_cast<float>(scale * scaled);
+    }
+    gamma[s] = largest + std::log(sum);
   }
 }
 
