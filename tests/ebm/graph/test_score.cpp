@@ -80,7 +80,7 @@ TEST_CASE("free_energy matches path enumeration", "[graph][free_energy]") {
   }
 }
 
-TEST_CASE("free_energy gradient check", "[graph][free_energy]") {
+TEST_CASE("graph free_energy gradient check", "[graph][free_energy]") {
   Generator generator(5);
   Graph g = random_dag(6, 14, generator);
   g.set_requires_grad(true);
