@@ -91,8 +91,13 @@ AlignmentLossResult nll_loss(const Tensor& energies, const AlignmentBatch& batch
 
 AlignmentLossResult ctc_loss(const Tensor& energies, const AlignmentBatch& batch,
                              const AlignmentLossOptions& options) {
+  // CTC is the NLL of locally normalised windows: each window's energies
+  // become -(1/beta) log softmax(-beta E). Without this step the free energy
+  // of the target alone is unbounded below and training collapses. The
+  // normalisation is an ordinary recorded op, so backward includes it exactly.
+  const Tensor normalised = log_softmax(energies * (-options.beta), 2) * (-1.0f / options.beta);
   const Tensor target =
-      free_energy(energies, batch, Topology::ctc(options.topology.blank), options.beta);
+      free_energy(normalised, batch, Topology::ctc(options.topology.blank), options.beta);
   return finish(target, finite_mask(target), options);
 }
 

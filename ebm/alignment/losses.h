@@ -9,10 +9,11 @@
 //                   (the alignment is held fixed: no gradient through it).
 //   nll             F(y) - F(all): the target's free energy minus the free
 //                   energy over every label sequence (discriminative forward).
-//   ctc             F_ctc(y): the free energy of the ctc topology, which is
-//                   -log p(y | x) when E = -log p. The energies are used as
-//                   given: backward adds the posteriors and nothing else, so
-//                   unnormalised energies get their exact gradient.
+//   ctc             F_ctc(y) on locally normalised energies
+//                   E'[t, c] = -(1/beta) log softmax(-beta E[t])_c, which is
+//                   -log p(y | x) of the CTC model. The normalisation is part
+//                   of the recorded graph, so unnormalised energies get their
+//                   exact gradient (nothing is renormalised behind backward).
 //   hinge           max(0, F(y) - F(ybar) + margin), ybar the most offending
 //                   incorrect label sequence (see most_offending_incorrect).
 //
