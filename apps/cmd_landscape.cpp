@@ -114,7 +114,8 @@ struct EnergyNet {
 };
 
 // Adam with the usual defaults (beta1 0.9, beta2 0.999, eps 1e-8).
-// NOTE: a stand-in until the nn layer's optimizers reach this branch.
+// NOTE: duplicates ember::nn::Adam (nn/optim.h), which arrived later; the
+// pictures in docs/landscape.md were made with this one.
 class Adam {
  public:
   Adam(std::vector<Tensor> parameters, float learning_rate)
