@@ -3,8 +3,8 @@
 // ctc_loss on the same inputs, side by side in one run.
 //
 // The energies and targets are written to a temporary file that a small
-// Python script reads, so both sides see identical numbers; the script
-// also prints its loss so the two values can be compared. PyTorch runs with
+// Python script reads, so both sides see identical numbers. The script also
+// prints its loss, so the two values can be compared. PyTorch runs with
 // one thread, and so does Ember (the graph route is single-threaded).
 //
 // Usage: bench_graph [repeats] [python]   (defaults: 20, /usr/bin/python3)

@@ -2,7 +2,7 @@
 // energies, a target graph, their intersection, and its free energy.
 //
 // These compute the same values as the dense dynamic programs of the
-// alignment module; the graph route is slower but composes with anything
+// alignment module. The graph route is slower, but it composes with anything
 // else written as a graph, such as the learned transitions of ASG.
 //
 // Every function takes energies E [B, L, C] (lower = better), one target
