@@ -113,7 +113,7 @@ void run_case(const Case& c, int repeats, const std::string& python) {
       target.push_back(generator.randint(kSymbols - 1));
     }
   }
-  const graph::TopologyChoice ctc{graph::TargetTopology::ctc, kBlank};
+  const alignment::Topology ctc = alignment::Topology::ctc(kBlank);
 
   float ember_loss = 0.0f;
   const double ember_ms = median_ms(repeats, [&] {
