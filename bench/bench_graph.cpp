@@ -3,8 +3,8 @@
 // ctc_loss on the same inputs, side by side in one run.
 //
 // The energies and targets are written to a temporary file that a small
-// Python script reads, so both sides see identical numbers; the script
-// also prints its loss so the two values can be compared. PyTorch runs with
+// Python script reads, so both sides see identical numbers. The script also
+// prints its loss, so the two values can be compared. PyTorch runs with
 // one thread, and so does Ember (the graph route is single-threaded).
 //
 // Usage: bench_graph [repeats] [python]   (defaults: 20, /usr/bin/python3)
@@ -113,7 +113,7 @@ void run_case(const Case& c, int repeats, const std::string& python) {
       target.push_back(generator.randint(kSymbols - 1));
     }
   }
-  const graph::TopologyChoice ctc{graph::TargetTopology::ctc, kBlank};
+  const alignment::Topology ctc = alignment::Topology::ctc(kBlank);
 
   float ember_loss = 0.0f;
   const double ember_ms = median_ms(repeats, [&] {

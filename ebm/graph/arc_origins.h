@@ -1,13 +1,13 @@
 // ArcOrigins: how an operation's output arcs are made of its input arcs, and
 // the one tape node that turns that record into gradients.
 //
-// Every graph operation in Ember keeps each accepting path's energy: an
+// Every graph operation in Ember keeps each accepting path's energy. An
 // output arc's energy is the sum of the energies of the input arcs it
-// stands for (one arc for union or projection, one from each side for an
-// intersection, a whole epsilon run for epsilon removal, none for a new
-// zero-energy arc). The operation lists those origins while it builds the
-// output, and tie_derived_energies computes the output energies from them
-// and records the backward
+// stands for. That is one arc for union or projection, one from each side
+// for an intersection, a whole epsilon run for epsilon removal, and none
+// for a new zero-energy arc. The operation lists those origins while it
+// builds the output. tie_derived_energies computes the output energies
+// from them and records the backward
 //     dE_out[a] / dE_in[k] = number of times arc k appears in a's origins.
 // Used by the operations in functions.h; a graph user never needs it.
 #pragma once
@@ -37,7 +37,7 @@ struct ArcOrigins {
 };
 
 // Computes output's arc energies from the origins in inputs and ties them
-// to output; records one tape node named op if any input's energies require
+// to output. Records one tape node named op if any input's energies require
 // grad. output must have exactly origins.num_output_arcs() arcs.
 void tie_derived_energies(Graph& output, const std::vector<const Graph*>& inputs,
                           ArcOrigins origins, const char* op);

@@ -81,9 +81,9 @@ Graph ctc_graph(const std::vector<int64_t>& labels, int64_t blank) {
   const auto target_length = static_cast<int64_t>(labels.size());
   const int64_t last = 2 * target_length + 1;
 
-  // State 0 starts; 2t + 1 holds the blanks before label t (2T + 1 those
-  // after the last label) and 2t + 2 holds label t. Every arc into a state
-  // reads that state's symbol.
+  // State 0 is the start. State 2t + 1 reads the blanks before label t
+  // (2T + 1 those after the last label), and state 2t + 2 reads label t.
+  // Every arc into a state reads that state's symbol.
   const auto symbol = [&](int64_t state) {
     return as_label(state % 2 == 1 ? blank : labels[static_cast<size_t>(state / 2 - 1)]);
   };

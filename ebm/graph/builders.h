@@ -1,8 +1,8 @@
 // Builders for the graphs a recognizer's losses are made of.
 //
-// Emissions graphs carry the network's energies; target graphs say which
-// label sequences (and which alignments of them) are correct; transition
-// graphs score label bigrams with a learned matrix. Target graphs built
+// Emissions graphs carry the network's energies. Target graphs accept the
+// correct label sequences and their alignments. Transition graphs score
+// label bigrams with a learned matrix. Target graphs built
 // here have zero energies and serve as constraints.
 //
 // Legend: L windows, C symbols, T target length.

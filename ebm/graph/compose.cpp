@@ -97,7 +97,13 @@ class Composer {
         second_(second),
         first_arcs_(sort_out_arcs(first, first.output_labels())),
         second_arcs_(sort_out_arcs(second, second.input_labels())),
-        states_(first.num_states(), second.num_states()) {}
+        states_(first.num_states(), second.num_states()) {
+    // A guess that fits an emissions graph against a target graph, where
+    // most state pairs are reachable; the vectors grow if it is short.
+    const int64_t states = std::min(first.num_states() * second.num_states(), int64_t{1} << 16);
+    result_.reserve(states, 3 * states);
+    pending_.reserve(static_cast<size_t>(states));
+  }
 
   Graph run(const char* op) {
     for (int64_t a : first_.start_states()) {

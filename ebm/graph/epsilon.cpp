@@ -46,8 +46,8 @@ EpsilonArcs epsilon_subgraph(const Graph& graph) {
 
 using PathVisitor = std::function<void(int32_t end, const std::vector<int32_t>& path)>;
 
-// Calls visit for every epsilon run starting at `from`, the empty one first;
-// path holds the input graph's arc indices.
+// Calls visit for every epsilon run starting at `from`, the empty one first.
+// path contains the run's arc indices in the input graph.
 void for_each_epsilon_run(const EpsilonArcs& epsilons, const ArcIndex& out, int32_t from,
                           std::vector<int32_t>& path, const PathVisitor& visit) {
   visit(from, path);

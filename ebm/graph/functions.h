@@ -9,7 +9,7 @@
 // Cyclic graphs: union, concat, closure, intersect, compose, project and
 // viterbi_score / viterbi_path accept them. free_energy and k_best_paths
 // need an acyclic graph and throw std::invalid_argument naming a state on a
-// cycle; remove_epsilon throws if the epsilon arcs alone form a cycle.
+// cycle. remove_epsilon throws if the epsilon arcs alone form a cycle.
 // viterbi_score throws if a cycle of negative energy is reachable.
 //
 // Empty results are ordinary graphs: an intersection with no common path
@@ -40,7 +40,7 @@ Graph graph_union(const std::vector<Graph>& graphs);
 Graph concat(const std::vector<Graph>& graphs);
 
 // The Kleene star: zero or more paths of graph in sequence. A new state is
-// the only start state and the only accept state; zero-energy epsilon arcs
+// the only start state and the only accept state. Zero-energy epsilon arcs
 // lead from it to graph's start states and from graph's accept states back
 // to it, so each sequence of paths appears exactly once. The result is cyclic.
 Graph closure(const Graph& graph);
@@ -65,9 +65,10 @@ Graph compose(const Graph& first, const Graph& second);
 
 // A graph with the same accepting paths and label sequences and no epsilon
 // arcs (arcs whose input and output labels are both epsilon). Each run of
-// epsilon arcs is folded into the next non-epsilon arc, and a run that ends
-// in an accept state into the previous one (leading to a new accept state),
-// so every accepting path keeps its energy and gradients stay exact. A path
+// epsilon arcs is folded into the next non-epsilon arc. A run that ends in
+// an accept state is folded into the previous one, which then leads to a
+// new accept state. So every accepting path keeps its energy, and gradients
+// stay exact. A path
 // made only of epsilon arcs cannot be folded and stays as one epsilon arc
 // from its start state to the new accept state.
 // NOTE: the number of output arcs grows with the number of epsilon paths,

@@ -10,7 +10,7 @@ namespace ember::graph {
 int64_t Graph::add_state(bool start, bool accept) {
   if (num_states() >= std::numeric_limits<int32_t>::max()) {
     throw std::invalid_argument(fmt::format(
-        "Graph::add_state: the graph already has {} states, the most that int32 indexes allow",
+        "Graph::add_state: the graph already has {} states, the maximum that int32 indices allow",
         num_states()));
   }
   start_flags_.push_back(start ? 1 : 0);
@@ -119,20 +119,14 @@ void Graph::reserve(int64_t states, int64_t arcs) {
   pending_energies_.reserve(static_cast<size_t>(arcs));
 }
 
-size_t Graph::checked_arc(int64_t arc) const {
-  if (arc < 0 || arc >= num_arcs()) {
-    throw std::out_of_range(
-        fmt::format("Graph: arc {} is out of range; the graph has {} arcs", arc, num_arcs()));
-  }
-  return static_cast<size_t>(arc);
+void Graph::throw_arc_out_of_range(int64_t arc) const {
+  throw std::out_of_range(
+      fmt::format("Graph: arc {} is out of range; the graph has {} arcs", arc, num_arcs()));
 }
 
-size_t Graph::checked_state(int64_t state, const char* op) const {
-  if (state < 0 || state >= num_states()) {
-    throw std::out_of_range(fmt::format("{}: state {} is out of range; the graph has {} states",
-                                        op, state, num_states()));
-  }
-  return static_cast<size_t>(state);
+void Graph::throw_state_out_of_range(int64_t state, const char* op) const {
+  throw std::out_of_range(
+      fmt::format("{}: state {} is out of range; the graph has {} states", op, state, num_states()));
 }
 
 namespace {

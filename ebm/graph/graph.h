@@ -6,8 +6,8 @@
 // output_label(a) and costs energy(a); lower energy is better. The label
 // kEpsilon (-1) consumes nothing. An acceptor is a transducer whose input
 // and output labels agree on every arc. The energy of a path is the sum of
-// its arc energies, and an accepting path runs from a start state to an
-// accept state; start and accept states carry no extra weight.
+// its arc energies. An accepting path runs from a start state to an accept
+// state, and start and accept states add no energy of their own.
 //
 // Storage is compact: one contiguous array per arc field (structure of
 // arrays), plus the arc energies as one float tensor [A]. That tensor is the
@@ -88,8 +88,20 @@ class Graph {
   void reserve(int64_t states, int64_t arcs);
 
  private:
-  size_t checked_arc(int64_t arc) const;
-  size_t checked_state(int64_t state, const char* op) const;
+  size_t checked_arc(int64_t arc) const {
+    if (arc < 0 || arc >= num_arcs()) {
+      throw_arc_out_of_range(arc);
+    }
+    return static_cast<size_t>(arc);
+  }
+  size_t checked_state(int64_t state, const char* op) const {
+    if (state < 0 || state >= num_states()) {
+      throw_state_out_of_range(state, op);
+    }
+    return static_cast<size_t>(state);
+  }
+  [[noreturn]] void throw_arc_out_of_range(int64_t arc) const;
+  [[noreturn]] void throw_state_out_of_range(int64_t state, const char* op) const;
 
   std::vector<uint8_t> start_flags_;
   std::vector<uint8_t> accept_flags_;

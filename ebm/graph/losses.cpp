@@ -1,6 +1,8 @@
 // Graph-route alignment losses: one small graph pipeline per sample.
 #include "ebm/graph/losses.h"
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "ebm/graph/builders.h"
@@ -55,16 +57,16 @@ Graph sample_emissions(const Tensor& energies, int64_t b, int64_t length) {
 
 }  // namespace
 
-Graph target_graph(const std::vector<int64_t>& target, const TopologyChoice& topology) {
-  if (topology.kind == TargetTopology::ctc) {
+Graph target_graph(const std::vector<int64_t>& target, const alignment::Topology& topology) {
+  if (topology.kind == alignment::TopologyKind::ctc) {
     return ctc_graph(target, topology.blank);
   }
   return separator_graph(target, topology.blank);
 }
 
-Graph all_targets_graph(int64_t symbols, const TopologyChoice& topology) {
+Graph all_targets_graph(int64_t symbols, const alignment::Topology& topology) {
   Graph graph;
-  if (topology.kind == TargetTopology::ctc) {
+  if (topology.kind == alignment::TopologyKind::ctc) {
     graph.add_state(/*start=*/true, /*accept=*/true);
     for (int64_t c = 0; c < symbols; ++c) {
       graph.add_arc(0, 0, static_cast<int>(c));
@@ -96,7 +98,7 @@ Graph all_targets_graph(int64_t symbols, const TopologyChoice& topology) {
 }
 
 Tensor target_free_energy(const Tensor& energies, const std::vector<std::vector<int64_t>>& targets,
-                          const std::vector<int64_t>& input_lengths, const TopologyChoice& topology,
+                          const std::vector<int64_t>& input_lengths, const alignment::Topology& topology,
                           float beta) {
   const std::vector<int64_t> lengths =
       checked_lengths(energies, targets, input_lengths, "target_free_energy");
@@ -109,7 +111,7 @@ Tensor target_free_energy(const Tensor& energies, const std::vector<std::vector<
 }
 
 Tensor nll_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>& targets,
-                const std::vector<int64_t>& input_lengths, const TopologyChoice& topology,
+                const std::vector<int64_t>& input_lengths, const alignment::Topology& topology,
                 float beta) {
   const std::vector<int64_t> lengths = checked_lengths(energies, targets, input_lengths, "nll_loss");
   const Graph all = all_targets_graph(energies.size(2), topology);
@@ -141,6 +143,36 @@ Tensor asg_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>&
     values.push_back(numerator - free_energy(intersect(emissions, bigrams), beta));
   }
   return stack(values, 0);
+}
+
+alignment::AlignmentLossResult asg_alignment_loss(const Tensor& energies,
+                                                  const alignment::AlignmentBatch& batch,
+                                                  const alignment::AlignmentLossOptions& options,
+                                                  const Tensor& transitions) {
+  const alignment::CheckedBatch checked = alignment::check_batch(energies, batch, "asg_loss");
+  const Tensor per_sample =
+      asg_loss(energies, checked.targets, checked.input_lengths, transitions, options.beta);
+
+  // where() selects without multiplying, so an infinite loss never reaches
+  // the gradient of the samples kept.
+  std::vector<float> feasible;
+  alignment::AlignmentLossResult result;
+  for (float value : per_sample.to_vector()) {
+    feasible.push_back(std::isfinite(value) ? 1.0f : 0.0f);
+    result.skipped += std::isfinite(value) ? 0 : 1;
+  }
+  const float fill = options.zero_infinity ? 0.0f : std::numeric_limits<float>::infinity();
+  result.per_sample = where(from_vector(feasible, per_sample.shape()), per_sample,
+                            full(per_sample.shape(), fill));
+  result.loss = per_sample.numel() == 0 ? scalar(0.0f) : mean(result.per_sample);
+  return result;
+}
+
+alignment::AlignmentLoss make_asg_loss(const Tensor& transitions) {
+  return [transitions](const Tensor& energies, const alignment::AlignmentBatch& batch,
+                       const alignment::AlignmentLossOptions& options) {
+    return asg_alignment_loss(energies, batch, options, transitions);
+  };
 }
 
 }  // namespace ember::graph

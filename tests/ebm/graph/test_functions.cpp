@@ -228,7 +228,7 @@ TEST_CASE("remove_epsilon keeps weighted paths", "[graph][epsilon]") {
   }
 }
 
-TEST_CASE("projections keep energies", "[graph][project]") {
+TEST_CASE("graph projections keep energies", "[graph][project]") {
   Graph t;
   t.add_state(true);
   t.add_state(false, true);
@@ -242,7 +242,7 @@ TEST_CASE("projections keep energies", "[graph][project]") {
   check_gradient([&] { return project_output(t); }, {&t});
 }
 
-TEST_CASE("builders", "[graph][builders]") {
+TEST_CASE("graph builders", "[graph][builders]") {
   SECTION("emissions graph ties arcs to E") {
     Tensor e = from_vector({1, 2, 3, 4, 5, 6}, {2, 3}).set_requires_grad(true);
     const Graph g = emissions_graph(e);

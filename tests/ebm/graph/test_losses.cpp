@@ -93,7 +93,7 @@ TEST_CASE("graph ctc matches brute force", "[graph][losses][hw-p2-ctc]") {
   const Tensor e = uniform({3, 5, 3}, -1.0f, 1.0f, generator);
   const std::vector<Sequence> targets = {{1, 2}, {1, 1}, {2}};
   const std::vector<int64_t> lengths = {5, 5, 3};
-  const TopologyChoice ctc{TargetTopology::ctc, 0};
+  const alignment::Topology ctc = alignment::Topology::ctc(0);
 
   SECTION("target free energy") {
     const Tensor f = target_free_energy(e, targets, lengths, ctc, 0.8f);
@@ -139,7 +139,7 @@ TEST_CASE("graph separator loss matches brute force", "[graph][losses][hw-p2-sep
   Generator generator(2);
   const Tensor e = uniform({2, 6, 3}, -1.0f, 1.0f, generator);
   const std::vector<Sequence> targets = {{0, 1}, {1}};
-  const TopologyChoice separator{TargetTopology::separator, 2};
+  const alignment::Topology separator = alignment::Topology::separator(2);
 
   SECTION("target free energy") {
     const Tensor f = target_free_energy(e, targets, {}, separator, 1.5f);

@@ -43,7 +43,7 @@ Graph random_dag(int64_t states, int64_t arcs, Generator& generator) {
 
 }  // namespace
 
-TEST_CASE("free_energy two paths", "[graph][free_energy]") {
+TEST_CASE("graph free_energy two paths", "[graph][free_energy]") {
   Graph g = two_path_graph();
   g.set_requires_grad(true);
 
@@ -66,7 +66,7 @@ TEST_CASE("free_energy two paths", "[graph][free_energy]") {
   }
 }
 
-TEST_CASE("free_energy matches path enumeration", "[graph][free_energy]") {
+TEST_CASE("graph free_energy matches path enumeration", "[graph][free_energy]") {
   Generator generator(3);
   for (int trial = 0; trial < 5; ++trial) {
     Graph g = random_dag(6, 12, generator);
@@ -90,7 +90,7 @@ TEST_CASE("graph free_energy gradient check", "[graph][free_energy]") {
   REQUIRE(result.ok);
 }
 
-TEST_CASE("free_energy gradient accumulates", "[graph][free_energy]") {
+TEST_CASE("graph free_energy gradient accumulates", "[graph][free_energy]") {
   Graph g = two_path_graph();
   g.set_requires_grad(true);
   const Tensor twice = free_energy(g) + free_energy(g);
@@ -99,14 +99,14 @@ TEST_CASE("free_energy gradient accumulates", "[graph][free_energy]") {
   CHECK(g.energies().grad().at({2}) == Approx(2.0 * std::exp(-3.0) / z));
 }
 
-TEST_CASE("free_energy rejects cyclic graph", "[graph][free_energy]") {
+TEST_CASE("graph free_energy rejects cyclic graph", "[graph][free_energy]") {
   Graph g;
   g.add_state(true, true);
   g.add_arc(0, 0, 1, 1.0f);
   CHECK_THROWS_AS(free_energy(g), std::invalid_argument);
 }
 
-TEST_CASE("scores with unreachable accept states", "[graph][free_energy][viterbi]") {
+TEST_CASE("graph scores with unreachable accept states", "[graph][free_energy][viterbi]") {
   // Arcs 0 -> 1 and 2 -> 3; only 3 accepts and nothing reaches 2.
   Graph g;
   g.add_state(true);
@@ -133,7 +133,7 @@ TEST_CASE("scores with unreachable accept states", "[graph][free_energy][viterbi
   }
 }
 
-TEST_CASE("dead-end states change nothing", "[graph][free_energy][viterbi]") {
+TEST_CASE("graph dead-end states change nothing", "[graph][free_energy][viterbi]") {
   Graph plain = two_path_graph();
   Graph dead = two_path_graph();
   const int64_t trap = dead.add_state();
@@ -155,7 +155,7 @@ TEST_CASE("dead-end states change nothing", "[graph][free_energy][viterbi]") {
   CHECK(viterbi_score(dead).item() == Approx(1.5f));
 }
 
-TEST_CASE("viterbi score and path", "[graph][viterbi][hw-p2-viterbi]") {
+TEST_CASE("graph viterbi score and path", "[graph][viterbi][hw-p2-viterbi]") {
   Graph g = two_path_graph();
   g.set_requires_grad(true);
 
@@ -189,7 +189,7 @@ TEST_CASE("viterbi score and path", "[graph][viterbi][hw-p2-viterbi]") {
   }
 }
 
-TEST_CASE("viterbi on cyclic graph", "[graph][viterbi]") {
+TEST_CASE("graph viterbi on cyclic graph", "[graph][viterbi]") {
   // 0 -a-> 1 (accept), loop on 1 with energy 2: the best path skips the loop.
   Graph g;
   g.add_state(true);
@@ -211,7 +211,7 @@ TEST_CASE("viterbi on cyclic graph", "[graph][viterbi]") {
   }
 }
 
-TEST_CASE("k best paths", "[graph][kbest]") {
+TEST_CASE("graph k best paths", "[graph][kbest]") {
   SECTION("two path graph in order") {
     const std::vector<Graph> paths = k_best_paths(two_path_graph(), 5);
     REQUIRE(paths.size() == 2);
