@@ -3,7 +3,7 @@
 // topology on E = -log p), and Viterbi with backtrace, for a batch of 32 with
 // C = 27 at (L = 60, T = 10) and (L = 120, T = 25), at 1 and 2 threads.
 //
-// Usage: bench_alignment [--repeats N] [--peer PATH | --no-peer]
+// Usage: ember_bench_alignment [--repeats N] [--peer PATH | --no-peer]
 // PATH defaults to bench/peers/ctc_peer.py (run from the repository root).
 // The peer runs under /usr/bin/python3 with OMP_NUM_THREADS and
 // OPENBLAS_NUM_THREADS set to the same thread count. It reads the same
@@ -25,7 +25,7 @@
 
 #include "autodiff/autodiff.h"
 #include "ebm/alignment/forward.h"
-#include "ebm/alignment/parallel.h"
+#include "autodiff/kernels/threads.h"
 #include "ebm/alignment/viterbi.h"
 
 namespace {
@@ -148,7 +148,7 @@ void run_case(const Case& shape, int repeats, const std::string& peer) {
 
   fmt::print("B = {}, L = {}, C = {}, T = {}\n", kBatch, shape.windows, kSymbols, shape.length);
   for (const int threads : {1, 2}) {
-    set_alignment_threads(threads);
+    kernels::set_num_threads(threads);
     double loss = 0.0;
     const Timing ctc = median_ms(repeats, [&] {
       const Tensor total = sum(free_energy(energies, batch, Topology::ctc(kBlank)));
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     } else if (argument == "--no-peer") {
       peer.clear();
     } else {
-      fmt::print(stderr, "usage: bench_alignment [--repeats N] [--peer PATH | --no-peer]\n");
+      fmt::print(stderr, "usage: ember_bench_alignment [--repeats N] [--peer PATH | --no-peer]\n");
       return 2;
     }
   }

@@ -219,7 +219,7 @@ TEST_CASE("free_energy tends to Viterbi", "[alignment][forward]") {
   }
 }
 
-TEST_CASE("free_energy gradient check", "[alignment][forward]") {
+TEST_CASE("alignment free_energy gradient check", "[alignment][forward]") {
   Generator generator(5);
   Tensor e = uniform({2, 5, 3}, -1.0f, 1.0f, generator);
   e.set_requires_grad(true);

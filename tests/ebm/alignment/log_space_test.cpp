@@ -4,10 +4,10 @@
 
 #include <cmath>
 #include <limits>
-#include <stdexcept>
 #include <vector>
 
 #include "ebm/alignment/log_space.h"
+#include "autodiff/kernels/threads.h"
 #include "ebm/alignment/parallel.h"
 
 using namespace ember::alignment;
@@ -47,15 +47,19 @@ TEST_CASE("log_add3 handles -inf as the identity", "[alignment][log_space]") {
 }
 
 TEST_CASE("parallel_for covers every item once", "[alignment][parallel]") {
+  const int saved = ember::kernels::num_threads();
   for (const int threads : {1, 2, 3}) {
-    set_alignment_threads(threads);
-    std::vector<int> visits(37, 0);
-    parallel_for(37, 2, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        ++visits[i];
-      }
-    });
-    CHECK(visits == std::vector<int>(37, 1));
+    ember::kernels::set_num_threads(threads);
+    for (const int64_t count : {0, 1, 3, 37}) {
+      INFO(threads << " threads, " << count << " items");
+      std::vector<int> visits(count, 0);
+      parallel_for(count, 2, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          ++visits[i];
+        }
+      });
+      CHECK(visits == std::vector<int>(count, 1));
+    }
   }
-  CHECK_THROWS_AS(set_alignment_threads(0), std::invalid_argument);
+  ember::kernels::set_num_threads(saved);
 }

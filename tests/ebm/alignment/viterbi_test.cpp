@@ -152,7 +152,7 @@ TEST_CASE("viterbi_path_matrix runs the homework program", "[alignment][viterbi]
   CHECK(pm.grad().to_vector() == std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1});
 }
 
-TEST_CASE("viterbi gradient check", "[alignment][viterbi]") {
+TEST_CASE("alignment viterbi gradient check", "[alignment][viterbi]") {
   Generator generator(23);
   Tensor e = uniform({2, 5, 3}, -1.0f, 1.0f, generator);
   e.set_requires_grad(true);
