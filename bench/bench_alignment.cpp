@@ -3,7 +3,7 @@
 // topology on E = -log p), and Viterbi with backtrace, for a batch of 32 with
 // C = 27 at (L = 60, T = 10) and (L = 120, T = 25), at 1 and 2 threads.
 //
-// Usage: bench_alignment [--repeats N] [--peer PATH | --no-peer]
+// Usage: ember_bench_alignment [--repeats N] [--peer PATH | --no-peer]
 // PATH defaults to bench/peers/ctc_peer.py (run from the repository root).
 // The peer runs under /usr/bin/python3 with OMP_NUM_THREADS and
 // OPENBLAS_NUM_THREADS set to the same thread count. It reads the same
@@ -12,6 +12,7 @@
 // A benchmark, not a test: it prints medians and ratios and asserts nothing.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -24,7 +25,7 @@
 
 #include "autodiff/autodiff.h"
 #include "ebm/alignment/forward.h"
-#include "ebm/alignment/parallel.h"
+#include "autodiff/kernels/threads.h"
 #include "ebm/alignment/viterbi.h"
 
 namespace {
@@ -99,23 +100,28 @@ void write_peer_input(const std::string& path, const Tensor& log_probs,
   }
 }
 
-// Runs the peer and returns {summed loss, median ms}, or {nan, nan} if it failed.
-std::pair<double, double> run_peer(const std::string& peer, const std::string& input, int threads,
-                                   int repeats) {
+struct PeerResult {
+  double loss = std::nan("");
+  Timing timing{std::nan(""), std::nan("")};
+};
+
+// Runs the peer; every field stays NaN if it failed.
+PeerResult run_peer(const std::string& peer, const std::string& input, int threads, int repeats) {
   const std::string command =
       fmt::format("OMP_NUM_THREADS={0} OPENBLAS_NUM_THREADS={0} /usr/bin/python3 {1} {2} {3}",
                   threads, peer, input, repeats);
   FILE* pipe = popen(command.c_str(), "r");
-  double loss = std::nan("");
-  double ms = std::nan("");
+  PeerResult result;
   if (pipe == nullptr) {
-    return {loss, ms};
+    return result;
   }
-  if (std::fscanf(pipe, "%lf %lf", &loss, &ms) != 2) {
-    loss = ms = std::nan("");
+  PeerResult parsed;
+  if (std::fscanf(pipe, "%lf %lf %lf", &parsed.loss, &parsed.timing.wall_ms,
+                  &parsed.timing.cpu_ms) == 3) {
+    result = parsed;
   }
   pclose(pipe);
-  return {loss, ms};
+  return result;
 }
 
 void run_case(const Case& shape, int repeats, const std::string& peer) {
@@ -142,7 +148,7 @@ void run_case(const Case& shape, int repeats, const std::string& peer) {
 
   fmt::print("B = {}, L = {}, C = {}, T = {}\n", kBatch, shape.windows, kSymbols, shape.length);
   for (const int threads : {1, 2}) {
-    set_alignment_threads(threads);
+    kernels::set_num_threads(threads);
     double loss = 0.0;
     const Timing ctc = median_ms(repeats, [&] {
       const Tensor total = sum(free_energy(energies, batch, Topology::ctc(kBlank)));
@@ -159,10 +165,11 @@ void run_case(const Case& shape, int repeats, const std::string& peer) {
                "viterbi+backtrace {:.3f} ms (cpu {:.3f} ms)\n",
                threads, ctc.wall_ms, ctc.cpu_ms, loss, viterbi_time.wall_ms, viterbi_time.cpu_ms);
     if (!peer.empty()) {
-      const auto [peer_loss, peer_ms] = run_peer(peer, input, threads, repeats);
-      fmt::print("  {} thread(s): pytorch ctc_loss fwd+bwd {:.3f} ms (loss {:.3f}); ember is "
-                 "{:.2f}x faster; viterbi is {:.2f}x faster than pytorch ctc\n",
-                 threads, peer_ms, peer_loss, peer_ms / ctc.wall_ms, peer_ms / viterbi_time.wall_ms);
+      const PeerResult torch = run_peer(peer, input, threads, repeats);
+      fmt::print("  {} thread(s): pytorch ctc_loss fwd+bwd {:.3f} ms (cpu {:.3f} ms, loss {:.3f})\n",
+                 threads, torch.timing.wall_ms, torch.timing.cpu_ms, torch.loss);
+      fmt::print("  {} thread(s): ratio pytorch / ember ctc: {:.2f}x wall, {:.2f}x cpu\n", threads,
+                 torch.timing.wall_ms / ctc.wall_ms, torch.timing.cpu_ms / ctc.cpu_ms);
     }
   }
   if (!peer.empty()) {
@@ -184,7 +191,7 @@ int main(int argc, char** argv) {
     } else if (argument == "--no-peer") {
       peer.clear();
     } else {
-      fmt::print(stderr, "usage: bench_alignment [--repeats N] [--peer PATH | --no-peer]\n");
+      fmt::print(stderr, "usage: ember_bench_alignment [--repeats N] [--peer PATH | --no-peer]\n");
       return 2;
     }
   }

@@ -4,8 +4,8 @@ Usage: ctc_peer.py INPUT_FILE REPEATS
 
 INPUT_FILE is little-endian: int32 B, L, C, T, blank; float32 log_probs
 [B, L, C]; int32 targets [B, T]; int32 input lengths [B]; int32 target
-lengths [B]. Prints one line: the summed loss and the median milliseconds of
-forward + backward. Set OMP_NUM_THREADS and OPENBLAS_NUM_THREADS before
+lengths [B]. Prints one line: the summed loss, then the median wall-clock and
+the median process CPU milliseconds of forward + backward. Set OMP_NUM_THREADS and OPENBLAS_NUM_THREADS before
 starting Python; torch.set_num_threads alone does not limit OpenBLAS.
 """
 import statistics
@@ -40,7 +40,7 @@ def load(path):
 def main():
     log_probs, targets, input_lengths, target_lengths, blank = load(sys.argv[1])
     repeats = int(sys.argv[2])
-    # ctc_loss wants [L, B, C].
+    # ctc_loss expects [L, B, C].
     leaf = log_probs.transpose(0, 1).contiguous().requires_grad_(True)
 
     def step():
@@ -53,12 +53,15 @@ def main():
     value = step()
     for _ in range(3):
         step()
-    times = []
+    wall = []
+    cpu = []
     for _ in range(repeats):
         start = time.perf_counter()
+        cpu_start = time.process_time()
         step()
-        times.append((time.perf_counter() - start) * 1e3)
-    print(f"{value:.6f} {statistics.median(times):.4f}")
+        cpu.append((time.process_time() - cpu_start) * 1e3)
+        wall.append((time.perf_counter() - start) * 1e3)
+    print(f"{value:.6f} {statistics.median(wall):.4f} {statistics.median(cpu):.4f}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,14 @@
 //
 // Each window is one pass over the S states. The inner loops read the
 // previous row through shifted pointers (s, s-1, s-2) with -inf / +inf pads
-// in front, so they have no branches and the compiler vectorises them; the
-// pads stand for "no such predecessor". The scalar reference for every
-// function here is the brute-force enumeration in the tests.
+// in front, so they have no branches and the compiler vectorises them. The
+// pads stand for "no such predecessor". The reference for every function
+// here is the brute-force enumeration in the tests.
+//
+// Each body is compiled three times, for AVX-512, AVX2 with FMA and the
+// x86-64 baseline, and kernels::active_isa() picks one (the widest the CPU
+// runs, or the one EMBER_SIMD names). The code is the same C++ each time.
+//
 // GCC keeps floating-point code that might raise an exception out of
 // if-converted (branch-free) loops unless told that no code here traps; Ember
 // never enables floating-point traps, and the results are the same IEEE ones.
@@ -17,16 +22,15 @@
 #include <algorithm>
 #include <cassert>
 
+#include "autodiff/kernels/dispatch.h"
 #include "ebm/alignment/log_space.h"
 
-// The hot loops are compiled three times (AVX-512, AVX2 with FMA, and the
-// x86-64 baseline) and the loader picks the best the CPU supports.
-// NOTE: this dispatch does not follow EMBER_SIMD, which the kernels use.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define EMBER_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__GNUC__) && defined(__x86_64__)
+#define EMBER_ALIGNMENT_VARIANTS 1
+#define EMBER_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 #else
-#define EMBER_SIMD_CLONES
+#define EMBER_ALIGNMENT_VARIANTS 0
 #endif
 
 namespace ember::alignment {
@@ -75,8 +79,9 @@ int64_t alpha_size(const ChainProblem& problem) {
   return problem.windows * dp_row_width(*problem.lattice);
 }
 
-EMBER_SIMD_CLONES
-float forward_log_partition(const ChainProblem& problem, float beta, float* alpha) {
+namespace {
+
+EMBER_ALWAYS_INLINE float forward_body(const ChainProblem& problem, float beta, float* alpha) {
   const Lattice& lattice = *problem.lattice;
   const int64_t states = lattice.states();
   const int64_t lanes = padded_states(lattice);
@@ -119,9 +124,9 @@ float forward_log_partition(const ChainProblem& problem, float beta, float* alph
   return log_z;
 }
 
-EMBER_SIMD_CLONES
-void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
-                    float scale, float* grad) {
+EMBER_ALWAYS_INLINE void posteriors_body(const ChainProblem& problem, float beta,
+                                         const float* alpha, float log_z, float scale,
+                                         float* grad) {
   if (log_z == -kInf || problem.windows == 0) {
     return;
   }
@@ -178,6 +183,8 @@ void add_posteriors(const ChainProblem& problem, float beta, const float* alpha,
   }
 }
 
+}  // namespace
+
 int64_t back_size(const ChainProblem& problem) {
   return problem.windows * padded_states(*problem.lattice);
 }
@@ -186,8 +193,10 @@ int64_t score_size(const ChainProblem& problem) {
   return problem.windows * dp_row_width(*problem.lattice);
 }
 
-EMBER_SIMD_CLONES
-int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back) {
+namespace {
+
+EMBER_ALWAYS_INLINE int64_t viterbi_body(const ChainProblem& problem, float* score,
+                                         uint8_t* back) {
   const Lattice& lattice = *problem.lattice;
   const int64_t states = lattice.states();
   const int64_t lanes = padded_states(lattice);
@@ -218,8 +227,8 @@ int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back)
     float* out = current + kPad;
     uint8_t* moves = back + t * lanes;
     for (int64_t s = 0; s < lanes; ++s) {
-      // Ties go to the smaller move: <= keeps stay, then advance. The
-      // comparisons use & rather than && so the loop has no branches.
+      // Ties go to the smaller move: each <= prefers advance over skip, then
+      // stay over the better of the two. Selects, not ifs, keep it branch-free.
       const float a0 = stay[s];
       const float a1 = advance[s];
       const float a2 = skip[s] + mask[s];
@@ -243,6 +252,90 @@ int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back)
     }
   }
   return final_state;
+}
+
+// One wrapper per instruction set around each body, and the dispatch.
+#if EMBER_ALIGNMENT_VARIANTS
+EMBER_TARGET_AVX512 float forward_avx512(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_body(problem, beta, alpha);
+}
+EMBER_TARGET_AVX2 float forward_avx2(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_body(problem, beta, alpha);
+}
+EMBER_TARGET_AVX512 void posteriors_avx512(const ChainProblem& problem, float beta,
+                                           const float* alpha, float log_z, float scale,
+                                           float* grad) {
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+EMBER_TARGET_AVX2 void posteriors_avx2(const ChainProblem& problem, float beta,
+                                       const float* alpha, float log_z, float scale,
+                                       float* grad) {
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+EMBER_TARGET_AVX512 int64_t viterbi_avx512(const ChainProblem& problem, float* score,
+                                           uint8_t* back) {
+  return viterbi_body(problem, score, back);
+}
+EMBER_TARGET_AVX2 int64_t viterbi_avx2(const ChainProblem& problem, float* score,
+                                       uint8_t* back) {
+  return viterbi_body(problem, score, back);
+}
+#endif
+
+}  // namespace
+
+float forward_log_partition(const ChainProblem& problem, float beta, float* alpha,
+                            kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    return forward_avx512(problem, beta, alpha);
+  }
+  if (isa == kernels::Isa::avx2) {
+    return forward_avx2(problem, beta, alpha);
+  }
+#endif
+  return forward_body(problem, beta, alpha);
+}
+
+float forward_log_partition(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_log_partition(problem, beta, alpha, kernels::active_isa());
+}
+
+void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
+                    float scale, float* grad, kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    posteriors_avx512(problem, beta, alpha, log_z, scale, grad);
+    return;
+  }
+  if (isa == kernels::Isa::avx2) {
+    posteriors_avx2(problem, beta, alpha, log_z, scale, grad);
+    return;
+  }
+#endif
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+
+void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
+                    float scale, float* grad) {
+  add_posteriors(problem, beta, alpha, log_z, scale, grad, kernels::active_isa());
+}
+
+int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back,
+                       kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    return viterbi_avx512(problem, score, back);
+  }
+  if (isa == kernels::Isa::avx2) {
+    return viterbi_avx2(problem, score, back);
+  }
+#endif
+  return viterbi_body(problem, score, back);
+}
+
+int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back) {
+  return viterbi_scores(problem, score, back, kernels::active_isa());
 }
 
 std::vector<int64_t> viterbi_backtrace(const ChainProblem& problem, const uint8_t* back,

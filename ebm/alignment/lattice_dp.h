@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autodiff/kernels/dispatch.h"
 #include "ebm/alignment/topology.h"
 
 namespace ember::alignment {
@@ -65,6 +66,16 @@ int64_t back_size(const ChainProblem& problem);
 int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back);
 
 // The state of each window along the best path, given viterbi_scores' output.
+// The same three functions run on a given instruction-set variant instead of
+// kernels::active_isa(), so tests can compare the variants. Isa::scalar is
+// the x86-64 baseline build (which the compiler still vectorises with SSE2).
+float forward_log_partition(const ChainProblem& problem, float beta, float* alpha,
+                            kernels::Isa isa);
+void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
+                    float scale, float* grad, kernels::Isa isa);
+int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back,
+                       kernels::Isa isa);
+
 std::vector<int64_t> viterbi_backtrace(const ChainProblem& problem, const uint8_t* back,
                                        int64_t final_state);
 

@@ -23,8 +23,8 @@ namespace ember::alignment {
 inline constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // GCC inlines a function into a caller compiled for another instruction set
-// (see EMBER_SIMD_CLONES in lattice_dp.cpp) only when told to; a call would
-// stop the caller's loop from vectorising.
+// (the instruction-set variants in lattice_dp.cpp) only if it is marked
+// always_inline, and a call would stop the caller's loop from vectorising.
 #if defined(__GNUC__)
 #define EMBER_ALWAYS_INLINE [[gnu::always_inline]] inline
 #else

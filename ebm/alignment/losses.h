@@ -16,6 +16,8 @@
 //                   exact gradient (nothing is renormalised behind backward).
 //   hinge           max(0, F(y) - F(ybar) + margin), ybar the most offending
 //                   incorrect label sequence (see most_offending_incorrect).
+//                   ybar is chosen by best-alignment energy (zero
+//                   temperature) whatever beta is; F(ybar) then uses beta.
 //
 // Every loss averages its per-sample values over the batch. A sample whose
 // target has no valid alignment is counted in `skipped`; its loss is +inf,

@@ -115,9 +115,13 @@ ViterbiResult viterbi_path_matrix(const Tensor& path_matrix,
                                   const std::vector<int64_t>& input_lengths,
                                   const std::vector<int64_t>& column_lengths, bool keep_table) {
   const CheckedBatch checked = check_energies(path_matrix, input_lengths, "viterbi_path_matrix");
+  if (!column_lengths.empty() && static_cast<int64_t>(column_lengths.size()) != checked.batch) {
+    throw std::invalid_argument(fmt::format("viterbi_path_matrix: {} column lengths for a batch of B = {}",
+                                            column_lengths.size(), checked.batch));
+  }
   std::vector<Lattice> lattices;
   for (int64_t b = 0; b < checked.batch; ++b) {
-    const int64_t columns = column_lengths.empty() ? checked.symbols : column_lengths.at(b);
+    const int64_t columns = column_lengths.empty() ? checked.symbols : column_lengths[b];
     if (columns < 0 || columns > checked.symbols) {
       throw std::invalid_argument(fmt::format(
           "viterbi_path_matrix: column length {} of sample {} is outside [0, S = {}]", columns,

@@ -73,7 +73,7 @@ TEST_CASE("greedy_decode takes the per-window argmin", "[alignment][decode][hw-p
   CHECK(ctc[0] == std::vector<int64_t>{0, 1});
 }
 
-TEST_CASE("viterbi_decode and most offending match enumeration", "[alignment][decode]") {
+TEST_CASE("decoders match enumeration", "[alignment][decode]") {
   Generator generator(31);
   const int64_t symbols = 3;
   for (const TopologyKind kind : {TopologyKind::separator, TopologyKind::ctc}) {
@@ -118,7 +118,7 @@ TEST_CASE("viterbi_decode and most offending match enumeration", "[alignment][de
   }
 }
 
-TEST_CASE("beam_decode with a lexicon outputs only its words", "[alignment][decode]") {
+TEST_CASE("beam_decode keeps to the lexicon", "[alignment][decode]") {
   // C = 3 (a, b, _), ctc. Windows favour `ab`, but only `ba` and `aa` are words.
   const Tensor e = from_vector({0, 3, 3, 3, 3, 0, 3, 0, 3, 3, 3, 0}, {1, 4, 3});
   const Lexicon lexicon({{1, 0}, {0, 0}});

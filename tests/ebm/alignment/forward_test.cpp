@@ -174,7 +174,7 @@ TEST_CASE("free_energy edge cases", "[alignment][forward]") {
   }
 }
 
-TEST_CASE("free_energy of a padded batch equals each sample alone", "[alignment][forward]") {
+TEST_CASE("free_energy padded batch matches samples alone", "[alignment][forward]") {
   Generator generator(3);
   const Topology ctc = Topology::ctc(2);
   const std::vector<std::vector<int64_t>> targets = {{0, 1, 0}, {1}, {}};
@@ -204,7 +204,7 @@ TEST_CASE("free_energy of a padded batch equals each sample alone", "[alignment]
   }
 }
 
-TEST_CASE("free_energy tends to Viterbi as beta grows", "[alignment][forward]") {
+TEST_CASE("free_energy tends to Viterbi", "[alignment][forward]") {
   Generator generator(11);
   const Tensor e = uniform({2, 8, 4}, -1.0f, 1.0f, generator);
   const AlignmentBatch batch = make_alignment_batch({{0, 1}, {2, 2, 0}});
@@ -219,7 +219,7 @@ TEST_CASE("free_energy tends to Viterbi as beta grows", "[alignment][forward]") 
   }
 }
 
-TEST_CASE("free_energy gradient check", "[alignment][forward]") {
+TEST_CASE("alignment free_energy gradient check", "[alignment][forward]") {
   Generator generator(5);
   Tensor e = uniform({2, 5, 3}, -1.0f, 1.0f, generator);
   e.set_requires_grad(true);

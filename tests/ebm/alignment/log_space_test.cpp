@@ -1,10 +1,14 @@
-// Tests comparing the vectorisable fast_exp / fast_log with std::exp / std::log.
+// Tests of the vectorisable fast_exp / fast_log against std::exp / std::log,
+// and of the batch-splitting parallel_for.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "ebm/alignment/log_space.h"
+#include "autodiff/kernels/threads.h"
+#include "ebm/alignment/parallel.h"
 
 using namespace ember::alignment;
 
@@ -40,4 +44,22 @@ TEST_CASE("log_add3 handles -inf as the identity", "[alignment][log_space]") {
   CHECK(log_add3(1000.0f, 999.0f, -inf) == Approx(1000.0f + std::log1p(std::exp(-1.0f))));
   CHECK(log_add(-inf, -inf) == -inf);
   CHECK(log_add(1.0f, 1.0f) == Approx(1.0f + std::log(2.0f)));
+}
+
+TEST_CASE("parallel_for covers every item once", "[alignment][parallel]") {
+  const int saved = ember::kernels::num_threads();
+  for (const int threads : {1, 2, 3}) {
+    ember::kernels::set_num_threads(threads);
+    for (const int64_t count : {0, 1, 3, 37}) {
+      INFO(threads << " threads, " << count << " items");
+      std::vector<int> visits(count, 0);
+      parallel_for(count, 2, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          ++visits[i];
+        }
+      });
+      CHECK(visits == std::vector<int>(count, 1));
+    }
+  }
+  ember::kernels::set_num_threads(saved);
 }

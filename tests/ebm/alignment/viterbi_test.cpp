@@ -65,7 +65,7 @@ TEST_CASE("viterbi matches enumeration", "[alignment][viterbi][hw-p1-viterbi]") 
   }
 }
 
-TEST_CASE("viterbi tie rule advances as early as possible", "[alignment][viterbi]") {
+TEST_CASE("viterbi ties advance early", "[alignment][viterbi]") {
   // All energies equal: every alignment ties.
   const Tensor e = zeros({1, 5, 3});
   SECTION("separator: reach the last state first, then stay") {
@@ -152,7 +152,7 @@ TEST_CASE("viterbi_path_matrix runs the homework program", "[alignment][viterbi]
   CHECK(pm.grad().to_vector() == std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1});
 }
 
-TEST_CASE("viterbi gradient check", "[alignment][viterbi]") {
+TEST_CASE("alignment viterbi gradient check", "[alignment][viterbi]") {
   Generator generator(23);
   Tensor e = uniform({2, 5, 3}, -1.0f, 1.0f, generator);
   e.set_requires_grad(true);
@@ -165,4 +165,17 @@ TEST_CASE("viterbi gradient check", "[alignment][viterbi]") {
     INFO(result.report);
     CHECK(result.ok);
   }
+}
+
+TEST_CASE("viterbi_path_matrix gradient check", "[alignment][viterbi]") {
+  Generator generator(29);
+  Tensor pm = uniform({2, 5, 3}, -1.0f, 1.0f, generator);
+  pm.set_requires_grad(true);
+  const auto result = gradcheck(
+      [](const std::vector<Tensor>& inputs) {
+        return viterbi_path_matrix(inputs[0], {5, 4}, {3, 2}).energy;
+      },
+      {pm});
+  INFO(result.report);
+  CHECK(result.ok);
 }
