@@ -27,9 +27,9 @@ struct DigitStringOptions {
 };
 
 // Places the digits `indices` of `digits` left to right. Each digit is cut to
-// the columns that hold ink (a digit without ink keeps all its columns);
-// `offsets[i]` is the number of background columns between digit i and i + 1,
-// negative for an overlap, where the pixel with more ink wins (max).
+// the columns that contain ink, and a digit without ink keeps all columns.
+// `offsets[i]` is the number of background columns between digit i and i + 1.
+// A negative offset makes the two overlap, and there the larger pixel wins.
 // offsets.size() must be indices.size() - 1, and an overlap may not reach
 // past the start of the previous digit. The strip is then resized to
 // `height` rows keeping its aspect ratio (bilinear). The label is the digits
