@@ -43,6 +43,9 @@ class DigitStringGenerator {
   // valid index of `digits` whose label is 0-9.
   DigitStringGenerator(const DigitSet& digits, std::vector<std::size_t> pool,
                        DigitStringOptions options = {});
+  // A temporary set would be destroyed while the generator still refers to it.
+  DigitStringGenerator(DigitSet&& digits, std::vector<std::size_t> pool,
+                       DigitStringOptions options = {}) = delete;
 
   // Draws a length in [min_digits, max_digits], that many digits from the
   // pool (with replacement) and the offsets in [-max_overlap, max_gap].
