@@ -30,5 +30,7 @@ struct UserError : std::runtime_error {
 };
 
 void add_demo_command(CLI::App& app);
+void add_digits_command(CLI::App& app);
+void add_landscape_command(CLI::App& app);
 
 }  // namespace ember::apps

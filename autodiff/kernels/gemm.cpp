@@ -1,13 +1,262 @@
-// gemm's entry point. For now it forwards to the scalar reference; the
-// blocked SIMD GEMM replaces this body.
+// The blocked GEMM: argument checks, packing of op(A) and op(B) into
+// contiguous panels, cache blocking, and the split of work across threads.
+// The register-tiled micro-kernels it calls are in vector_kernels.h (SIMD)
+// and reference.cpp (scalar); gemm_reference.cpp is the plain triple loop
+// that defines the result.
+//
+// Loop order, from outside in (C is [M, N], K is the inner size):
+//   pc: K in blocks of kc         (each C element sums its k blocks in order)
+//   jc: N in blocks of nc         op(B) block [kc, nc] packed once, shared,
+//                                 sized to stay in the L2 cache
+//   threads split the rows        each thread packs its op(A) rows [mc, kc]
+//   (or the B panels when C has fewer row tiles than column panels)
+//   ir: rows in steps of mr       one A micro-panel [mr, kc] stays in L1
+//   jr: columns in steps of nr    B micro-panels stream from L2
+// Every C element is accumulated in the same order whatever the thread count,
+// so results are bit-identical across thread counts and runs.
 #include "autodiff/kernels/gemm.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autodiff/kernels/dispatch.h"
+#include "autodiff/kernels/threads.h"
+
 namespace ember::kernels {
+
+namespace {
+
+// Block sizes in floats. An [mr, kc] A micro-panel (6 KiB at mr = 6) stays in
+// the 32 KiB L1 data cache, and the [kc, nc] B block (512 KiB) fits a 1 MiB
+// L2; mc only sets how many A rows are packed at once. nc and mc are rounded
+// down to whole panels, so only the last block of a matrix has a ragged edge.
+constexpr int64_t kKc = 256;
+constexpr int64_t kNc = 512;
+constexpr int64_t kMc = 240;
+
+// Below about 2 * 96^3 flops the wake-up of a second thread costs more than
+// it saves.
+constexpr int64_t kMinParallelVolume = 96 * 96 * 96;
+
+// A read-only view of op(X) for X stored row-major with row stride ld.
+struct Operand {
+  const float* data;
+  int64_t ld;
+  bool transposed;
+
+  float at(int64_t row, int64_t col) const {
+    return transposed ? data[col * ld + row] : data[row * ld + col];
+  }
+};
+
+int64_t round_up(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+// A 64-byte-aligned slice of a growable buffer.
+float* aligned_scratch(std::vector<float>& buffer, int64_t floats) {
+  const std::size_t needed = static_cast<std::size_t>(floats) + 16;
+  if (buffer.size() < needed) {
+    buffer.resize(needed);
+  }
+  const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+  const std::uintptr_t aligned = (address + 63) & ~static_cast<std::uintptr_t>(63);
+  return buffer.data() + (aligned - address) / sizeof(float);
+}
+
+// Packs op(A)[row0 : row0 + rows, k0 : k0 + kc] into panels of mr rows:
+// panel p stores element (p * mr + i, k) at p * mr * kc + k * mr + i. Rows
+// past the end are zero, so the micro-kernel never branches on them.
+void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc, int64_t mr,
+            float* packed) {
+  for (int64_t p = 0; p < rows; p += mr) {
+    float* panel = packed + p * kc;
+    const int64_t valid = std::min(mr, rows - p);
+    for (int64_t i = 0; i < mr; ++i) {
+      if (i >= valid) {
+        for (int64_t k = 0; k < kc; ++k) {
+          panel[k * mr + i] = 0.0f;
+        }
+        continue;
+      }
+      for (int64_t k = 0; k < kc; ++k) {
+        panel[k * mr + i] = a.at(row0 + p + i, k0 + k);
+      }
+    }
+  }
+}
+
+// Packs the nr-column panel starting at column col0 of op(B)[k0 : k0 + kc, :]
+// as panel[k * nr + j], with columns past `cols` set to zero.
+void pack_b_panel(const Operand& b, int64_t k0, int64_t kc, int64_t col0, int64_t cols,
+                  int64_t nr, float* panel) {
+  const int64_t valid = std::min(nr, cols);
+  for (int64_t k = 0; k < kc; ++k) {
+    float* row = panel + k * nr;
+    if (!b.transposed) {
+      std::copy_n(b.data + (k0 + k) * b.ld + col0, valid, row);
+    } else {
+      for (int64_t j = 0; j < valid; ++j) {
+        row[j] = b.data[(col0 + j) * b.ld + k0 + k];
+      }
+    }
+    std::fill(row + valid, row + nr, 0.0f);
+  }
+}
+
+// C = beta * C for the whole [M, N] output (used when K = 0 or alpha = 0).
+void scale_output(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + N, 0.0f);
+    } else {
+      for (int64_t j = 0; j < N; ++j) {
+        row[j] *= beta;
+      }
+    }
+  }
+}
+
+std::string shape_text(int64_t rows, int64_t cols) {
+  return "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+}
+
+// Throws std::invalid_argument naming the operand, its stored shape and the
+// row stride, when the stride is shorter than a stored row. An empty operand
+// is never read, so any stride is accepted for it.
+void check_stride(const char* name, int64_t rows, int64_t cols, int64_t ld) {
+  if (rows > 0 && cols > 0 && ld < cols) {
+    throw std::invalid_argument(std::string("gemm: ") + name + " is stored as " +
+                                shape_text(rows, cols) + " with row stride " +
+                                std::to_string(ld) + "; the stride must be at least " +
+                                std::to_string(cols));
+  }
+}
+
+void check_arguments(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
+                     int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                     const float* C, int64_t ldc) {
+  if (M < 0 || N < 0 || K < 0) {
+    throw std::invalid_argument("gemm: sizes M=" + std::to_string(M) + ", N=" +
+                                std::to_string(N) + ", K=" + std::to_string(K) +
+                                " must not be negative");
+  }
+  const bool a_transposed = transpose_a == Transpose::Yes;
+  const bool b_transposed = transpose_b == Transpose::Yes;
+  check_stride("A", a_transposed ? K : M, a_transposed ? M : K, lda);
+  check_stride("B", b_transposed ? N : K, b_transposed ? K : N, ldb);
+  check_stride("C", M, N, ldc);
+
+  const bool has_output = M > 0 && N > 0;
+  if ((has_output && C == nullptr) || (has_output && K > 0 && (A == nullptr || B == nullptr))) {
+    throw std::invalid_argument("gemm: a null buffer was passed for a non-empty " +
+                                shape_text(M, K) + " x " + shape_text(K, N) + " product");
+  }
+}
+
+void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose transpose_b,
+                  int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  check_arguments(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc);
+  if (M == 0 || N == 0) {
+    return;
+  }
+  if (K == 0 || alpha == 0.0f) {
+    scale_output(M, N, beta, C, ldc);
+    return;
+  }
+
+  const int64_t mr = micro.mr;
+  const int64_t nr = micro.nr;
+  const Operand a{A, lda, transpose_a == Transpose::Yes};
+  const Operand b{B, ldb, transpose_b == Transpose::Yes};
+  const bool parallel = M * N * K >= kMinParallelVolume;
+  const int64_t nc_max = std::max(nr, kNc / nr * nr);
+  const int64_t mc_max = std::max(mr, kMc / mr * mr);
+
+  thread_local std::vector<float> b_buffer;
+  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, nc_max), nr));
+
+  for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+    const int64_t kc = std::min(kKc, K - k0);
+    // The first k block applies the caller's beta; later ones accumulate.
+    const float block_beta = k0 == 0 ? beta : 1.0f;
+
+    for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
+      const int64_t nc = std::min(nc_max, N - col0);
+      const int64_t b_panels = (nc + nr - 1) / nr;
+
+      const auto pack_b_panels = [&](int64_t first, int64_t last) {
+        for (int64_t p = first; p < last; ++p) {
+          pack_b_panel(b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
+        }
+      };
+
+      // C[rows of tiles first_tile..last_tile, columns of B panels
+      // first_panel..last_panel] for this k block, from the packed B panels.
+      const auto multiply_block = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
+                                      int64_t last_panel) {
+        thread_local std::vector<float> a_buffer;
+        float* a_packed = aligned_scratch(a_buffer, mc_max * kc);
+        const int64_t row_end = std::min(M, last_tile * mr);
+        const int64_t col_end = std::min(nc, last_panel * nr);
+
+        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += mc_max) {
+          const int64_t mc = std::min(mc_max, row_end - row0);
+          pack_a(a, row0, mc, k0, kc, mr, a_packed);
+
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const float* a_panel = a_packed + ir * kc;
+            float* c_rows = C + (row0 + ir) * ldc + col0;
+            const int64_t rows = std::min(mr, mc - ir);
+            for (int64_t jr = first_panel * nr; jr < col_end; jr += nr) {
+              micro.run(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
+                        std::min(nr, nc - jr), alpha, block_beta);
+            }
+          }
+        }
+      };
+
+      const int64_t row_tiles = (M + mr - 1) / mr;
+      if (!parallel) {
+        pack_b_panels(0, b_panels);
+        multiply_block(0, row_tiles, 0, b_panels);
+      } else if (row_tiles >= b_panels) {
+        // Threads share the packed B block and take row tiles.
+        parallel_for(b_panels, pack_b_panels);
+        parallel_for(row_tiles, [&](int64_t first, int64_t last) {
+          multiply_block(first, last, 0, b_panels);
+        });
+      } else {
+        // Few rows (a convolution's filters, say): threads take B panels,
+        // pack them, and each packs all of A.
+        parallel_for(b_panels, [&](int64_t first, int64_t last) {
+          pack_b_panels(first, last);
+          multiply_block(0, row_tiles, first, last);
+        });
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, int64_t K,
           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc) {
-  gemm_reference(transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_blocked(active_kernels().gemm, transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
+               beta, C, ldc);
+}
+
+void gemm_variant(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
+                  int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_blocked(kernel_table(isa).gemm, transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
+               beta, C, ldc);
 }
 
 }  // namespace ember::kernels

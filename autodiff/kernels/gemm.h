@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "autodiff/kernels/dispatch.h"
+
 namespace ember::kernels {
 
 enum class Transpose : bool { No = false, Yes = true };
@@ -17,6 +19,13 @@ enum class Transpose : bool { No = false, Yes = true };
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, int64_t K,
           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc);
+
+// gemm with the micro-kernel of a given variant instead of the active one,
+// so tests and benchmarks can compare variants in one process. Throws
+// std::invalid_argument if the variant is not supported.
+void gemm_variant(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
+                  int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc);
 
 // The scalar reference that defines gemm's result; every faster variant is
 // tested against it.

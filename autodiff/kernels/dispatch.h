@@ -1,0 +1,108 @@
+// Run-time choice of the instruction set, and the table of kernel variants
+// for each one.
+//
+// Every kernel has a scalar reference (reference.cpp) that is its
+// specification, and AVX2+FMA and AVX-512 variants (kernels_avx2.cpp,
+// kernels_avx512.cpp) built from the generic code in vector_kernels.h. The
+// variant is chosen once, on first use: the widest one the CPU supports, or
+// the one the EMBER_SIMD environment variable names (scalar, avx2, avx512).
+// Callers use the dispatching functions in elementwise.h, rows.h, adam.h and
+// gemm.h; this table is for those wrappers and for tests that compare variants.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace ember::kernels {
+
+enum class Isa { scalar, avx2, avx512 };
+
+// "scalar", "avx2" or "avx512".
+const char* isa_name(Isa isa);
+
+// True when this build contains the variant and the CPU and OS can run it.
+bool isa_supported(Isa isa);
+
+// Returns the variant named by `choice` (as EMBER_SIMD would be). Throws
+// std::invalid_argument for an unknown name or an unsupported variant.
+Isa parse_isa(std::string_view choice);
+
+// The variant every dispatching kernel uses, fixed on first call: EMBER_SIMD
+// when set (throwing as parse_isa does), else the widest supported one.
+Isa active_isa();
+
+// Options of one Adam step; see adam.h for the update they define.
+struct AdamStep {
+  float learning_rate;
+  float beta1;
+  float beta2;
+  float epsilon;
+  float bias_correction1;  // 1 - beta1^t at step t
+  float bias_correction2;  // 1 - beta2^t at step t
+  float weight_decay;      // decoupled (AdamW); 0 gives plain Adam
+};
+
+// A GEMM micro-kernel computes one [mr, nr] tile of C from packed panels:
+// a_panel stores op(A)[i, k] at a_panel[k * mr + i], b_panel stores op(B)[k, j]
+// at b_panel[k * nr + j]. It writes C = alpha * panel product + beta * C for
+// the top-left [rows, cols] of the tile only, and does not read C if beta = 0.
+struct GemmMicroKernel {
+  int64_t mr;
+  int64_t nr;
+  void (*run)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
+              int64_t rows, int64_t cols, float alpha, float beta);
+};
+
+// One variant of every dispatched kernel. The meaning of each entry is
+// documented on the public function of the same name.
+struct KernelTable {
+  using Binary = void (*)(int64_t n, const float* a, const float* b, float* out);
+  using WithScalar = void (*)(int64_t n, const float* a, float s, float* out);
+  using Unary = void (*)(int64_t n, const float* x, float* out);
+  using RowReduce = void (*)(int64_t rows, int64_t n, const float* x, float* out);
+  using RowMap = void (*)(int64_t rows, int64_t n, const float* x, float* out);
+
+  Isa isa;
+
+  Binary add;
+  Binary sub;
+  Binary mul;
+  Binary div;
+  WithScalar add_scalar;
+  WithScalar mul_scalar;
+  WithScalar div_scalar;
+
+  Unary relu;
+  Unary sigmoid;
+  Unary tanh;
+  Unary exp;
+  Unary log;
+  void (*relu_backward)(int64_t n, const float* x, const float* grad_out, float* grad_x);
+  void (*axpy)(int64_t n, float alpha, const float* x, float* y);
+
+  RowReduce row_sum;
+  RowReduce row_max;
+  RowReduce row_logsumexp;
+  RowMap row_softmax;
+  RowMap row_log_softmax;
+
+  void (*adam_update)(int64_t n, float* param, const float* grad, float* m, float* v,
+                      const AdamStep& step);
+
+  GemmMicroKernel gemm;
+};
+
+// The table of one variant. Throws std::invalid_argument if it is not supported.
+const KernelTable& kernel_table(Isa isa);
+
+// The table of active_isa().
+const KernelTable& active_kernels();
+
+namespace detail {
+// Defined by reference.cpp, kernels_avx2.cpp and kernels_avx512.cpp.
+const KernelTable& scalar_table();
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+}  // namespace detail
+
+}  // namespace ember::kernels

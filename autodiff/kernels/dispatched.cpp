@@ -1,0 +1,106 @@
+// The public elementwise, row-wise and Adam kernels: each forwards to the
+// variant of active_kernels(). Row-wise kernels over many rows are split
+// across threads by rows, which does not change any row's result.
+//
+// The kernels themselves are in reference.cpp (scalar) and vector_kernels.h
+// (SIMD).
+#include "autodiff/kernels/adam.h"
+#include "autodiff/kernels/dispatch.h"
+#include "autodiff/kernels/elementwise.h"
+#include "autodiff/kernels/rows.h"
+#include "autodiff/kernels/threads.h"
+
+namespace ember::kernels {
+
+namespace {
+
+// Below this many elements a row-wise kernel runs on one thread, because
+// waking another costs about as much as the work.
+constexpr int64_t kMinParallelElements = 1 << 15;
+
+void for_row_chunks(int64_t rows, int64_t n, KernelTable::RowMap kernel, const float* x,
+                    float* out, bool out_per_element) {
+  if (rows * n < kMinParallelElements) {
+    kernel(rows, n, x, out);
+    return;
+  }
+  const int64_t out_stride = out_per_element ? n : 1;
+  parallel_for(rows, [&](int64_t first, int64_t last) {
+    kernel(last - first, n, x + first * n, out + first * out_stride);
+  });
+}
+
+}  // namespace
+
+void add(int64_t n, const float* a, const float* b, float* out) {
+  active_kernels().add(n, a, b, out);
+}
+
+void sub(int64_t n, const float* a, const float* b, float* out) {
+  active_kernels().sub(n, a, b, out);
+}
+
+void mul(int64_t n, const float* a, const float* b, float* out) {
+  active_kernels().mul(n, a, b, out);
+}
+
+void div(int64_t n, const float* a, const float* b, float* out) {
+  active_kernels().div(n, a, b, out);
+}
+
+void add_scalar(int64_t n, const float* a, float s, float* out) {
+  active_kernels().add_scalar(n, a, s, out);
+}
+
+void mul_scalar(int64_t n, const float* a, float s, float* out) {
+  active_kernels().mul_scalar(n, a, s, out);
+}
+
+void div_scalar(int64_t n, const float* a, float s, float* out) {
+  active_kernels().div_scalar(n, a, s, out);
+}
+
+void relu(int64_t n, const float* x, float* out) { active_kernels().relu(n, x, out); }
+
+void sigmoid(int64_t n, const float* x, float* out) { active_kernels().sigmoid(n, x, out); }
+
+void tanh(int64_t n, const float* x, float* out) { active_kernels().tanh(n, x, out); }
+
+void exp(int64_t n, const float* x, float* out) { active_kernels().exp(n, x, out); }
+
+void log(int64_t n, const float* x, float* out) { active_kernels().log(n, x, out); }
+
+void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad_x) {
+  active_kernels().relu_backward(n, x, grad_out, grad_x);
+}
+
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+  active_kernels().axpy(n, alpha, x, y);
+}
+
+void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
+  for_row_chunks(rows, n, active_kernels().row_sum, x, out, /*out_per_element=*/false);
+}
+
+void row_max(int64_t rows, int64_t n, const float* x, float* out) {
+  for_row_chunks(rows, n, active_kernels().row_max, x, out, /*out_per_element=*/false);
+}
+
+void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
+  for_row_chunks(rows, n, active_kernels().row_logsumexp, x, out, /*out_per_element=*/false);
+}
+
+void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for_row_chunks(rows, n, active_kernels().row_softmax, x, out, /*out_per_element=*/true);
+}
+
+void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for_row_chunks(rows, n, active_kernels().row_log_softmax, x, out, /*out_per_element=*/true);
+}
+
+void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
+                 const AdamStep& step) {
+  active_kernels().adam_update(n, param, grad, m, v, step);
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,41 @@
+// Elementwise kernels on raw float buffers of length n: arithmetic,
+// activations, exp and log, and axpy.
+//
+// Each function runs the variant chosen by active_isa() (see dispatch.h);
+// its scalar specification is the function of the same name in
+// reference.cpp. Arithmetic, relu, relu_backward and axpy give the same bits
+// in every variant. exp, log, sigmoid and tanh agree with the scalar
+// reference within the bounds stated in simd_math.h. `out` may be the same
+// buffer as an input (in place) but must not partially overlap one.
+#pragma once
+
+#include <cstdint>
+
+namespace ember::kernels {
+
+// out[i] = a[i] + b[i], a[i] - b[i], a[i] * b[i], a[i] / b[i].
+void add(int64_t n, const float* a, const float* b, float* out);
+void sub(int64_t n, const float* a, const float* b, float* out);
+void mul(int64_t n, const float* a, const float* b, float* out);
+void div(int64_t n, const float* a, const float* b, float* out);
+
+// out[i] = a[i] + s, a[i] * s, a[i] / s.
+void add_scalar(int64_t n, const float* a, float s, float* out);
+void mul_scalar(int64_t n, const float* a, float s, float* out);
+void div_scalar(int64_t n, const float* a, float s, float* out);
+
+// out[i] = x[i] if x[i] > 0, else +0 (NaN gives 0, like the autodiff relu op).
+void relu(int64_t n, const float* x, float* out);
+// out[i] = 1 / (1 + exp(-x[i])).
+void sigmoid(int64_t n, const float* x, float* out);
+void tanh(int64_t n, const float* x, float* out);
+void exp(int64_t n, const float* x, float* out);
+void log(int64_t n, const float* x, float* out);
+
+// Accumulates relu's input gradient: grad_x[i] += grad_out[i] where x[i] > 0.
+void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad_x);
+
+// y[i] += alpha * x[i], rounded after the multiply and after the add.
+void axpy(int64_t n, float alpha, const float* x, float* y);
+
+}  // namespace ember::kernels

@@ -1,0 +1,88 @@
+// Max pooling forward with argmax and backward; see pool.h for the contract.
+// Planes are independent, so the forward splits them across threads.
+#include "autodiff/kernels/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/kernels/threads.h"
+
+namespace ember::kernels {
+
+namespace {
+
+void check_pool_geometry(const char* operation, const Conv2dGeometry& g) {
+  check_geometry(operation, g);
+  if (2 * g.pad_h > g.kernel_h || 2 * g.pad_w > g.kernel_w) {
+    throw std::invalid_argument(std::string(operation) + ": padding [" + std::to_string(g.pad_h) +
+                                ", " + std::to_string(g.pad_w) + "] must be at most half of the "
+                                "window [" + std::to_string(g.kernel_h) + ", " +
+                                std::to_string(g.kernel_w) + "]");
+  }
+}
+
+// Below this many output elements one thread is faster than waking another.
+constexpr int64_t kMinParallelOutputs = 1 << 14;
+
+void pool_planes(const Conv2dGeometry& g, int64_t first, int64_t last, const float* input,
+                 float* output, int32_t* argmax) {
+  const int64_t out_h = g.out_h();
+  const int64_t out_w = g.out_w();
+  for (int64_t p = first; p < last; ++p) {
+    const float* plane = input + p * g.height * g.width;
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      const int64_t h_begin = std::max<int64_t>(0, oh * g.stride_h - g.pad_h);
+      const int64_t h_end = std::min(g.height, oh * g.stride_h - g.pad_h + g.kernel_h);
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        const int64_t w_begin = std::max<int64_t>(0, ow * g.stride_w - g.pad_w);
+        const int64_t w_end = std::min(g.width, ow * g.stride_w - g.pad_w + g.kernel_w);
+
+        int64_t best_index = h_begin * g.width + w_begin;
+        float best = plane[best_index];
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          for (int64_t w = w_begin; w < w_end; ++w) {
+            const float value = plane[h * g.width + w];
+            if (value > best || (std::isnan(value) && !std::isnan(best))) {
+              best = value;
+              best_index = h * g.width + w;
+            }
+          }
+        }
+
+        const int64_t out_index = (p * out_h + oh) * out_w + ow;
+        output[out_index] = best;
+        argmax[out_index] = static_cast<int32_t>(best_index);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void max_pool2d(const Conv2dGeometry& g, const float* input, float* output, int32_t* argmax) {
+  check_pool_geometry("max_pool2d", g);
+  const int64_t outputs = g.channels * g.out_h() * g.out_w();
+  if (outputs < kMinParallelOutputs) {
+    pool_planes(g, 0, g.channels, input, output, argmax);
+    return;
+  }
+  parallel_for(g.channels, [&](int64_t first, int64_t last) {
+    pool_planes(g, first, last, input, output, argmax);
+  });
+}
+
+void max_pool2d_backward(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
+                         float* grad_input) {
+  check_pool_geometry("max_pool2d_backward", g);
+  const int64_t per_plane = g.out_h() * g.out_w();
+  for (int64_t p = 0; p < g.channels; ++p) {
+    float* plane = grad_input + p * g.height * g.width;
+    for (int64_t o = 0; o < per_plane; ++o) {
+      plane[argmax[p * per_plane + o]] += grad_output[p * per_plane + o];
+    }
+  }
+}
+
+}  // namespace ember::kernels

@@ -1,0 +1,28 @@
+// 2-D max pooling with argmax, and its backward, on [P, H, W] buffers where
+// P counts planes (batch times channels).
+//
+// Padding counts as -inf, so a padded position never wins. One portable
+// implementation (no SIMD variants): the window scan is compare-and-branch
+// work that the compiler handles as well as hand-written code would.
+#pragma once
+
+#include <cstdint>
+
+#include "autodiff/kernels/im2col.h"
+
+namespace ember::kernels {
+
+// output [P, OH, OW] = the max of each window of input [P, H, W], with g
+// giving H, W, the window, stride and padding (g.channels is the plane count
+// P). argmax [P, OH, OW] receives the winner's index h * W + w within its
+// plane; the first maximum in row-major window order wins ties, and a NaN in a
+// window wins over every number so it propagates. Padding must be at most
+// half the window, so every window contains at least one pixel.
+void max_pool2d(const Conv2dGeometry& g, const float* input, float* output, int32_t* argmax);
+
+// grad_input [P, H, W] += grad_output [P, OH, OW] routed to each window's
+// argmax: the max passes its gradient to the winning pixel only.
+void max_pool2d_backward(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
+                         float* grad_input);
+
+}  // namespace ember::kernels

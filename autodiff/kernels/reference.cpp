@@ -1,0 +1,271 @@
+// The scalar reference of every dispatched kernel: plain loops over floats
+// that define each kernel's result. The SIMD variants (kernels_avx2.cpp,
+// kernels_avx512.cpp) are tested against these. EMBER_SIMD=scalar runs them.
+//
+// Shapes: a row-wise kernel reads x as [rows, n], row-major and contiguous.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autodiff/kernels/dispatch.h"
+
+namespace ember::kernels {
+
+namespace {
+
+void add(int64_t n, const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] + b[i];
+  }
+}
+
+void sub(int64_t n, const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] - b[i];
+  }
+}
+
+void mul(int64_t n, const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] * b[i];
+  }
+}
+
+void div(int64_t n, const float* a, const float* b, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] / b[i];
+  }
+}
+
+void add_scalar(int64_t n, const float* a, float s, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] + s;
+  }
+}
+
+void mul_scalar(int64_t n, const float* a, float s, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] * s;
+  }
+}
+
+void div_scalar(int64_t n, const float* a, float s, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = a[i] / s;
+  }
+}
+
+// relu(x) = x for x > 0, else +0; NaN gives 0 like the autodiff op's relu.
+void relu(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }
+}
+
+void sigmoid(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = 1.0f / (1.0f + std::exp(-x[i]));
+  }
+}
+
+void tanh(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = std::tanh(x[i]);
+  }
+}
+
+void exp(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = std::exp(x[i]);
+  }
+}
+
+void log(int64_t n, const float* x, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = std::log(x[i]);
+  }
+}
+
+// grad_x += grad_out where x > 0: d relu(x) / dx is 1 there and 0 elsewhere.
+void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad_x) {
+  for (int64_t i = 0; i < n; ++i) {
+    grad_x[i] += x[i] > 0.0f ? grad_out[i] : 0.0f;
+  }
+}
+
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] += alpha * x[i];
+  }
+}
+
+void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      sum += x[r * n + j];
+    }
+    out[r] = sum;
+  }
+}
+
+// The max of an empty row is -inf, the identity of max. A NaN anywhere gives
+// NaN, so it propagates instead of being skipped.
+float max_of(int64_t n, const float* x) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) {
+    if (std::isnan(x[j])) {
+      return x[j];
+    }
+    max = x[j] > max ? x[j] : max;
+  }
+  return max;
+}
+
+void row_max(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = max_of(n, x + r * n);
+  }
+}
+
+// log sum_j exp(x_j) = max + log sum_j exp(x_j - max): subtracting the max
+// keeps every exp in (0, 1], so nothing overflows. A row of only -inf (or an
+// empty row) gives -inf, the identity of log-add. A +inf entry gives +inf and
+// a NaN entry NaN.
+float sum_exp_shifted(int64_t n, const float* x, float shift) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    sum += std::exp(x[j] - shift);
+  }
+  return sum;
+}
+
+float logsumexp_of(int64_t n, const float* x) {
+  const float max = max_of(n, x);
+  if (!std::isfinite(max)) {
+    return max;
+  }
+  return max + std::log(sum_exp_shifted(n, x, max));
+}
+
+void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = logsumexp_of(n, x + r * n);
+  }
+}
+
+// softmax(x)_j = exp(x_j - max) / sum_k exp(x_k - max); the max is
+// subtracted so no exp overflows. A row of only -inf has no distribution and
+// gives zeros rather than 0 / 0.
+void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * n;
+    float* out_row = out + r * n;
+    const float max = max_of(n, row);
+    if (max == -std::numeric_limits<float>::infinity()) {
+      std::fill(out_row, out_row + n, 0.0f);
+      continue;
+    }
+
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      out_row[j] = std::exp(row[j] - max);
+      sum += out_row[j];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      out_row[j] /= sum;
+    }
+  }
+}
+
+// log_softmax(x)_j = x_j - logsumexp(x), computed as (x_j - max) - log(sum)
+// so a large max does not swallow the small differences. A row of only -inf
+// gives -inf throughout rather than NaN.
+void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * n;
+    float* out_row = out + r * n;
+    const float max = max_of(n, row);
+    if (max == -std::numeric_limits<float>::infinity()) {
+      std::fill(out_row, out_row + n, max);
+      continue;
+    }
+    const float log_sum = std::log(sum_exp_shifted(n, row, max));
+    for (int64_t j = 0; j < n; ++j) {
+      out_row[j] = (row[j] - max) - log_sum;
+    }
+  }
+}
+
+void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
+                 const AdamStep& step) {
+  for (int64_t i = 0; i < n; ++i) {
+    m[i] = step.beta1 * m[i] + (1.0f - step.beta1) * grad[i];
+    v[i] = step.beta2 * v[i] + (1.0f - step.beta2) * grad[i] * grad[i];
+    const float m_hat = m[i] / step.bias_correction1;
+    const float v_hat = v[i] / step.bias_correction2;
+    param[i] -= step.learning_rate * step.weight_decay * param[i];
+    param[i] -= step.learning_rate * m_hat / (std::sqrt(v_hat) + step.epsilon);
+  }
+}
+
+// The scalar micro-kernel: a [4, 4] tile accumulated in float in k order,
+// the same order the SIMD micro-kernels use.
+constexpr int64_t kScalarMr = 4;
+constexpr int64_t kScalarNr = 4;
+
+void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
+                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+  float tile[kScalarMr][kScalarNr] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int64_t i = 0; i < kScalarMr; ++i) {
+      for (int64_t j = 0; j < kScalarNr; ++j) {
+        tile[i][j] += a_panel[k * kScalarMr + i] * b_panel[k * kScalarNr + j];
+      }
+    }
+  }
+
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) {
+      const float scaled = alpha * tile[i][j];
+      // beta = 0 must not read C, which may hold NaN.
+      c[i * ldc + j] = beta == 0.0f ? scaled : scaled + beta * c[i * ldc + j];
+    }
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+const KernelTable& scalar_table() {
+  static const KernelTable table = {
+      .isa = Isa::scalar,
+      .add = add,
+      .sub = sub,
+      .mul = mul,
+      .div = div,
+      .add_scalar = add_scalar,
+      .mul_scalar = mul_scalar,
+      .div_scalar = div_scalar,
+      .relu = relu,
+      .sigmoid = sigmoid,
+      .tanh = tanh,
+      .exp = exp,
+      .log = log,
+      .relu_backward = relu_backward,
+      .axpy = axpy,
+      .row_sum = row_sum,
+      .row_max = row_max,
+      .row_logsumexp = row_logsumexp,
+      .row_softmax = row_softmax,
+      .row_log_softmax = row_log_softmax,
+      .adam_update = adam_update,
+      .gemm = {kScalarMr, kScalarNr, gemm_micro_kernel},
+  };
+  return table;
+}
+
+}  // namespace detail
+
+}  // namespace ember::kernels

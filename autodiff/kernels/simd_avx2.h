@@ -1,0 +1,117 @@
+// The AVX2+FMA mapping: an 8-lane float vector and the few operations the
+// generic kernels in vector_kernels.h and simd_math.h are written in.
+//
+// This is the only file that names AVX2 intrinsics. It is included only by
+// kernels_avx2.cpp, which is compiled with -mavx2 -mfma and runs only after
+// CPUID reports both. simd_avx512.h is the 16-lane twin.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace ember::kernels::avx2 {
+
+struct Vec {
+  static constexpr int64_t lanes = 8;
+  // A lane of a mask is all ones (true) or all zeros (false).
+  using Mask = __m256;
+
+  __m256 v;
+
+  static Vec zero() { return {_mm256_setzero_ps()}; }
+  static Vec broadcast(float x) { return {_mm256_set1_ps(x)}; }
+
+  // Loads and stores take any float alignment.
+  static Vec load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static void store(float* p, Vec x) { _mm256_storeu_ps(p, x.v); }
+
+  // Loads the first `count` floats (0 <= count <= lanes) and sets the other
+  // lanes to `fill`; memory past p + count is not touched.
+  static Vec load_partial(const float* p, int64_t count, float fill = 0.0f) {
+    const __m256i mask = first_lanes(count);
+    const __m256 loaded = _mm256_maskload_ps(p, mask);
+    return {_mm256_blendv_ps(_mm256_set1_ps(fill), loaded, _mm256_castsi256_ps(mask))};
+  }
+  static void store_partial(float* p, int64_t count, Vec x) {
+    _mm256_maskstore_ps(p, first_lanes(count), x.v);
+  }
+
+  friend Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
+  friend Vec operator-(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
+  friend Vec operator*(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
+  friend Vec operator/(Vec a, Vec b) { return {_mm256_div_ps(a.v, b.v)}; }
+
+  // a * b + c with one rounding.
+  static Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+  // Like the x86 instructions, max and min return b when either is NaN or
+  // both are zeros.
+  static Vec max(Vec a, Vec b) { return {_mm256_max_ps(a.v, b.v)}; }
+  static Vec min(Vec a, Vec b) { return {_mm256_min_ps(a.v, b.v)}; }
+  static Vec sqrt(Vec a) { return {_mm256_sqrt_ps(a.v)}; }
+  static Vec abs(Vec a) {
+    return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)};
+  }
+  // Rounds to the nearest integer, ties to even.
+  static Vec round(Vec a) {
+    return {_mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+  }
+
+  // Comparisons are ordered: they are false when either operand is NaN.
+  static Mask less(Vec a, Vec b) { return _mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ); }
+  static Mask greater(Vec a, Vec b) { return _mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ); }
+  static Mask equal(Vec a, Vec b) { return _mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ); }
+  static Mask is_nan(Vec a) { return _mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q); }
+  static Vec select(Mask m, Vec if_true, Vec if_false) {
+    return {_mm256_blendv_ps(if_false.v, if_true.v, m)};
+  }
+
+  // Returns x * 2^n for integer-valued n in [-254, 254], rounding once: the
+  // power is applied in two halves, so each factor 2^h is a normal float and
+  // the first product is exact for the x in [0.5, 2] that exp produces.
+  static Vec scale_by_power_of_two(Vec x, Vec n) {
+    const __m256i whole = _mm256_cvtps_epi32(n.v);
+    const __m256i first = _mm256_srai_epi32(whole, 1);
+    const __m256i second = _mm256_sub_epi32(whole, first);
+    return {_mm256_mul_ps(_mm256_mul_ps(x.v, power_of_two(first)), power_of_two(second))};
+  }
+
+  // Splits a positive normal x into mantissa in [1, 2) and integer exponent,
+  // so x = mantissa * 2^exponent.
+  static Vec split_exponent(Vec x, Vec* exponent) {
+    const __m256i bits = _mm256_castps_si256(x.v);
+    const __m256i biased = _mm256_srli_epi32(bits, 23);
+    *exponent = {_mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(127)))};
+    const __m256i mantissa_bits = _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff));
+    const __m256i one_bits = _mm256_set1_epi32(0x3f800000);
+    return {_mm256_castsi256_ps(_mm256_or_si256(mantissa_bits, one_bits))};
+  }
+
+  static float first(Vec a) { return _mm256_cvtss_f32(a.v); }
+  static float reduce_add(Vec a) {
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    return _mm_cvtss_f32(sum);
+  }
+  static float reduce_max(Vec a) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+  }
+
+ private:
+  // Lanes [0, count) all ones, the rest zero.
+  static __m256i first_lanes(int64_t count) {
+    const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane_index);
+  }
+  // 2^h for an integer h in [-126, 127], built from its exponent field.
+  static __m256 power_of_two(__m256i h) {
+    const __m256i biased = _mm256_add_epi32(h, _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+  }
+};
+
+}  // namespace ember::kernels::avx2

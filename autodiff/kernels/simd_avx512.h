@@ -1,0 +1,92 @@
+// The AVX-512 mapping: a 16-lane float vector and the few operations the
+// generic kernels in vector_kernels.h and simd_math.h are written in.
+//
+// This is the only file that names AVX-512 intrinsics. It is included only by
+// kernels_avx512.cpp, which is compiled with -mavx512f -mavx512dq and runs
+// only after CPUID reports those features. simd_avx2.h is the 8-lane twin.
+#pragma once
+
+// GCC 12's AVX-512 intrinsics pass a deliberately undefined merge operand,
+// which its uninitialized-value warnings report after inlining (GCC bug
+// 105593). The warnings are located in the intrinsics header, so turning them
+// off around its inclusion silences only those.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+
+namespace ember::kernels::avx512 {
+
+struct Vec {
+  static constexpr int64_t lanes = 16;
+  using Mask = __mmask16;
+
+  __m512 v;
+
+  static Vec zero() { return {_mm512_setzero_ps()}; }
+  static Vec broadcast(float x) { return {_mm512_set1_ps(x)}; }
+
+  // Loads and stores take any float alignment.
+  static Vec load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static void store(float* p, Vec x) { _mm512_storeu_ps(p, x.v); }
+
+  // Loads the first `count` floats (0 <= count <= lanes) and sets the other
+  // lanes to `fill`; memory past p + count is not touched.
+  static Vec load_partial(const float* p, int64_t count, float fill = 0.0f) {
+    return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), first_lanes(count), p)};
+  }
+  static void store_partial(float* p, int64_t count, Vec x) {
+    _mm512_mask_storeu_ps(p, first_lanes(count), x.v);
+  }
+
+  friend Vec operator+(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
+  friend Vec operator-(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
+  friend Vec operator*(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
+  friend Vec operator/(Vec a, Vec b) { return {_mm512_div_ps(a.v, b.v)}; }
+
+  // a * b + c with one rounding.
+  static Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+  // Like the x86 instructions, max and min return b when either is NaN or
+  // both are zeros.
+  static Vec max(Vec a, Vec b) { return {_mm512_max_ps(a.v, b.v)}; }
+  static Vec min(Vec a, Vec b) { return {_mm512_min_ps(a.v, b.v)}; }
+  static Vec sqrt(Vec a) { return {_mm512_sqrt_ps(a.v)}; }
+  static Vec abs(Vec a) { return {_mm512_abs_ps(a.v)}; }
+  // Rounds to the nearest integer, ties to even.
+  static Vec round(Vec a) {
+    return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+  }
+
+  // Comparisons are ordered: they are false when either operand is NaN.
+  static Mask less(Vec a, Vec b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ); }
+  static Mask greater(Vec a, Vec b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ); }
+  static Mask equal(Vec a, Vec b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ); }
+  static Mask is_nan(Vec a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
+  static Vec select(Mask m, Vec if_true, Vec if_false) {
+    return {_mm512_mask_blend_ps(m, if_false.v, if_true.v)};
+  }
+
+  // Returns x * 2^n for integer-valued n in [-254, 254], rounding once.
+  static Vec scale_by_power_of_two(Vec x, Vec n) { return {_mm512_scalef_ps(x.v, n.v)}; }
+
+  // Splits a positive normal x into mantissa in [1, 2) and integer exponent,
+  // so x = mantissa * 2^exponent.
+  static Vec split_exponent(Vec x, Vec* exponent) {
+    *exponent = {_mm512_getexp_ps(x.v)};
+    return {_mm512_getmant_ps(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src)};
+  }
+
+  static float first(Vec a) { return _mm512_cvtss_f32(a.v); }
+  static float reduce_add(Vec a) { return _mm512_reduce_add_ps(a.v); }
+  static float reduce_max(Vec a) { return _mm512_reduce_max_ps(a.v); }
+
+ private:
+  static __mmask16 first_lanes(int64_t count) {
+    return static_cast<__mmask16>((1u << count) - 1u);
+  }
+};
+
+}  // namespace ember::kernels::avx512

@@ -1,0 +1,415 @@
+// The SIMD kernels, written once for any vector type V from a mapping header
+// (simd_avx2.h, simd_avx512.h) and instantiated by kernels_avx2.cpp and
+// kernels_avx512.cpp.
+//
+// Each kernel is a main loop over full registers plus one partial register
+// for the tail. Everything here is a template on V, so each instruction set
+// gets its own copy and no code compiled for one leaks into another. The
+// specification of every kernel is its scalar twin in reference.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "autodiff/kernels/dispatch.h"
+#include "autodiff/kernels/simd_math.h"
+
+namespace ember::kernels::vector_kernels {
+
+// out[i] = op(a[i], b[i]). out may be a or b (in place).
+template <class V, class Op>
+void map_binary(int64_t n, const float* a, const float* b, float* out, Op op) {
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    V::store(out + i, op(V::load(a + i), V::load(b + i)));
+  }
+  if (i < n) {
+    const int64_t rest = n - i;
+    V::store_partial(out + i, rest, op(V::load_partial(a + i, rest), V::load_partial(b + i, rest)));
+  }
+}
+
+// out[i] = op(x[i]). out may be x (in place).
+template <class V, class Op>
+void map_unary(int64_t n, const float* x, float* out, Op op) {
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    V::store(out + i, op(V::load(x + i)));
+  }
+  if (i < n) {
+    const int64_t rest = n - i;
+    V::store_partial(out + i, rest, op(V::load_partial(x + i, rest)));
+  }
+}
+
+template <class V>
+void add(int64_t n, const float* a, const float* b, float* out) {
+  map_binary<V>(n, a, b, out, [](V x, V y) { return x + y; });
+}
+
+template <class V>
+void sub(int64_t n, const float* a, const float* b, float* out) {
+  map_binary<V>(n, a, b, out, [](V x, V y) { return x - y; });
+}
+
+template <class V>
+void mul(int64_t n, const float* a, const float* b, float* out) {
+  map_binary<V>(n, a, b, out, [](V x, V y) { return x * y; });
+}
+
+template <class V>
+void div(int64_t n, const float* a, const float* b, float* out) {
+  map_binary<V>(n, a, b, out, [](V x, V y) { return x / y; });
+}
+
+template <class V>
+void add_scalar(int64_t n, const float* a, float s, float* out) {
+  const V scalar = V::broadcast(s);
+  map_unary<V>(n, a, out, [scalar](V x) { return x + scalar; });
+}
+
+template <class V>
+void mul_scalar(int64_t n, const float* a, float s, float* out) {
+  const V scalar = V::broadcast(s);
+  map_unary<V>(n, a, out, [scalar](V x) { return x * scalar; });
+}
+
+template <class V>
+void div_scalar(int64_t n, const float* a, float s, float* out) {
+  const V scalar = V::broadcast(s);
+  map_unary<V>(n, a, out, [scalar](V x) { return x / scalar; });
+}
+
+// max(x, 0) with 0 second, so NaN and -0 give +0 as in the reference.
+template <class V>
+void relu(int64_t n, const float* x, float* out) {
+  map_unary<V>(n, x, out, [](V value) { return V::max(value, V::zero()); });
+}
+
+template <class V>
+void sigmoid(int64_t n, const float* x, float* out) {
+  map_unary<V>(n, x, out, [](V value) { return simd_math::sigmoid(value); });
+}
+
+template <class V>
+void tanh(int64_t n, const float* x, float* out) {
+  map_unary<V>(n, x, out, [](V value) { return simd_math::tanh(value); });
+}
+
+template <class V>
+void exp(int64_t n, const float* x, float* out) {
+  map_unary<V>(n, x, out, [](V value) { return simd_math::exp(value); });
+}
+
+template <class V>
+void log(int64_t n, const float* x, float* out) {
+  map_unary<V>(n, x, out, [](V value) { return simd_math::log(value); });
+}
+
+// grad_x += grad_out where x > 0.
+template <class V>
+void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad_x) {
+  const auto step = [](V input, V upstream, V accumulated) {
+    return accumulated + V::select(V::greater(input, V::zero()), upstream, V::zero());
+  };
+
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    V::store(grad_x + i, step(V::load(x + i), V::load(grad_out + i), V::load(grad_x + i)));
+  }
+  if (i < n) {
+    const int64_t rest = n - i;
+    const V result = step(V::load_partial(x + i, rest), V::load_partial(grad_out + i, rest),
+                          V::load_partial(grad_x + i, rest));
+    V::store_partial(grad_x + i, rest, result);
+  }
+}
+
+// y += alpha * x, as a multiply then an add like the reference (no fused
+// multiply-add), so every variant gives the same bits.
+template <class V>
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+  const V scale = V::broadcast(alpha);
+  map_binary<V>(n, x, y, y, [scale](V xs, V ys) { return ys + scale * xs; });
+}
+
+// Sum of one row; the lanes hold interleaved partial sums, so the order
+// differs from the reference and results agree to rounding, not bits.
+template <class V>
+float sum_of(int64_t n, const float* x) {
+  V sum = V::zero();
+  int64_t j = 0;
+  for (; j + V::lanes <= n; j += V::lanes) {
+    sum = sum + V::load(x + j);
+  }
+  if (j < n) {
+    sum = sum + V::load_partial(x + j, n - j);
+  }
+  return V::reduce_add(sum);
+}
+
+// The max of an empty row is -inf, and a NaN anywhere gives NaN.
+template <class V>
+float max_of(int64_t n, const float* x) {
+  const float lowest = -__builtin_inff();
+  // V::max(max, value) returns value when either is NaN, so a NaN enters the
+  // running max, and the select keeps it there once it has.
+  const auto step = [](V max, V value) {
+    return V::select(V::is_nan(max), max, V::max(max, value));
+  };
+
+  V max = V::broadcast(lowest);
+  int64_t j = 0;
+  for (; j + V::lanes <= n; j += V::lanes) {
+    max = step(max, V::load(x + j));
+  }
+  if (j < n) {
+    max = step(max, V::load_partial(x + j, n - j, lowest));
+  }
+
+  // The sum of the NaN lanes (0 where none) is NaN exactly when one lane is.
+  const float nan_lanes = V::reduce_add(V::select(V::is_nan(max), max, V::zero()));
+  if (nan_lanes != nan_lanes) {
+    return nan_lanes;
+  }
+  return V::reduce_max(max);
+}
+
+// sum_j exp(x_j - shift); the tail's missing lanes load as -inf, whose exp is 0.
+template <class V>
+float sum_exp_shifted(int64_t n, const float* x, float shift) {
+  const V shift_v = V::broadcast(shift);
+  V sum = V::zero();
+  int64_t j = 0;
+  for (; j + V::lanes <= n; j += V::lanes) {
+    sum = sum + simd_math::exp(V::load(x + j) - shift_v);
+  }
+  if (j < n) {
+    const V tail = V::load_partial(x + j, n - j, -__builtin_inff());
+    sum = sum + simd_math::exp(tail - shift_v);
+  }
+  return V::reduce_add(sum);
+}
+
+template <class V>
+void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = sum_of<V>(n, x + r * n);
+  }
+}
+
+template <class V>
+void row_max(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    out[r] = max_of<V>(n, x + r * n);
+  }
+}
+
+// Same edge cases as the reference: -inf for an empty or all -inf row, +inf
+// when the row contains +inf, NaN when it contains NaN.
+template <class V>
+void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * n;
+    const float max = max_of<V>(n, row);
+    if (!(max > -__builtin_inff() && max < __builtin_inff())) {
+      out[r] = max;
+      continue;
+    }
+
+    const float sum = sum_exp_shifted<V>(n, row, max);
+    out[r] = max + V::first(simd_math::log(V::broadcast(sum)));
+  }
+}
+
+// softmax(x)_j = exp(x_j - max) / sum_k exp(x_k - max); zeros for a row of
+// only -inf.
+template <class V>
+void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * n;
+    float* out_row = out + r * n;
+    const float row_max = max_of<V>(n, row);
+    if (row_max == -__builtin_inff()) {
+      map_unary<V>(n, row, out_row, [](V) { return V::zero(); });
+      continue;
+    }
+
+    const V max = V::broadcast(row_max);
+    map_unary<V>(n, row, out_row, [max](V value) { return simd_math::exp(value - max); });
+    const V sum = V::broadcast(sum_of<V>(n, out_row));
+    map_unary<V>(n, out_row, out_row, [sum](V value) { return value / sum; });
+  }
+}
+
+// log_softmax(x)_j = (x_j - max) - log sum_k exp(x_k - max); -inf throughout
+// for a row of only -inf.
+template <class V>
+void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * n;
+    const float max = max_of<V>(n, row);
+    if (max == -__builtin_inff()) {
+      const V lowest = V::broadcast(max);
+      map_unary<V>(n, row, out + r * n, [lowest](V) { return lowest; });
+      continue;
+    }
+    const float sum = sum_exp_shifted<V>(n, row, max);
+
+    const V max_v = V::broadcast(max);
+    const V log_sum = simd_math::log(V::broadcast(sum));
+    map_unary<V>(n, row, out + r * n,
+                 [max_v, log_sum](V value) { return (value - max_v) - log_sum; });
+  }
+}
+
+// One Adam step, with the reference's operations in the reference's order
+// (square root and division are correctly rounded in both), so every variant
+// gives the same bits.
+template <class V>
+void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
+                 const AdamStep& step) {
+  const V beta1 = V::broadcast(step.beta1);
+  const V beta2 = V::broadcast(step.beta2);
+  const V one_minus_beta1 = V::broadcast(1.0f - step.beta1);
+  const V one_minus_beta2 = V::broadcast(1.0f - step.beta2);
+  const V correction1 = V::broadcast(step.bias_correction1);
+  const V correction2 = V::broadcast(step.bias_correction2);
+  const V learning_rate = V::broadcast(step.learning_rate);
+  const V decay = V::broadcast(step.learning_rate * step.weight_decay);
+  const V epsilon = V::broadcast(step.epsilon);
+
+  const auto update = [&](int64_t i, int64_t count) {
+    const bool full = count == V::lanes;
+    const V g = full ? V::load(grad + i) : V::load_partial(grad + i, count);
+    V m_i = full ? V::load(m + i) : V::load_partial(m + i, count);
+    V v_i = full ? V::load(v + i) : V::load_partial(v + i, count);
+    V p = full ? V::load(param + i) : V::load_partial(param + i, count);
+
+    m_i = beta1 * m_i + one_minus_beta1 * g;
+    v_i = beta2 * v_i + one_minus_beta2 * g * g;
+    const V m_hat = m_i / correction1;
+    const V v_hat = v_i / correction2;
+    p = p - decay * p;
+    p = p - learning_rate * m_hat / (V::sqrt(v_hat) + epsilon);
+
+    if (full) {
+      V::store(m + i, m_i);
+      V::store(v + i, v_i);
+      V::store(param + i, p);
+    } else {
+      V::store_partial(m + i, count, m_i);
+      V::store_partial(v + i, count, v_i);
+      V::store_partial(param + i, count, p);
+    }
+  };
+
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    update(i, V::lanes);
+  }
+  if (i < n) {
+    update(i, n - i);
+  }
+}
+
+// The GEMM micro-kernel: an [MR, NV * lanes] tile of C kept in MR * NV
+// registers. Each step k loads one row of the B panel (NV registers),
+// broadcasts MR values of the A panel, and issues MR * NV fused multiply-adds.
+// The loops have compile-time bounds, so the compiler unrolls them and keeps
+// the tile in registers.
+template <class V, int MR, int NV>
+void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
+                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+  constexpr int64_t NR = NV * V::lanes;
+
+  // The C tile is read and written only after the k loop; fetching it now
+  // hides the cache misses of large outputs behind the multiply-adds.
+  for (int64_t i = 0; i < rows; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      __builtin_prefetch(c + i * ldc + j * V::lanes, /*rw=*/1);
+    }
+  }
+
+  V tile[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      tile[i][j] = V::zero();
+    }
+  }
+
+  for (int64_t k = 0; k < kc; ++k) {
+    V b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      b[j] = V::load(b_panel + k * NR + j * V::lanes);
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const V a = V::broadcast(a_panel[k * MR + i]);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        tile[i][j] = V::fma(a, b[j], tile[i][j]);
+      }
+    }
+  }
+
+  // C = alpha * tile + beta * C; beta = 0 must not read C, which may hold NaN.
+  const V alpha_v = V::broadcast(alpha);
+  const V beta_v = V::broadcast(beta);
+  for (int64_t i = 0; i < rows; ++i) {
+    float* c_row = c + i * ldc;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      const int64_t count = cols - j * V::lanes;
+      if (count <= 0) {
+        break;
+      }
+      const bool full = count >= V::lanes;
+      V result = alpha_v * tile[i][j];
+      if (beta != 0.0f) {
+        const V previous = full ? V::load(c_row + j * V::lanes)
+                                : V::load_partial(c_row + j * V::lanes, count);
+        result = V::fma(beta_v, previous, result);
+      }
+      if (full) {
+        V::store(c_row + j * V::lanes, result);
+      } else {
+        V::store_partial(c_row + j * V::lanes, count, result);
+      }
+    }
+  }
+}
+
+// The table entry for the whole family of kernels above.
+template <class V, int MR, int NV>
+KernelTable make_table(Isa isa) {
+  return KernelTable{
+      .isa = isa,
+      .add = add<V>,
+      .sub = sub<V>,
+      .mul = mul<V>,
+      .div = div<V>,
+      .add_scalar = add_scalar<V>,
+      .mul_scalar = mul_scalar<V>,
+      .div_scalar = div_scalar<V>,
+      .relu = relu<V>,
+      .sigmoid = sigmoid<V>,
+      .tanh = tanh<V>,
+      .exp = exp<V>,
+      .log = log<V>,
+      .relu_backward = relu_backward<V>,
+      .axpy = axpy<V>,
+      .row_sum = row_sum<V>,
+      .row_max = row_max<V>,
+      .row_logsumexp = row_logsumexp<V>,
+      .row_softmax = row_softmax<V>,
+      .row_log_softmax = row_log_softmax<V>,
+      .adam_update = adam_update<V>,
+      .gemm = {MR, NV * V::lanes, gemm_micro_kernel<V, MR, NV>},
+  };
+}
+
+}  // namespace ember::kernels::vector_kernels

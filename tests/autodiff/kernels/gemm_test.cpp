@@ -1,0 +1,162 @@
+// Tests of gemm: every variant's blocked GEMM against gemm_reference at odd
+// shapes, all four transpose combinations, beta 0 and 1, padded row strides,
+// plus hand-computed products and argument errors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autodiff/kernels/gemm.h"
+#include "kernel_test_util.h"
+
+using namespace ember::kernels;
+using namespace ember::kernels::testing;
+
+namespace {
+
+struct Shape {
+  int64_t M;
+  int64_t N;
+  int64_t K;
+};
+
+// Odd sizes, tall-skinny and short-wide shapes, and shapes that cross the
+// k block (256), the n block (512) and the m block (240).
+const Shape kShapes[] = {{1, 1, 1},     {7, 13, 5},    {1, 300, 1},   {300, 1, 7},
+                         {1000, 3, 17}, {3, 1000, 17}, {37, 53, 300}, {129, 600, 70},
+                         {250, 20, 10}, {33, 65, 513}};
+
+std::vector<Isa> all_isas() {
+  std::vector<Isa> isas = {Isa::scalar};
+  for (Isa isa : simd_isas()) {
+    isas.push_back(isa);
+  }
+  return isas;
+}
+
+// Runs one product with every variant and compares with gemm_reference.
+// The tolerance is the usual float dot-product bound: (K + 2) * 2^-24 times
+// the sum of |a| |b| (and |beta c|), computed with the reference.
+void check_against_reference(Isa isa, Transpose ta, Transpose tb, const Shape& s, float alpha,
+                             float beta) {
+  const bool a_t = ta == Transpose::Yes;
+  const bool b_t = tb == Transpose::Yes;
+  // Stored shapes, with 3 floats of padding per row to test strides.
+  const int64_t a_rows = a_t ? s.K : s.M;
+  const int64_t lda = (a_t ? s.M : s.K) + 3;
+  const int64_t b_rows = b_t ? s.N : s.K;
+  const int64_t ldb = (b_t ? s.K : s.N) + 3;
+  const int64_t ldc = s.N + 3;
+
+  const Buffer A = random_buffer(a_rows * lda, 21, -1.0f, 1.0f);
+  const Buffer B = random_buffer(b_rows * ldb, 22, -1.0f, 1.0f);
+  const Buffer C0 = random_buffer(s.M * ldc, 23, -1.0f, 1.0f);
+  Buffer got(s.M * ldc);
+  Buffer want = C0;
+  if (beta == 0.0f) {
+    // beta = 0 must not read C, so NaN there must not leak into the result.
+    for (int64_t i = 0; i < s.M * ldc; ++i) {
+      got[i] = std::numeric_limits<float>::quiet_NaN();
+    }
+  } else {
+    got = C0;
+  }
+
+  gemm_variant(isa, ta, tb, s.M, s.N, s.K, alpha, A.data(), lda, B.data(), ldb, beta, got.data(),
+               ldc);
+  gemm_reference(ta, tb, s.M, s.N, s.K, alpha, A.data(), lda, B.data(), ldb, beta, want.data(),
+                 ldc);
+
+  Buffer abs_a = A;
+  Buffer abs_b = B;
+  Buffer bound = C0;
+  for (int64_t i = 0; i < A.size(); ++i) abs_a[i] = std::fabs(A[i]);
+  for (int64_t i = 0; i < B.size(); ++i) abs_b[i] = std::fabs(B[i]);
+  for (int64_t i = 0; i < bound.size(); ++i) bound[i] = std::fabs(bound[i]);
+  gemm_reference(ta, tb, s.M, s.N, s.K, std::fabs(alpha), abs_a.data(), lda, abs_b.data(), ldb,
+                 std::fabs(beta), bound.data(), ldc);
+
+  int64_t failures = 0;
+  for (int64_t i = 0; i < s.M; ++i) {
+    for (int64_t j = 0; j < s.N; ++j) {
+      const float tolerance = static_cast<float>(s.K + 2) * 6.0e-8f * bound[i * ldc + j] + 1e-30f;
+      const float error = std::fabs(got[i * ldc + j] - want[i * ldc + j]);
+      if (!(error <= tolerance) && failures++ == 0) {
+        INFO(isa_name(isa) << " ta=" << a_t << " tb=" << b_t << " [" << s.M << ", " << s.N
+                           << ", " << s.K << "] alpha=" << alpha << " beta=" << beta << " at ("
+                           << i << ", " << j << "): got " << got[i * ldc + j] << ", expected "
+                           << want[i * ldc + j]);
+        CHECK(error <= tolerance);
+      }
+    }
+  }
+  CHECK(failures == 0);
+}
+
+}  // namespace
+
+TEST_CASE("gemm variants match reference", "[kernels][gemm]") {
+  for (Isa isa : all_isas()) {
+    for (const Shape& shape : kShapes) {
+      for (Transpose ta : {Transpose::No, Transpose::Yes}) {
+        for (Transpose tb : {Transpose::No, Transpose::Yes}) {
+          check_against_reference(isa, ta, tb, shape, 1.0f, 0.0f);
+          check_against_reference(isa, ta, tb, shape, 1.0f, 1.0f);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm scales by alpha and beta", "[kernels][gemm]") {
+  for (Isa isa : all_isas()) {
+    check_against_reference(isa, Transpose::No, Transpose::Yes, {19, 41, 23}, -0.5f, 2.0f);
+    check_against_reference(isa, Transpose::Yes, Transpose::No, {19, 41, 23}, 3.0f, 0.0f);
+  }
+}
+
+TEST_CASE("gemm 2x2 by hand", "[kernels][gemm]") {
+  const float A[4] = {1, 2, 3, 4};  // [[1, 2], [3, 4]]
+  const float B[4] = {5, 6, 7, 8};  // [[5, 6], [7, 8]]
+
+  SECTION("A B overwrites NaN") {
+    float C[4] = {NAN, NAN, NAN, NAN};
+    gemm(Transpose::No, Transpose::No, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    CHECK(C[0] == 19.0f);
+    CHECK(C[1] == 22.0f);
+    CHECK(C[2] == 43.0f);
+    CHECK(C[3] == 50.0f);
+  }
+
+  SECTION("A^T B^T accumulates") {
+    // A^T = [[1, 3], [2, 4]], B^T = [[5, 7], [6, 8]]: product [[23, 31], [34, 46]].
+    float C[4] = {1, 1, 1, 1};
+    gemm(Transpose::Yes, Transpose::Yes, 2, 2, 2, 1.0f, A, 2, B, 2, 1.0f, C, 2);
+    CHECK(C[0] == 24.0f);
+    CHECK(C[1] == 32.0f);
+    CHECK(C[2] == 35.0f);
+    CHECK(C[3] == 47.0f);
+  }
+
+  SECTION("K = 0 scales C by beta") {
+    float C[4] = {1, 2, 3, 4};
+    gemm(Transpose::No, Transpose::No, 2, 2, 0, 1.0f, A, 1, B, 2, 2.0f, C, 2);
+    CHECK(C[0] == 2.0f);
+    CHECK(C[3] == 8.0f);
+  }
+}
+
+TEST_CASE("gemm rejects bad arguments", "[kernels][gemm]") {
+  const float A[4] = {};
+  const float B[4] = {};
+  float C[4] = {};
+  CHECK_THROWS_WITH(gemm(Transpose::No, Transpose::No, -1, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2),
+                    Catch::Contains("M=-1"));
+  CHECK_THROWS_WITH(gemm(Transpose::No, Transpose::No, 2, 2, 3, 1.0f, A, 2, B, 2, 0.0f, C, 2),
+                    Catch::Contains("A is stored as [2, 3] with row stride 2"));
+  CHECK_THROWS_WITH(gemm(Transpose::No, Transpose::Yes, 2, 4, 2, 1.0f, A, 2, B, 1, 0.0f, C, 4),
+                    Catch::Contains("B is stored as [4, 2] with row stride 1"));
+  CHECK_THROWS_WITH(gemm(Transpose::No, Transpose::No, 2, 2, 2, 1.0f, nullptr, 2, B, 2, 0.0f, C, 2),
+                    Catch::Contains("null"));
+}

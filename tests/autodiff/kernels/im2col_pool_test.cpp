@@ -1,0 +1,143 @@
+// Tests of im2col, col2im and max pooling: hand-computed cases, the adjoint
+// identity between im2col and col2im, and argument errors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "autodiff/kernels/im2col.h"
+#include "autodiff/kernels/pool.h"
+#include "kernel_test_util.h"
+
+using namespace ember::kernels;
+using namespace ember::kernels::testing;
+
+TEST_CASE("im2col 3x3 image by hand", "[kernels][im2col]") {
+  // Image [1, 3, 3] = 1..9, kernel [2, 2], stride 1: OH = OW = 2.
+  const float image[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const Conv2dGeometry g{/*channels=*/1, /*height=*/3, /*width=*/3, /*kernel_h=*/2,
+                         /*kernel_w=*/2};
+  float columns[16];
+  im2col(g, image, columns);
+
+  // Row (i, j) lists pixel (oh + i, ow + j) for the 4 windows.
+  const float expected[16] = {1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9};
+  for (int k = 0; k < 16; ++k) {
+    INFO("column entry " << k);
+    CHECK(columns[k] == expected[k]);
+  }
+}
+
+TEST_CASE("im2col pads with zeros", "[kernels][im2col]") {
+  // Image [1, 2, 2], kernel [3, 3], padding 1: one window centred on each pixel.
+  const float image[4] = {1, 2, 3, 4};
+  const Conv2dGeometry g{1, 2, 2, 3, 3, 1, 1, 1, 1};
+  REQUIRE(g.out_h() == 2);
+  std::vector<float> columns(9 * 4);
+  im2col(g, image, columns.data());
+
+  // Kernel position (0, 0) sees pixel (oh - 1, ow - 1): only window (1, 1) is inside.
+  CHECK(columns[0] == 0.0f);
+  CHECK(columns[3] == 1.0f);
+  // The centre position (1, 1) sees the image itself.
+  CHECK(columns[4 * 4 + 0] == 1.0f);
+  CHECK(columns[4 * 4 + 3] == 4.0f);
+}
+
+TEST_CASE("col2im is the adjoint of im2col", "[kernels][im2col]") {
+  // <im2col(x), y> = <x, col2im(y)> for any x, y, with stride and padding.
+  const Conv2dGeometry g{2, 7, 9, 3, 4, 2, 3, 1, 2};
+  const int64_t pixels = g.channels * g.height * g.width;
+  const int64_t entries = g.channels * g.kernel_h * g.kernel_w * g.out_h() * g.out_w();
+  const Buffer x = random_buffer(pixels, 51, -1.0f, 1.0f);
+  const Buffer y = random_buffer(entries, 52, -1.0f, 1.0f);
+
+  Buffer columns(entries);
+  im2col(g, x.data(), columns.data());
+  Buffer back(pixels);
+  for (int64_t i = 0; i < pixels; ++i) back[i] = 0.0f;
+  col2im(g, y.data(), back.data());
+
+  double lhs = 0.0;
+  for (int64_t i = 0; i < entries; ++i) lhs += static_cast<double>(columns[i]) * y[i];
+  double rhs = 0.0;
+  for (int64_t i = 0; i < pixels; ++i) rhs += static_cast<double>(x[i]) * back[i];
+  CHECK(lhs == Approx(rhs).epsilon(1e-5));
+}
+
+TEST_CASE("im2col rejects bad geometry", "[kernels][im2col]") {
+  float buffer[64] = {};
+  CHECK_THROWS_WITH(im2col({1, 2, 2, 3, 3}, buffer, buffer),
+                    Catch::Contains("kernel [3, 3] is larger than the image [2, 2]"));
+  CHECK_THROWS_WITH(im2col({1, 4, 4, 2, 2, 0, 1}, buffer, buffer),
+                    Catch::Contains("stride [0, 1]"));
+}
+
+TEST_CASE("max pool 4x4 by hand", "[kernels][pool]") {
+  // Plane [4, 4], window [2, 2], stride 2: four windows.
+  const float input[16] = {1, 5, 2, 0,  //
+                           3, 4, 8, 8,  //
+                           0, 0, 7, 6,  //
+                           9, 0, 6, 7};
+  const Conv2dGeometry g{1, 4, 4, 2, 2, 2, 2};
+  float output[4];
+  int32_t argmax[4];
+  max_pool2d(g, input, output, argmax);
+
+  CHECK(output[0] == 5.0f);
+  CHECK(argmax[0] == 1);
+  CHECK(output[1] == 8.0f);
+  CHECK(argmax[1] == 6);  // the first of the tied 8s
+  CHECK(output[2] == 9.0f);
+  CHECK(argmax[2] == 12);
+  CHECK(output[3] == 7.0f);
+  CHECK(argmax[3] == 10);
+
+  SECTION("backward routes to the argmax and accumulates") {
+    const float grad_output[4] = {1, 2, 3, 4};
+    float grad_input[16];
+    for (float& value : grad_input) value = 1.0f;
+    max_pool2d_backward(g, grad_output, argmax, grad_input);
+
+    CHECK(grad_input[1] == 2.0f);
+    CHECK(grad_input[6] == 3.0f);
+    CHECK(grad_input[7] == 1.0f);
+    CHECK(grad_input[12] == 4.0f);
+    CHECK(grad_input[10] == 5.0f);
+    CHECK(grad_input[0] == 1.0f);
+  }
+}
+
+TEST_CASE("max pool propagates NaN and ignores padding", "[kernels][pool]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float input[4] = {-1, nan, -3, -4};
+
+  SECTION("NaN wins its window") {
+    const Conv2dGeometry g{1, 2, 2, 2, 2, 2, 2};
+    float output[1];
+    int32_t argmax[1];
+    max_pool2d(g, input, output, argmax);
+    CHECK(std::isnan(output[0]));
+    CHECK(argmax[0] == 1);
+  }
+
+  SECTION("padding never wins over negative pixels") {
+    const float negative[4] = {-1, -2, -3, -4};
+    const Conv2dGeometry g{1, 2, 2, 2, 2, 1, 1, 1, 1};
+    float output[9];
+    int32_t argmax[9];
+    max_pool2d(g, negative, output, argmax);
+    CHECK(output[0] == -1.0f);
+    CHECK(output[8] == -4.0f);
+    CHECK(argmax[8] == 3);
+  }
+
+  SECTION("padding over half the window is rejected") {
+    float output[9];
+    int32_t argmax[9];
+    CHECK_THROWS_WITH(max_pool2d({1, 2, 2, 2, 2, 1, 1, 2, 0}, input, output, argmax),
+                      Catch::Contains("padding [2, 0] must be at most half"));
+  }
+}
