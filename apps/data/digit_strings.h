@@ -48,7 +48,8 @@ class DigitStringGenerator {
                        DigitStringOptions options = {}) = delete;
 
   // Draws a length in [min_digits, max_digits], that many digits from the
-  // pool (with replacement) and the offsets in [-max_overlap, max_gap].
+  // pool (with replacement) and the offsets in [-max_overlap, max_gap]. An
+  // overlap stays at least one column short of the previous digit's ink width.
   LabelledImage next(Rng& rng) const;
 
   const std::vector<std::size_t>& pool() const { return pool_; }
