@@ -180,9 +180,9 @@ DataSets load_folder(const DataOptions& options) {
 // Pads each image to at least per_symbol pixels per label symbol.
 void pad_to_label_width(Samples& samples, int per_symbol) {
   for (data::LabelledImage& sample : samples) {
-    const int wanted = per_symbol * static_cast<int>(sample.text.size());
-    if (sample.image.width < wanted) {
-      const int extra = wanted - sample.image.width;
+    const int min_width = per_symbol * static_cast<int>(sample.text.size());
+    if (sample.image.width < min_width) {
+      const int extra = min_width - sample.image.width;
       sample.image = data::pad(sample.image, 0, 0, extra / 2, extra - extra / 2);
     }
   }

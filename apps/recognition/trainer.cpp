@@ -100,6 +100,14 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
+  // A run folder holds one run: reusing it would mix two runs' metrics and
+  // replace a good checkpoint with an unrelated one.
+  if (std::filesystem::exists(options.run_dir + "/metrics.jsonl")) {
+    throw std::invalid_argument(fmt::format(
+        "run folder '{}' already holds a run (metrics.jsonl exists); choose another --run-dir "
+        "or delete that folder",
+        options.run_dir));
+  }
   std::filesystem::create_directories(options.run_dir);
   const std::string best_path = options.run_dir + "/best.safetensors";
   const std::string last_path = options.run_dir + "/last.safetensors";
