@@ -1,6 +1,6 @@
 // Exercise `collapse`: from per-window symbols to a label sequence.
 //
-// Write collapse (declared in ebm/alignment/decode.h). window_symbols holds
+// Write collapse (declared in ebm/alignment/decode.h). window_symbols contains
 // the symbol of each window (for greedy decoding, each window's argmin);
 // topology.blank is the separator or blank index.
 //
@@ -26,7 +26,7 @@ namespace ember::alignment {
 std::vector<int64_t> collapse([[maybe_unused]] const std::vector<int64_t>& window_symbols,
                               [[maybe_unused]] const Topology& topology) {
   // Hint: for the separator topology, walk the runs with two indices and
-  // count symbols in a std::map; update the best symbol only when a count
+  // count symbols in a std::map. Replace the best symbol only when a count
   // beats the best count strictly, so ties keep the earlier symbol.
   throw std::logic_error("exercise collapse: collapse is not written yet");
 }

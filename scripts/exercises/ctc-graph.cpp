@@ -11,9 +11,9 @@
 // - One start state with no symbol of its own. Then, for T labels, 2T + 1
 //   states: a blank state before each label, each label, and a final blank.
 //   Every arc into a state reads that state's symbol.
-// - Each state loops on itself; each state moves to the next one; a label
-//   state may jump over the following blank to the next label only if the two
-//   labels differ (otherwise `aa` would read as one `a`).
+// - Each state loops on itself and moves to the next one. A label state may
+//   also jump over the following blank to the next label, but only if the two
+//   labels differ, because otherwise `aa` would read as one `a`.
 // - Accepting states: the last label and the final blank. An empty label
 //   sequence accepts the empty path (the start state accepts) and blanks.
 // - Reject a negative label or blank with std::invalid_argument naming

@@ -8,9 +8,9 @@
 //
 // and the best path ends in column S - 1 of the last window. Ember runs the
 // same program over a state chain (ebm/alignment/lattice_dp.h), which also
-// covers the CTC topology: state s emits symbol lattice.labels[s], so its
-// energy in window t is problem.energies[t * problem.symbols + labels[s]],
-// and it is reached by one of three moves from the previous window:
+// covers the CTC topology. State s emits symbol lattice.labels[s], so its
+// energy in window t is problem.energies[t * problem.symbols + labels[s]].
+// It is reached by one of three moves from the previous window:
 //
 //   0 stay      from s
 //   1 advance   from s - 1
