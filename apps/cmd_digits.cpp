@@ -1,8 +1,8 @@
 // ember digits: trains a LeNet-5-style network on real handwritten digits.
 //
 // Reads the 10,000 MNIST digits that scripts/fetch-mnist.sh converts to IDX
-// files (or any IDX image and label files), splits them into a seeded,
-// stratified 8,000 train / 2,000 test split, trains with AdamW, a cosine
+// files (or any IDX image and label files) and splits them into a seeded,
+// stratified 8,000 train / 2,000 test split. It trains with AdamW, a cosine
 // learning-rate schedule and randomly warped and shifted training digits,
 // and reports the test error after every epoch. It writes a loss-curve PNG
 // and a .safetensors checkpoint of the model with its optimizer state.
@@ -43,7 +43,7 @@ struct DigitsOptions {
   std::string labels = "data/mnist/digits-labels.idx1-ubyte";
   std::string output = "runs/digits";
   int64_t test_count = 2000;
-  int epochs = 15;
+  int epochs = 20;
   int64_t batch_size = 32;
   float learning_rate = 2e-3f;
   float weight_decay = 1e-4f;
@@ -55,7 +55,7 @@ struct DigitsOptions {
 };
 
 // The digits with their split, and the training pixels' mean and standard
-// deviation, which normalize every batch so the first layer sees inputs
+// deviation, which normalize every batch so the first layer gets inputs
 // centered on 0.
 struct DigitData {
   std::vector<data::GrayImage> images;  // 28 x 28, ink = 1 on 0
@@ -200,103 +200,155 @@ Evaluation evaluate(nn::Module& model, const DigitData& digits) {
   return {loss_total / n, static_cast<double>(errors) / n};
 }
 
-void write_loss_curve(const std::vector<double>& train_x, const std::vector<double>& train_loss,
-                      const std::vector<double>& test_loss, const std::string& file) {
-  std::vector<double> epochs(test_loss.size());
+
+// Loss curves collected during training, for the PNG.
+struct Curves {
+  // The train curve plots the mean loss of each block of kBlock steps.
+  static constexpr int64_t kBlock = 25;
+  std::vector<double> train_x;  // in epochs
+  std::vector<double> train_loss;
+  std::vector<double> test_loss;  // one per epoch
+  double block_sum = 0.0;
+};
+
+void write_loss_curve(const Curves& curves, const std::string& file) {
+  std::vector<double> epochs(curves.test_loss.size());
   std::iota(epochs.begin(), epochs.end(), 1.0);
   const std::vector<data::Series> series = {
-      {.name = "train loss (running mean)", .y = train_loss, .x = train_x},
-      {.name = "test loss", .y = test_loss, .x = epochs}};
+      {.name = "train loss (mean of 25 steps)", .y = curves.train_loss, .x = curves.train_x},
+      {.name = "test loss", .y = curves.test_loss, .x = epochs}};
   const data::RgbImage plot = data::plot_lines(
-      series, {.title = "LeNet-5 on MNIST digits", .x_label = "epoch",
+      series, {.title = "LeNet-5-style net on MNIST digits", .x_label = "epoch",
                .y_label = "cross-entropy", .log_y = true});
   data::save_png(plot, file);
+}
+
+// The model, its optimizer and everything a training run advances.
+struct Training {
+  Training(const DigitsOptions& options, const DigitData& digits)
+      : options(options),
+        digits(digits),
+        generator(options.common.seed),
+        model(nn::make_lenet5(generator, kClasses, options.widths)),
+        optimizer(model->named_parameters(),
+                  {.learning_rate = options.learning_rate, .weight_decay = options.weight_decay}),
+        schedule(options.learning_rate, steps_per_epoch() * options.epochs),
+        augmentation{.enabled = options.augment},
+        augmentation_rng(options.common.seed),
+        order(digits.train) {}
+
+  int64_t train_count() const { return static_cast<int64_t>(digits.train.size()); }
+  int64_t steps_per_epoch() const {
+    return (train_count() + options.batch_size - 1) / options.batch_size;
+  }
+
+  const DigitsOptions& options;
+  const DigitData& digits;
+  Generator generator;  // initialization and batch order
+  std::shared_ptr<nn::Module> model;
+  nn::AdamW optimizer;
+  nn::Cosine schedule;
+  Augmentation augmentation;
+  // Augmentation draws from its own engine, so turning it off leaves the
+  // initialization and the batch order unchanged.
+  data::Rng augmentation_rng;
+  std::vector<size_t> order;
+  int64_t step = 0;
+  Curves curves;
+};
+
+// One optimizer step on the given training digits; returns the batch's mean
+// loss and adds its misclassified digits to errors.
+double train_step(Training& training, const std::vector<size_t>& indices, int epoch,
+                  int64_t& errors) {
+  const std::vector<int64_t> labels = batch_labels(training.digits, indices);
+  training.optimizer.set_learning_rate(training.schedule(training.step));
+  training.optimizer.zero_grad();
+
+  const Tensor x =
+      make_batch(training.digits, indices, training.augmentation, training.augmentation_rng);
+  const Tensor energies = training.model->forward(x);
+  Tensor loss = nn::cross_entropy_from_energies(energies, labels);
+  const float value = loss.item();
+  if (!std::isfinite(value)) {
+    throw apps::UserError(fmt::format(
+        "the loss became {} at epoch {}, step {}; lower --learning-rate", value, epoch,
+        training.step));
+  }
+
+  loss.backward();
+  training.optimizer.step();
+  ++training.step;
+  errors += count_errors(energies, labels);
+  return value;
+}
+
+void train_epoch(Training& training, int epoch, data::ProgressReporter& progress) {
+  // Fisher-Yates shuffle with the seeded generator.
+  std::vector<size_t>& order = training.order;
+  for (size_t i = order.size() - 1; i > 0; --i) {
+    const int64_t j = training.generator.randint(static_cast<int64_t>(i) + 1);
+    std::swap(order[i], order[static_cast<size_t>(j)]);
+  }
+
+  const int64_t count = training.train_count();
+  const int64_t batch_size = training.options.batch_size;
+  progress.start_epoch(epoch, training.options.epochs, count);
+  double loss_sum = 0.0;
+  int64_t errors = 0;
+  for (int64_t start = 0; start < count; start += batch_size) {
+    const int64_t end = std::min(start + batch_size, count);
+    const std::vector<size_t> indices(order.begin() + start, order.begin() + end);
+    const double loss = train_step(training, indices, epoch, errors);
+
+    loss_sum += loss * static_cast<double>(end - start);
+    progress.update(end, loss_sum / static_cast<double>(end),
+                    static_cast<double>(errors) / static_cast<double>(end));
+    Curves& curves = training.curves;
+    curves.block_sum += loss;
+    if (training.step % Curves::kBlock == 0) {
+      curves.train_x.push_back(epoch - 1 + static_cast<double>(end) / static_cast<double>(count));
+      curves.train_loss.push_back(curves.block_sum / Curves::kBlock);
+      curves.block_sum = 0.0;
+    }
+  }
+  progress.finish_epoch(loss_sum / static_cast<double>(count),
+                        static_cast<double>(errors) / static_cast<double>(count));
 }
 
 void run(const DigitsOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const DigitData digits = load_digits(options);
-  Generator generator(options.common.seed);
-  auto model = nn::make_lenet5(generator, kClasses, options.widths);
-
-  const int64_t train_count = static_cast<int64_t>(digits.train.size());
-  const int64_t steps_per_epoch = (train_count + options.batch_size - 1) / options.batch_size;
-  const int64_t total_steps = steps_per_epoch * options.epochs;
-  nn::AdamW optimizer(model->named_parameters(), {.learning_rate = options.learning_rate,
-                                                  .weight_decay = options.weight_decay});
-  const nn::Cosine schedule(options.learning_rate, total_steps);
+  Training training(options, digits);
 
   data::ProgressReporter progress(std::cout, {.quiet = options.common.quiet,
                                               .terminal = data::is_terminal(1)});
   progress.message(fmt::format(
-      "ember digits: LeNet-5-style net, channels {} and {} ({} parameters), {} train / {} test digits (stratified, seed {}), "
-      "{} epochs of batch {}, AdamW lr {} with cosine decay, weight decay {}, augmentation {}",
-      options.widths.conv1, options.widths.conv2, model->parameter_count(), digits.train.size(), digits.test.size(), options.common.seed,
-      options.epochs, options.batch_size, options.learning_rate, options.weight_decay,
+      "ember digits: LeNet-5-style net with {} and {} channels ({} parameters); {} train / {} "
+      "test digits (stratified, seed {}); {} epochs of batch {}; AdamW, lr {} with cosine "
+      "decay, weight decay {}; augmentation {}",
+      options.widths.conv1, options.widths.conv2, training.model->parameter_count(),
+      digits.train.size(), digits.test.size(), options.common.seed, options.epochs,
+      options.batch_size, options.learning_rate, options.weight_decay,
       options.augment ? "on" : "off"));
-
   std::filesystem::create_directories(options.output);
-  std::vector<double> curve_x;
-  std::vector<double> curve_train;
-  std::vector<double> curve_test;
+
   Evaluation last;
-  std::vector<size_t> order = digits.train;
-  const Augmentation augmentation{.enabled = options.augment};
-  // Augmentation draws from its own engine, so turning it off leaves the
-  // initialization and the batch order unchanged.
-  data::Rng augmentation_rng(options.common.seed);
-  int64_t step = 0;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    // Fisher-Yates shuffle with the seeded generator.
-    for (size_t i = order.size() - 1; i > 0; --i) {
-      std::swap(order[i], order[static_cast<size_t>(generator.randint(static_cast<int64_t>(i) + 1))]);
-    }
-    progress.start_epoch(epoch, options.epochs, train_count);
-    double loss_sum = 0.0;
-    int64_t error_count = 0;
-    int64_t done = 0;
-    for (int64_t start = 0; start < train_count; start += options.batch_size) {
-      const int64_t end = std::min(start + options.batch_size, train_count);
-      const std::vector<size_t> indices(order.begin() + start, order.begin() + end);
-      const std::vector<int64_t> labels = batch_labels(digits, indices);
-
-      optimizer.set_learning_rate(schedule(step));
-      optimizer.zero_grad();
-      const Tensor energies = model->forward(make_batch(digits, indices, augmentation, augmentation_rng));
-      Tensor loss = nn::cross_entropy_from_energies(energies, labels);
-      if (!std::isfinite(loss.item())) {
-        throw apps::UserError(fmt::format("the loss became {} at epoch {}, step {}; lower "
-                                          "--learning-rate", loss.item(), epoch, step));
-      }
-      loss.backward();
-      optimizer.step();
-      ++step;
-
-      done += end - start;
-      loss_sum += loss.item() * static_cast<double>(end - start);
-      error_count += count_errors(energies, labels);
-      const double running_loss = loss_sum / static_cast<double>(done);
-      progress.update(done, running_loss, static_cast<double>(error_count) / done);
-      if (step % 25 == 0 || end == train_count) {
-        curve_x.push_back(epoch - 1 + static_cast<double>(done) / train_count);
-        curve_train.push_back(running_loss);
-      }
-    }
-    progress.finish_epoch(loss_sum / train_count, static_cast<double>(error_count) / train_count);
-
-    last = evaluate(*model, digits);
-    curve_test.push_back(last.loss);
+    train_epoch(training, epoch, progress);
+    last = evaluate(*training.model, digits);
+    training.curves.test_loss.push_back(last.loss);
     progress.message(fmt::format("  test: loss {:.4f}, error {:.2f}% ({} of {} digits)",
                                  last.loss, 100.0 * last.error,
-                                 std::llround(last.error * digits.test.size()),
+                                 std::llround(last.error * static_cast<double>(digits.test.size())),
                                  digits.test.size()));
   }
 
-  const std::string curve_file = (std::filesystem::path(options.output) / "loss.png").string();
-  const std::string checkpoint_file =
-      (std::filesystem::path(options.output) / "lenet5.safetensors").string();
-  write_loss_curve(curve_x, curve_train, curve_test, curve_file);
-  nn::save_checkpoint(checkpoint_file, *model, &optimizer);
+  const std::filesystem::path folder(options.output);
+  const std::string curve_file = (folder / "loss.png").string();
+  const std::string checkpoint_file = (folder / "lenet5.safetensors").string();
+  write_loss_curve(training.curves, curve_file);
+  nn::save_checkpoint(checkpoint_file, *training.model, &training.optimizer);
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
