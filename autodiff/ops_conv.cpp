@@ -1,8 +1,8 @@
 // conv2d, max_pool2d and avg_pool2d: forward and backward side by side.
 //
-// conv2d runs one GEMM per image on the im2col columns; backward recomputes
-// the columns instead of keeping them, trading a cheap copy for memory that
-// would grow with the batch. The im2col, col2im and pooling loops are the
+// conv2d runs one GEMM per image on the im2col columns. Backward recomputes
+// the columns instead of keeping them: a copy is cheap, while keeping them
+// would cost memory that grows with the batch. The im2col, col2im and pooling loops are the
 // scalar reference; faster versions belong in autodiff/kernels/.
 #include "autodiff/ops_conv.h"
 
