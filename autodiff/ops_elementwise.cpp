@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autodiff/kernels/elementwise.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
 
@@ -84,16 +85,26 @@ int64_t mapped(const std::vector<int64_t>& offsets, int64_t i) {
   return offsets.empty() ? i : offsets[static_cast<size_t>(i)];
 }
 
+// The SIMD kernels that compute some forward functions in one call.
+using UnaryKernel = void (*)(int64_t n, const float* x, float* out);
+using BinaryKernel = void (*)(int64_t n, const float* a, const float* b, float* out);
+
 // y = f(x) elementwise. df(x, y) is dy/dx at one element; backward adds
-// grad_y * df(x, y) into x's gradient.
+// grad_y * df(x, y) into x's gradient. A `kernel` computing the same f, if
+// given, replaces the forward loop.
 template <class Forward, class Derivative>
-Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df) {
+Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df,
+                UnaryKernel kernel = nullptr) {
   Tensor y = zeros(x.shape());
   const float* x_values = x.data();
   float* y_values = y.mutable_data();
   const int64_t count = x.numel();
-  for (int64_t i = 0; i < count; ++i) {
-    y_values[i] = f(x_values[i]);
+  if (kernel != nullptr) {
+    kernel(count, x_values, y_values);
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      y_values[i] = f(x_values[i]);
+    }
   }
 
   if (needs_grad({&x})) {
@@ -113,10 +124,11 @@ Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df) {
 // y = f(a, b) elementwise with broadcasting. df_da(a, b, y) and df_db(a, b, y)
 // are the local partial derivatives; backward adds grad_y times each into the
 // input element that broadcasting mapped, which sums a broadcast input's
-// gradient back to its own shape.
+// gradient back to its own shape. A `kernel` computing the same f, if given,
+// replaces the forward loop when a and b have the same shape.
 template <class Forward, class DerivativeA, class DerivativeB>
 Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, DerivativeA df_da,
-                 DerivativeB df_db) {
+                 DerivativeB df_db, BinaryKernel kernel = nullptr) {
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
   std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
@@ -126,8 +138,12 @@ Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, De
   const float* b_values = b.data();
   float* y_values = y.mutable_data();
   const int64_t count = y.numel();
-  for (int64_t i = 0; i < count; ++i) {
-    y_values[i] = f(a_values[mapped(a_offsets, i)], b_values[mapped(b_offsets, i)]);
+  if (kernel != nullptr && a_offsets.empty() && b_offsets.empty()) {
+    kernel(count, a_values, b_values, y_values);
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      y_values[i] = f(a_values[mapped(a_offsets, i)], b_values[mapped(b_offsets, i)]);
+    }
   }
 
   if (needs_grad({&a, &b})) {
@@ -163,21 +179,24 @@ Tensor add(const Tensor& a, const Tensor& b) {
   // d(a + b)/da = 1, d(a + b)/db = 1
   return binary_op(
       "add", a, b, [](float x, float y) { return x + y; },
-      [](float, float, float) { return 1.0f; }, [](float, float, float) { return 1.0f; });
+      [](float, float, float) { return 1.0f; }, [](float, float, float) { return 1.0f; },
+      kernels::add);
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   // d(a - b)/da = 1, d(a - b)/db = -1
   return binary_op(
       "sub", a, b, [](float x, float y) { return x - y; },
-      [](float, float, float) { return 1.0f; }, [](float, float, float) { return -1.0f; });
+      [](float, float, float) { return 1.0f; }, [](float, float, float) { return -1.0f; },
+      kernels::sub);
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   // d(a * b)/da = b, d(a * b)/db = a
   return binary_op(
       "mul", a, b, [](float x, float y) { return x * y; },
-      [](float, float y, float) { return y; }, [](float x, float, float) { return x; });
+      [](float, float y, float) { return y; }, [](float x, float, float) { return x; },
+      kernels::mul);
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -185,7 +204,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return binary_op(
       "div", a, b, [](float x, float y) { return x / y; },
       [](float, float y, float) { return 1.0f / y; },
-      [](float x, float y, float) { return -x / (y * y); });
+      [](float x, float y, float) { return -x / (y * y); }, kernels::div);
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
@@ -231,13 +250,15 @@ Tensor neg(const Tensor& x) {
 Tensor exp(const Tensor& x) {
   // d exp(x)/dx = exp(x), the output itself
   return unary_op(
-      "exp", x, [](float v) { return std::exp(v); }, [](float, float y) { return y; });
+      "exp", x, [](float v) { return std::exp(v); }, [](float, float y) { return y; },
+      kernels::exp);
 }
 
 Tensor log(const Tensor& x) {
   // d log(x)/dx = 1 / x
   return unary_op(
-      "log", x, [](float v) { return std::log(v); }, [](float v, float) { return 1.0f / v; });
+      "log", x, [](float v) { return std::log(v); }, [](float v, float) { return 1.0f / v; },
+      kernels::log);
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -258,21 +279,21 @@ Tensor relu(const Tensor& x) {
   // d relu(x)/dx = 1 for x > 0, else 0 (including x = 0)
   return unary_op(
       "relu", x, [](float v) { return v > 0.0f ? v : 0.0f; },
-      [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
+      [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; }, kernels::relu);
 }
 
 Tensor sigmoid(const Tensor& x) {
   // d sigmoid(x)/dx = y (1 - y)
   return unary_op(
       "sigmoid", x, [](float v) { return stable_sigmoid(v); },
-      [](float, float y) { return y * (1.0f - y); });
+      [](float, float y) { return y * (1.0f - y); }, kernels::sigmoid);
 }
 
 Tensor tanh(const Tensor& x) {
   // d tanh(x)/dx = 1 - y^2
   return unary_op(
       "tanh", x, [](float v) { return std::tanh(v); },
-      [](float, float y) { return 1.0f - y * y; });
+      [](float, float y) { return 1.0f - y * y; }, kernels::tanh);
 }
 
 Tensor softplus(const Tensor& x) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "autodiff/kernels/rows.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
 
@@ -234,31 +235,37 @@ Tensor logsumexp(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   const ReduceLayout layout = make_layout(x, dim, keepdim, "logsumexp");
 
   Tensor y = zeros(layout.out_shape);
-  const float* xs = x.data();
-  float* ys = y.mutable_data();
-  for (int64_t o = 0; o < layout.outer; ++o) {
-    for (int64_t i = 0; i < layout.inner; ++i) {
-      const float* slice = xs + o * layout.n * layout.inner + i;
-      float m = -kInf;
-      for (int64_t k = 0; k < layout.n; ++k) {
-        const float v = slice[k * layout.inner];
-        if (std::isnan(v)) {
-          m = v;  // NaN propagates to the result
-          break;
+  if (layout.inner == 1) {
+    // Contiguous rows: the SIMD row kernel computes the same values and
+    // handles the same edge cases.
+    kernels::row_logsumexp(layout.outer, layout.n, x.data(), y.mutable_data());
+  } else {
+    const float* xs = x.data();
+    float* ys = y.mutable_data();
+    for (int64_t o = 0; o < layout.outer; ++o) {
+      for (int64_t i = 0; i < layout.inner; ++i) {
+        const float* slice = xs + o * layout.n * layout.inner + i;
+        float m = -kInf;
+        for (int64_t k = 0; k < layout.n; ++k) {
+          const float v = slice[k * layout.inner];
+          if (std::isnan(v)) {
+            m = v;  // NaN propagates to the result
+            break;
+          }
+          m = std::max(m, v);
         }
-        m = std::max(m, v);
+        // Subtracting the max keeps every exp in (0, 1]. An empty or all -inf
+        // slice has sum 0, whose log is -inf, the identity of log-add.
+        if (!std::isfinite(m)) {
+          ys[o * layout.inner + i] = m;
+          continue;
+        }
+        double total = 0.0;
+        for (int64_t k = 0; k < layout.n; ++k) {
+          total += std::exp(static_cast<double>(slice[k * layout.inner]) - m);
+        }
+        ys[o * layout.inner + i] = m + static_cast<float>(std::log(total));
       }
-      // Subtracting the max keeps every exp in (0, 1]. An empty or all -inf
-      // slice has sum 0, whose log is -inf, the identity of log-add.
-      if (!std::isfinite(m)) {
-        ys[o * layout.inner + i] = m;
-        continue;
-      }
-      double total = 0.0;
-      for (int64_t k = 0; k < layout.n; ++k) {
-        total += std::exp(static_cast<double>(slice[k * layout.inner]) - m);
-      }
-      ys[o * layout.inner + i] = m + static_cast<float>(std::log(total));
     }
   }
 
@@ -290,22 +297,29 @@ Tensor logsumexp(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
 
 Tensor softmax(const Tensor& x, int64_t dim) {
   const ReduceLayout layout = make_layout(x, dim, /*keepdim=*/true, "softmax");
-  const SliceScale scales = slice_scales(x, layout);
 
-  // y_k = exp(x_k - m) / s. A slice that is all -inf has no distribution;
-  // its result is all zeros rather than NaN.
   Tensor y = zeros(x.shape());
-  const float* xs = x.data();
-  float* ys = y.mutable_data();
-  for (int64_t o = 0; o < layout.outer; ++o) {
-    for (int64_t k = 0; k < layout.n; ++k) {
-      for (int64_t i = 0; i < layout.inner; ++i) {
-        const size_t out = static_cast<size_t>(o * layout.inner + i);
-        const int64_t at = (o * layout.n + k) * layout.inner + i;
-        const float m = scales.max[out];
-        ys[at] = m == -kInf ? 0.0f
-                            : static_cast<float>(std::exp(static_cast<double>(xs[at]) - m) /
-                                                 scales.sum_exp[out]);
+  if (layout.inner == 1) {
+    // Contiguous rows: the SIMD row kernel computes the same values and
+    // handles the same edge cases.
+    kernels::row_softmax(layout.outer, layout.n, x.data(), y.mutable_data());
+  } else {
+    const SliceScale scales = slice_scales(x, layout);
+
+    // y_k = exp(x_k - m) / s. A slice that is all -inf has no distribution;
+    // its result is all zeros rather than NaN.
+    const float* xs = x.data();
+    float* ys = y.mutable_data();
+    for (int64_t o = 0; o < layout.outer; ++o) {
+      for (int64_t k = 0; k < layout.n; ++k) {
+        for (int64_t i = 0; i < layout.inner; ++i) {
+          const size_t out = static_cast<size_t>(o * layout.inner + i);
+          const int64_t at = (o * layout.n + k) * layout.inner + i;
+          const float m = scales.max[out];
+          ys[at] = m == -kInf ? 0.0f
+                              : static_cast<float>(std::exp(static_cast<double>(xs[at]) - m) /
+                                                   scales.sum_exp[out]);
+        }
       }
     }
   }
@@ -336,21 +350,28 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   const ReduceLayout layout = make_layout(x, dim, /*keepdim=*/true, "log_softmax");
-  const SliceScale scales = slice_scales(x, layout);
 
-  // y_k = (x_k - m) - log s. An all -inf slice gives -inf everywhere, not NaN.
   Tensor y = zeros(x.shape());
-  const float* xs = x.data();
-  float* ys = y.mutable_data();
-  for (int64_t o = 0; o < layout.outer; ++o) {
-    for (int64_t k = 0; k < layout.n; ++k) {
-      for (int64_t i = 0; i < layout.inner; ++i) {
-        const size_t out = static_cast<size_t>(o * layout.inner + i);
-        const int64_t at = (o * layout.n + k) * layout.inner + i;
-        const float m = scales.max[out];
-        ys[at] = m == -kInf ? -kInf
-                            : static_cast<float>((static_cast<double>(xs[at]) - m) -
-                                                 std::log(scales.sum_exp[out]));
+  if (layout.inner == 1) {
+    // Contiguous rows: the SIMD row kernel computes the same values and
+    // handles the same edge cases.
+    kernels::row_log_softmax(layout.outer, layout.n, x.data(), y.mutable_data());
+  } else {
+    const SliceScale scales = slice_scales(x, layout);
+
+    // y_k = (x_k - m) - log s. An all -inf slice gives -inf everywhere, not NaN.
+    const float* xs = x.data();
+    float* ys = y.mutable_data();
+    for (int64_t o = 0; o < layout.outer; ++o) {
+      for (int64_t k = 0; k < layout.n; ++k) {
+        for (int64_t i = 0; i < layout.inner; ++i) {
+          const size_t out = static_cast<size_t>(o * layout.inner + i);
+          const int64_t at = (o * layout.n + k) * layout.inner + i;
+          const float m = scales.max[out];
+          ys[at] = m == -kInf ? -kInf
+                              : static_cast<float>((static_cast<double>(xs[at]) - m) -
+                                                   std::log(scales.sum_exp[out]));
+        }
       }
     }
   }

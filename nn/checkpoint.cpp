@@ -362,9 +362,11 @@ SafetensorsContents read_safetensors(const std::string& path) {
   return contents;
 }
 
-void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer) {
+void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
+                     const std::map<std::string, std::string>& extra_metadata) {
   std::vector<NamedTensor> tensors = model.named_parameters();
-  std::map<std::string, std::string> metadata = {{"format", "ember"}};
+  std::map<std::string, std::string> metadata = extra_metadata;
+  metadata["format"] = "ember";
   if (optimizer != nullptr) {
     for (NamedTensor& slot : optimizer->state()) {
       tensors.emplace_back(kOptimizerPrefix + slot.first, slot.second);

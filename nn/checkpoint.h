@@ -56,8 +56,11 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
 SafetensorsContents read_safetensors(const std::string& path);
 
 // Saves the model's parameters, plus the optimizer's state when one is given.
+// extra_metadata goes into the header's "__metadata__" (for example the
+// model kind and alphabet an app needs to rebuild the model before loading).
 void save_checkpoint(const std::string& path, const Module& model,
-                     const Optimizer* optimizer = nullptr);
+                     const Optimizer* optimizer = nullptr,
+                     const std::map<std::string, std::string>& extra_metadata = {});
 
 // Loads parameters into model, and the optimizer's state when one is given.
 // Every model parameter must be present with its exact shape, and the file

@@ -24,7 +24,7 @@ void add_scalar(int64_t n, const float* a, float s, float* out);
 void mul_scalar(int64_t n, const float* a, float s, float* out);
 void div_scalar(int64_t n, const float* a, float s, float* out);
 
-// out[i] = max(0, x[i]); NaN stays NaN.
+// out[i] = x[i] if x[i] > 0, else +0 (NaN gives 0, like the autodiff relu op).
 void relu(int64_t n, const float* x, float* out);
 // out[i] = 1 / (1 + exp(-x[i])).
 void sigmoid(int64_t n, const float* x, float* out);

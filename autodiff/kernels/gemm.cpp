@@ -8,7 +8,8 @@
 //   pc: K in blocks of kc         (each C element sums its k blocks in order)
 //   jc: N in blocks of nc         op(B) block [kc, nc] packed once, shared,
 //                                 sized to stay in the L2 cache
-//   rows split across threads     each thread packs its op(A) rows [mc, kc]
+//   threads split the rows        each thread packs its op(A) rows [mc, kc]
+//   (or the B panels when C has fewer row tiles than column panels)
 //   ir: rows in steps of mr       one A micro-panel [mr, kc] stays in L1
 //   jr: columns in steps of nr    B micro-panels stream from L2
 // Every C element is accumulated in the same order whatever the thread count,
@@ -28,9 +29,10 @@ namespace ember::kernels {
 
 namespace {
 
-// Block sizes in floats. An [mr, kc] A micro-panel (12 KiB at mr = 12) fits
+// Block sizes in floats. An [mr, kc] A micro-panel (6 KiB at mr = 6) stays in
 // the 32 KiB L1 data cache, and the [kc, nc] B block (512 KiB) fits a 1 MiB
-// L2; mc only sets how many A rows are packed at once.
+// L2; mc only sets how many A rows are packed at once. nc and mc are rounded
+// down to whole panels, so only the last block of a matrix has a ragged edge.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = 512;
 constexpr int64_t kMc = 240;
@@ -173,17 +175,19 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
   const Operand a{A, lda, transpose_a == Transpose::Yes};
   const Operand b{B, ldb, transpose_b == Transpose::Yes};
   const bool parallel = M * N * K >= kMinParallelVolume;
+  const int64_t nc_max = std::max(nr, kNc / nr * nr);
+  const int64_t mc_max = std::max(mr, kMc / mr * mr);
 
   thread_local std::vector<float> b_buffer;
-  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, kNc), nr));
+  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, nc_max), nr));
 
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
     const int64_t kc = std::min(kKc, K - k0);
     // The first k block applies the caller's beta; later ones accumulate.
     const float block_beta = k0 == 0 ? beta : 1.0f;
 
-    for (int64_t col0 = 0; col0 < N; col0 += kNc) {
-      const int64_t nc = std::min(kNc, N - col0);
+    for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
+      const int64_t nc = std::min(nc_max, N - col0);
       const int64_t b_panels = (nc + nr - 1) / nr;
 
       const auto pack_b_panels = [&](int64_t first, int64_t last) {
@@ -192,21 +196,24 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
         }
       };
 
-      // Each thread takes a contiguous range of mr-row tiles of C.
-      const auto multiply_rows = [&](int64_t first_tile, int64_t last_tile) {
+      // C[rows of tiles first_tile..last_tile, columns of B panels
+      // first_panel..last_panel] for this k block, from the packed B panels.
+      const auto multiply_block = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
+                                      int64_t last_panel) {
         thread_local std::vector<float> a_buffer;
-        float* a_packed = aligned_scratch(a_buffer, kMc * kc);
+        float* a_packed = aligned_scratch(a_buffer, mc_max * kc);
         const int64_t row_end = std::min(M, last_tile * mr);
+        const int64_t col_end = std::min(nc, last_panel * nr);
 
-        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += kMc) {
-          const int64_t mc = std::min(kMc, row_end - row0);
+        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += mc_max) {
+          const int64_t mc = std::min(mc_max, row_end - row0);
           pack_a(a, row0, mc, k0, kc, mr, a_packed);
 
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const float* a_panel = a_packed + ir * kc;
             float* c_rows = C + (row0 + ir) * ldc + col0;
             const int64_t rows = std::min(mr, mc - ir);
-            for (int64_t jr = 0; jr < nc; jr += nr) {
+            for (int64_t jr = first_panel * nr; jr < col_end; jr += nr) {
               micro.run(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
                         std::min(nr, nc - jr), alpha, block_beta);
             }
@@ -215,12 +222,22 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
       };
 
       const int64_t row_tiles = (M + mr - 1) / mr;
-      if (parallel) {
-        parallel_for(b_panels, pack_b_panels);
-        parallel_for(row_tiles, multiply_rows);
-      } else {
+      if (!parallel) {
         pack_b_panels(0, b_panels);
-        multiply_rows(0, row_tiles);
+        multiply_block(0, row_tiles, 0, b_panels);
+      } else if (row_tiles >= b_panels) {
+        // Threads share the packed B block and take row tiles.
+        parallel_for(b_panels, pack_b_panels);
+        parallel_for(row_tiles, [&](int64_t first, int64_t last) {
+          multiply_block(first, last, 0, b_panels);
+        });
+      } else {
+        // Few rows (a convolution's filters, say): threads take B panels,
+        // pack them, and each packs all of A.
+        parallel_for(b_panels, [&](int64_t first, int64_t last) {
+          pack_b_panels(first, last);
+          multiply_block(0, row_tiles, first, last);
+        });
       }
     }
   }

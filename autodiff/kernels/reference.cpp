@@ -3,6 +3,7 @@
 // kernels_avx512.cpp) are tested against these. EMBER_SIMD=scalar runs them.
 //
 // Shapes: a row-wise kernel reads x as [rows, n], row-major and contiguous.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -54,10 +55,10 @@ void div_scalar(int64_t n, const float* a, float s, float* out) {
   }
 }
 
-// relu keeps NaN, and maps -0 to -0.
+// relu(x) = x for x > 0, else +0; NaN gives 0 like the autodiff op's relu.
 void relu(int64_t n, const float* x, float* out) {
   for (int64_t i = 0; i < n; ++i) {
-    out[i] = x[i] < 0.0f ? 0.0f : x[i];
+    out[i] = x[i] > 0.0f ? x[i] : 0.0f;
   }
 }
 
@@ -108,10 +109,14 @@ void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   }
 }
 
-// The max of an empty row is -inf, the identity of max.
+// The max of an empty row is -inf, the identity of max. A NaN anywhere gives
+// NaN, so it propagates instead of being skipped.
 float max_of(int64_t n, const float* x) {
   float max = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < n; ++j) {
+    if (std::isnan(x[j])) {
+      return x[j];
+    }
     max = x[j] > max ? x[j] : max;
   }
   return max;
@@ -125,7 +130,8 @@ void row_max(int64_t rows, int64_t n, const float* x, float* out) {
 
 // log sum_j exp(x_j) = max + log sum_j exp(x_j - max): subtracting the max
 // keeps every exp in (0, 1], so nothing overflows. A row of only -inf (or an
-// empty row) gives -inf, the identity of log-add; a +inf entry gives +inf.
+// empty row) gives -inf, the identity of log-add. A +inf entry gives +inf and
+// a NaN entry NaN.
 float sum_exp_shifted(int64_t n, const float* x, float shift) {
   float sum = 0.0f;
   for (int64_t j = 0; j < n; ++j) {
@@ -136,7 +142,7 @@ float sum_exp_shifted(int64_t n, const float* x, float shift) {
 
 float logsumexp_of(int64_t n, const float* x) {
   const float max = max_of(n, x);
-  if (std::isinf(max)) {
+  if (!std::isfinite(max)) {
     return max;
   }
   return max + std::log(sum_exp_shifted(n, x, max));
@@ -149,12 +155,17 @@ void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
 }
 
 // softmax(x)_j = exp(x_j - max) / sum_k exp(x_k - max); the max is
-// subtracted so no exp overflows. A row of only -inf gives NaN (0 / 0).
+// subtracted so no exp overflows. A row of only -inf has no distribution and
+// gives zeros rather than 0 / 0.
 void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * n;
     float* out_row = out + r * n;
     const float max = max_of(n, row);
+    if (max == -std::numeric_limits<float>::infinity()) {
+      std::fill(out_row, out_row + n, 0.0f);
+      continue;
+    }
 
     float sum = 0.0f;
     for (int64_t j = 0; j < n; ++j) {
@@ -168,12 +179,17 @@ void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
 }
 
 // log_softmax(x)_j = x_j - logsumexp(x), computed as (x_j - max) - log(sum)
-// so a large max does not swallow the small differences.
+// so a large max does not swallow the small differences. A row of only -inf
+// gives -inf throughout rather than NaN.
 void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * n;
     float* out_row = out + r * n;
     const float max = max_of(n, row);
+    if (max == -std::numeric_limits<float>::infinity()) {
+      std::fill(out_row, out_row + n, max);
+      continue;
+    }
     const float log_sum = std::log(sum_exp_shifted(n, row, max));
     for (int64_t j = 0; j < n; ++j) {
       out_row[j] = (row[j] - max) - log_sum;

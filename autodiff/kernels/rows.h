@@ -15,21 +15,22 @@ namespace ember::kernels {
 // out[r] = sum_j x[r, j]; out is [rows]. An empty row sums to 0.
 void row_sum(int64_t rows, int64_t n, const float* x, float* out);
 
-// out[r] = max_j x[r, j]; out is [rows]. An empty row gives -inf. NaN inputs
-// give an unspecified result.
+// out[r] = max_j x[r, j]; out is [rows]. An empty row gives -inf, and a row
+// containing NaN gives NaN.
 void row_max(int64_t rows, int64_t n, const float* x, float* out);
 
 // out[r] = log sum_j exp(x[r, j]), computed with the row max subtracted so
 // nothing overflows; out is [rows]. A row of only -inf, or an empty row,
-// gives -inf (the identity of log-add); a row containing +inf gives +inf.
+// gives -inf (the identity of log-add). A row containing +inf gives +inf, and
+// one containing NaN gives NaN.
 void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out);
 
 // out[r, j] = exp(x[r, j] - max_r) / sum_k exp(x[r, k] - max_r); out is
-// [rows, n] and may be x. A row of only -inf gives NaN.
+// [rows, n] and may be x. A row of only -inf gives zeros.
 void row_softmax(int64_t rows, int64_t n, const float* x, float* out);
 
 // out[r, j] = (x[r, j] - max_r) - log sum_k exp(x[r, k] - max_r); out is
-// [rows, n] and may be x.
+// [rows, n] and may be x. A row of only -inf gives -inf throughout.
 void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out);
 
 }  // namespace ember::kernels

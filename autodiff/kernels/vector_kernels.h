@@ -79,11 +79,10 @@ void div_scalar(int64_t n, const float* a, float s, float* out) {
   map_unary<V>(n, a, out, [scalar](V x) { return x / scalar; });
 }
 
-// max(0, x) with x second, so NaN passes through and -0 stays -0 as in the
-// reference.
+// max(x, 0) with 0 second, so NaN and -0 give +0 as in the reference.
 template <class V>
 void relu(int64_t n, const float* x, float* out) {
-  map_unary<V>(n, x, out, [](V value) { return V::max(V::zero(), value); });
+  map_unary<V>(n, x, out, [](V value) { return V::max(value, V::zero()); });
 }
 
 template <class V>
@@ -148,17 +147,29 @@ float sum_of(int64_t n, const float* x) {
   return V::reduce_add(sum);
 }
 
-// The max of an empty row is -inf.
+// The max of an empty row is -inf, and a NaN anywhere gives NaN.
 template <class V>
 float max_of(int64_t n, const float* x) {
   const float lowest = -__builtin_inff();
+  // V::max(max, value) returns value when either is NaN, so a NaN enters the
+  // running max, and the select keeps it there once it has.
+  const auto step = [](V max, V value) {
+    return V::select(V::is_nan(max), max, V::max(max, value));
+  };
+
   V max = V::broadcast(lowest);
   int64_t j = 0;
   for (; j + V::lanes <= n; j += V::lanes) {
-    max = V::max(max, V::load(x + j));
+    max = step(max, V::load(x + j));
   }
   if (j < n) {
-    max = V::max(max, V::load_partial(x + j, n - j, lowest));
+    max = step(max, V::load_partial(x + j, n - j, lowest));
+  }
+
+  // The sum of the NaN lanes (0 where none) is NaN exactly when one lane is.
+  const float nan_lanes = V::reduce_add(V::select(V::is_nan(max), max, V::zero()));
+  if (nan_lanes != nan_lanes) {
+    return nan_lanes;
   }
   return V::reduce_max(max);
 }
@@ -194,13 +205,13 @@ void row_max(int64_t rows, int64_t n, const float* x, float* out) {
 }
 
 // Same edge cases as the reference: -inf for an empty or all -inf row, +inf
-// when the row contains +inf.
+// when the row contains +inf, NaN when it contains NaN.
 template <class V>
 void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * n;
     const float max = max_of<V>(n, row);
-    if (max == __builtin_inff() || max == -__builtin_inff()) {
+    if (!(max > -__builtin_inff() && max < __builtin_inff())) {
       out[r] = max;
       continue;
     }
@@ -210,26 +221,38 @@ void row_logsumexp(int64_t rows, int64_t n, const float* x, float* out) {
   }
 }
 
-// softmax(x)_j = exp(x_j - max) / sum_k exp(x_k - max).
+// softmax(x)_j = exp(x_j - max) / sum_k exp(x_k - max); zeros for a row of
+// only -inf.
 template <class V>
 void row_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * n;
     float* out_row = out + r * n;
-    const V max = V::broadcast(max_of<V>(n, row));
+    const float row_max = max_of<V>(n, row);
+    if (row_max == -__builtin_inff()) {
+      map_unary<V>(n, row, out_row, [](V) { return V::zero(); });
+      continue;
+    }
 
+    const V max = V::broadcast(row_max);
     map_unary<V>(n, row, out_row, [max](V value) { return simd_math::exp(value - max); });
     const V sum = V::broadcast(sum_of<V>(n, out_row));
     map_unary<V>(n, out_row, out_row, [sum](V value) { return value / sum; });
   }
 }
 
-// log_softmax(x)_j = (x_j - max) - log sum_k exp(x_k - max).
+// log_softmax(x)_j = (x_j - max) - log sum_k exp(x_k - max); -inf throughout
+// for a row of only -inf.
 template <class V>
 void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * n;
     const float max = max_of<V>(n, row);
+    if (max == -__builtin_inff()) {
+      const V lowest = V::broadcast(max);
+      map_unary<V>(n, row, out + r * n, [lowest](V) { return lowest; });
+      continue;
+    }
     const float sum = sum_exp_shifted<V>(n, row, max);
 
     const V max_v = V::broadcast(max);
@@ -298,6 +321,16 @@ template <class V, int MR, int NV>
 void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                        int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
   constexpr int64_t NR = NV * V::lanes;
+
+  // The C tile is read and written only after the k loop; fetching it now
+  // hides the cache misses of large outputs behind the multiply-adds.
+  for (int64_t i = 0; i < rows; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      __builtin_prefetch(c + i * ldc + j * V::lanes, /*rw=*/1);
+    }
+  }
+
   V tile[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {

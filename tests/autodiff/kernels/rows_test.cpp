@@ -118,6 +118,32 @@ TEST_CASE("row kernels at infinities and empty rows", "[kernels][rows]") {
       CHECK(out[0] == kInf);
     }
 
+    DYNAMIC_SECTION("all -inf gives zero probabilities on " << isa_name(isa)) {
+      const float x[3] = {-kInf, -kInf, -kInf};
+      float probabilities[3];
+      float log_probabilities[3];
+      table.row_softmax(1, 3, x, probabilities);
+      table.row_log_softmax(1, 3, x, log_probabilities);
+      for (int j = 0; j < 3; ++j) {
+        CHECK(probabilities[j] == 0.0f);
+        CHECK(log_probabilities[j] == -kInf);
+      }
+    }
+
+    DYNAMIC_SECTION("NaN propagates on " << isa_name(isa)) {
+      // NaN in the last lane of a full register and in a tail.
+      float x[19];
+      for (int j = 0; j < 19; ++j) x[j] = static_cast<float>(j);
+      for (int position : {15, 18}) {
+        x[position] = std::numeric_limits<float>::quiet_NaN();
+        table.row_max(1, 19, x, out);
+        CHECK(std::isnan(out[0]));
+        table.row_logsumexp(1, 19, x, out);
+        CHECK(std::isnan(out[0]));
+        x[position] = 1e30f;
+      }
+    }
+
     DYNAMIC_SECTION("-inf entries get zero probability on " << isa_name(isa)) {
       const float x[3] = {-kInf, 0.0f, -kInf};
       float probabilities[3];

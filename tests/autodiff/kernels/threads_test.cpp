@@ -84,23 +84,30 @@ TEST_CASE("parallel_for rethrows and nests", "[kernels][threads]") {
 
 TEST_CASE("gemm is bitwise reproducible across runs and thread counts", "[kernels][threads]") {
   ThreadCountGuard guard;
-  const int64_t n = 301;
-  const Buffer A = random_buffer(n * n, 41, -1.0f, 1.0f);
-  const Buffer B = random_buffer(n * n, 42, -1.0f, 1.0f);
+  // A square product splits C by rows; a short wide one (few row tiles, many
+  // column panels, like a convolution) splits it by columns.
+  const int64_t shapes[][3] = {{301, 301, 301}, {20, 1500, 100}};
+  for (const auto& shape : shapes) {
+    const int64_t M = shape[0];
+    const int64_t N = shape[1];
+    const int64_t K = shape[2];
+    const Buffer A = random_buffer(M * K, 41, -1.0f, 1.0f);
+    const Buffer B = random_buffer(N * K, 42, -1.0f, 1.0f);
 
-  set_num_threads(1);
-  Buffer first(n * n);
-  gemm(Transpose::No, Transpose::Yes, n, n, n, 1.0f, A.data(), n, B.data(), n, 0.0f,
-       first.data(), n);
+    set_num_threads(1);
+    Buffer first(M * N);
+    gemm(Transpose::No, Transpose::Yes, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f,
+         first.data(), N);
 
-  for (int threads : {1, 2, 3}) {
-    set_num_threads(threads);
-    for (int run = 0; run < 3; ++run) {
-      Buffer again(n * n);
-      gemm(Transpose::No, Transpose::Yes, n, n, n, 1.0f, A.data(), n, B.data(), n, 0.0f,
-           again.data(), n);
-      INFO(threads << " threads, run " << run);
-      CHECK(first_bit_difference(again, first, n * n) == -1);
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      for (int run = 0; run < 3; ++run) {
+        Buffer again(M * N);
+        gemm(Transpose::No, Transpose::Yes, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f,
+             again.data(), N);
+        INFO("[" << M << ", " << N << ", " << K << "], " << threads << " threads, run " << run);
+        CHECK(first_bit_difference(again, first, M * N) == -1);
+      }
     }
   }
 }
