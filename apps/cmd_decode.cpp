@@ -2,9 +2,10 @@
 //
 // Each image (a file, or every image file of a folder) becomes a 32 px tall
 // gray strip (apps/recognition/inference.h) and is decoded greedily, by
-// Viterbi or by beam search with an optional lexicon. One line per image:
-// the file, the text, and the free energy of that text given the image as
-// a confidence (lower is more confident; it grows with the image's width).
+// Viterbi or by beam search with an optional lexicon. It prints one line per
+// image: the file, the text, and the free energy of that text given the
+// image. The free energy is a confidence: lower is more confident, and it
+// grows with the image's width.
 #include <algorithm>
 #include <filesystem>
 #include <memory>

@@ -36,9 +36,9 @@ struct PlotCommand {
   CommonOptions common;
 };
 
-void require_file(const std::string& path, const std::string& what) {
+void require_file(const std::string& path, const std::string& kind) {
   if (!std::filesystem::is_regular_file(path)) {
-    throw UserError(fmt::format("{} '{}' not found; check the path", what, path));
+    throw UserError(fmt::format("{} '{}' not found; check the path", kind, path));
   }
 }
 
@@ -57,7 +57,7 @@ data::LabelledImage load_sample(const PlotCommand& options, recognition::Recogni
   return {recognition::load_image_for(recognizer, options.input), options.target};
 }
 
-void done(const PlotCommand& options, const std::string& written) {
+void report_written(const PlotCommand& options, const std::string& written) {
   if (!options.common.quiet) {
     fmt::print(stderr, "ember plot: wrote {}\n", written);
   }
@@ -69,7 +69,7 @@ void plot_energies(const PlotCommand& options) {
   recognizer.model().eval();
   const data::LabelledImage sample = load_sample(options, recognizer);
   recognition::plot_energies(recognizer, sample, options.target, options.out);
-  done(options, options.out);
+  report_written(options, options.out);
 }
 
 void plot_path(const PlotCommand& options) {
@@ -78,14 +78,14 @@ void plot_path(const PlotCommand& options) {
   recognizer.model().eval();
   const data::LabelledImage sample = load_sample(options, recognizer);
   recognition::plot_path_matrix(recognizer, sample, options.target, options.out, options.table_out);
-  done(options, fmt::format("{} and {}", options.out, options.table_out));
+  report_written(options, fmt::format("{} and {}", options.out, options.table_out));
 }
 
 void plot_metrics(const PlotCommand& options) {
   apply_common_options(options.common);
   require_file(options.input, "metrics file");
   recognition::plot_metrics(options.input, options.out);
-  done(options, options.out);
+  report_written(options, options.out);
 }
 
 void plot_graph(const PlotCommand& options) {
@@ -106,7 +106,7 @@ void plot_graph(const PlotCommand& options) {
 
   if (!options.dot_out.empty()) {
     std::ofstream(options.dot_out) << graph::to_dot(parsed);
-    done(options, options.dot_out);
+    report_written(options, options.dot_out);
   }
   if (!graph::graphviz_available()) {
     throw UserError(fmt::format("Graphviz's dot is not on PATH, so {} cannot be drawn; install graphviz, "
@@ -114,7 +114,7 @@ void plot_graph(const PlotCommand& options) {
                                 options.out));
   }
   graph::render_png(parsed, options.out);
-  done(options, options.out);
+  report_written(options, options.out);
 }
 
 // Adds CHECKPOINT, IMAGE and --target to an energies or path subcommand.

@@ -82,12 +82,16 @@ recognition::Samples render_set(RenderCommand& options, std::vector<std::string>
   }
   recognition::DataSets sets = recognition::load_data(data);
   notes = sets.notes;
-  recognition::Samples& samples =
-      options.set == "train" ? sets.train : options.set == "validation" ? sets.validation : sets.test;
-  if (samples.empty()) {
+  recognition::Samples* samples = &sets.test;
+  if (options.set == "train") {
+    samples = &sets.train;
+  } else if (options.set == "validation") {
+    samples = &sets.validation;
+  }
+  if (samples->empty()) {
     throw UserError(fmt::format("the {} set is empty; raise --{}-samples", options.set, options.set));
   }
-  return std::move(samples);
+  return std::move(*samples);
 }
 
 // Throws naming the first label with a symbol the source's alphabet lacks.
@@ -152,7 +156,7 @@ void run_render(RenderCommand& options) {
   options.data.seed = options.common.seed;
   const std::filesystem::path folder = options.out;
   if (std::filesystem::exists(folder / "labels.tsv") && !options.overwrite) {
-    throw UserError(fmt::format("'{}' already holds a dataset (labels.tsv); pick another --out or pass --overwrite",
+    throw UserError(fmt::format("'{}' already contains a dataset (labels.tsv); pick another --out or pass --overwrite",
                                 options.out));
   }
 

@@ -18,15 +18,16 @@ Recognizer load_recognizer(const std::string& path) {
   try {
     return Recognizer::load(path);
   } catch (const std::runtime_error& error) {
-    throw std::runtime_error(fmt::format("cannot load checkpoint: {}", error.what()));
+    throw std::runtime_error(fmt::format(
+        "cannot load checkpoint: {}; pass a .safetensors checkpoint written by ember train", error.what()));
   } catch (const std::invalid_argument& error) {
     throw std::runtime_error(fmt::format("cannot load checkpoint '{}': {}", path, error.what()));
   }
 }
 
 int64_t minimum_width(const Recognizer& recognizer) {
-  // Both models need at most a few dozen pixels for one window; the search
-  // stops well past that so a new model with a wider window still works.
+  // Both models need 18 px for one window. The search goes well past that,
+  // so a new model with a wider window still works.
   constexpr int64_t kSearchLimit = 1024;
   for (int64_t width = 1; width <= kSearchLimit; ++width) {
     try {

@@ -56,9 +56,9 @@ std::string read_text(const std::filesystem::path& file) {
   return text.str();
 }
 
-// Runs the executable with arguments, OMP_THREAD_LIMIT=1 (Tesseract's
-// OpenMP threads only slow down single-word images) and stdout and stderr
-// sent to log. Returns the exit status, or -1 when it could not start.
+// Runs the executable with arguments and OMP_THREAD_LIMIT=1, so Tesseract
+// uses one OpenMP thread, sending stdout and stderr to log. Returns the
+// exit status, or -1 when the process could not start.
 int run_process(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
   std::vector<char*> argv;
   for (const std::string& argument : arguments) {
