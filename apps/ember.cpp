@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "autodiff/kernels/threads.h"
 
 namespace ember::apps {
 
@@ -15,13 +16,13 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->capture_default_str();
   command.add_option("--threads", options.threads,
                      "Worker threads for the kernels; 0 keeps EMBER_NUM_THREADS or uses all cores")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1024));
   command.add_flag("--quiet,-q", options.quiet, "Print only errors and the final result");
 }
 
 void apply_common_options(const CommonOptions& options) {
   if (options.threads > 0) {
-    setenv("EMBER_NUM_THREADS", std::to_string(options.threads).c_str(), /*overwrite=*/1);
+    kernels::set_num_threads(options.threads);
   }
 }
 

@@ -185,6 +185,17 @@ DataSets load_folder(const DataOptions& options) {
   return sets;
 }
 
+// Pads each image to at least per_symbol pixels per label symbol.
+void pad_to_label_width(Samples& samples, int per_symbol) {
+  for (data::LabelledImage& sample : samples) {
+    const int min_width = per_symbol * static_cast<int>(sample.text.size());
+    if (sample.image.width < min_width) {
+      const int extra = min_width - sample.image.width;
+      sample.image = data::pad(sample.image, 0, 0, extra / 2, extra - extra / 2);
+    }
+  }
+}
+
 }  // namespace
 
 std::string source_symbols(const DataOptions& options) {
@@ -192,17 +203,21 @@ std::string source_symbols(const DataOptions& options) {
 }
 
 DataSets load_data(const DataOptions& options) {
+  DataSets sets;
   if (options.source == "fonts") {
-    return load_fonts(options);
+    sets = load_fonts(options);
+  } else if (options.source == "digits") {
+    sets = load_digits(options);
+  } else if (options.source == "folder") {
+    sets = load_folder(options);
+  } else {
+    throw std::invalid_argument(
+        fmt::format("unknown data source '{}'; expected fonts, digits or folder", options.source));
   }
-  if (options.source == "digits") {
-    return load_digits(options);
+  for (Samples* set : {&sets.train, &sets.validation, &sets.test}) {
+    pad_to_label_width(*set, options.min_width_per_symbol);
   }
-  if (options.source == "folder") {
-    return load_folder(options);
-  }
-  throw std::invalid_argument(
-      fmt::format("unknown data source '{}'; expected fonts, digits or folder", options.source));
+  return sets;
 }
 
 }  // namespace ember::recognition

@@ -44,6 +44,11 @@ struct DataOptions {
   // folder
   std::string folder;
 
+  // Images narrower than this many pixels per label symbol are padded with
+  // background on both sides, so a label always has enough windows (the
+  // homework's monospace setup has exactly 18 px per character).
+  int min_width_per_symbol = 18;
+
   int64_t train_count = 4000;
   int64_t validation_count = 500;
   int64_t test_count = 500;
