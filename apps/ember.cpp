@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   ember::apps::add_train_command(app);
   ember::apps::add_digits_command(app);
   ember::apps::add_landscape_command(app);
+  ember::apps::add_render_command(app);
+  ember::apps::add_decode_command(app);
+  ember::apps::add_eval_command(app);
+  ember::apps::add_plot_command(app);
 
   try {
     app.parse(argc, argv);

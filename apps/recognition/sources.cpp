@@ -52,10 +52,9 @@ std::vector<std::string> read_words(const std::string& path) {
   return words;
 }
 
-DataSets load_fonts(const DataOptions& options) {
-  if (options.fonts.empty()) {
-    throw std::invalid_argument("no training fonts named; pass --fonts");
-  }
+}  // namespace
+
+WordOptions word_options(const DataOptions& options) {
   WordOptions words;
   words.letters = kLetters;
   words.min_length = options.min_length;
@@ -70,7 +69,16 @@ DataSets load_fonts(const DataOptions& options) {
   words.augment.affine = options.affine;
   words.augment.elastic = options.elastic;
   words.augment.stroke_probability = options.stroke;
+  return words;
+}
 
+namespace {
+
+DataSets load_fonts(const DataOptions& options) {
+  if (options.fonts.empty()) {
+    throw std::invalid_argument("no training fonts named; pass --fonts");
+  }
+  const WordOptions words = word_options(options);
   const std::vector<data::Font> train_fonts = find_fonts(options.fonts);
   DataSets sets;
   sets.symbols = std::string(kLetters) + "_";

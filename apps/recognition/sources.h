@@ -68,6 +68,10 @@ struct DataSets {
 // with a one-line message naming the missing font, file or bad value.
 DataSets load_data(const DataOptions& options);
 
+// How the fonts source renders words: lengths, word list, cell width,
+// binarisation and augmentations. Reads the word list file when one is named.
+WordOptions word_options(const DataOptions& options);
+
 // The symbols (separator last) a source's labels use.
 std::string source_symbols(const DataOptions& options);
 
