@@ -60,7 +60,7 @@ V log(V x) {
   const V ln2_low = V::broadcast(1.428606765330187e-06f);
   const V one = V::broadcast(1.0f);
 
-  // Denormals are scaled up by 2^23 so the exponent split sees a normal number.
+  // Denormals are scaled up by 2^23 so the exponent split gets a normal number.
   const auto is_denormal = V::less(x, V::broadcast(1.17549435e-38f));
   const V scaled = V::select(is_denormal, x * V::broadcast(8388608.0f), x);
   V exponent;
