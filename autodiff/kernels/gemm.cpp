@@ -214,8 +214,9 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
             float* c_rows = C + (row0 + ir) * ldc + col0;
             const int64_t rows = std::min(mr, mc - ir);
             for (int64_t jr = first_panel * nr; jr < col_end; jr += nr) {
-              micro.run(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
-                        std::min(nr, nc - jr), alpha, block_beta);
+              const int64_t cols = std::min(nr, nc - jr);
+              micro.for_tile(rows, cols)(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
+                                         cols, alpha, block_beta);
             }
           }
         }
