@@ -3,9 +3,9 @@
 side and print Ember's GFLOP/s divided by the peer's, plus the FMA ceiling.
 
 Absolute figures drift on shared machines, so both run in the same session,
-alternating Ember and NumPy for several rounds per thread count; each figure
-is the best of the rounds' medians, which discards rounds that other
-processes slowed down. OpenBLAS reads its thread count when it loads, so each
+alternating Ember and NumPy for several rounds per thread count. Each figure
+is the fastest product seen, because on a shared machine the slower runs
+measure the other processes. OpenBLAS reads its thread count when it loads, so each
 NumPy measurement runs in a fresh /usr/bin/python3 process with
 OMP_NUM_THREADS and OPENBLAS_NUM_THREADS already set.
 
@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 
-# Timed the same way as ember_bench_gemm: one warm-up, then the median of
+# Timed the same way as ember_bench_gemm: one warm-up, then the fastest of
 # repeated products within a time budget (at least 3).
 NUMPY_WORKER = r"""
 import sys, time
@@ -39,8 +39,7 @@ for n in sizes:
         start = time.perf_counter()
         np.matmul(a, b, out=c)
         times.append(time.perf_counter() - start)
-    times.sort()
-    print(f"{n}\t{2.0 * n**3 / times[len(times) // 2] / 1e9:.1f}", flush=True)
+    print(f"{n}\t{2.0 * n**3 / min(times) / 1e9:.1f}", flush=True)
 """
 
 
