@@ -34,7 +34,7 @@ namespace {
 // L2 next to the C tiles, and the [mc, kc] A block (up to 3 MiB) in L3 while
 // every B block passes it. On the Zen 4 machine of docs/benchmarks.md, nc =
 // 256 with A packed once per block beat nc = 512 with A packed per B block by
-// about 5% at n = 1024 and 2048. nc and mc are rounded down to whole panels,
+// about 5% at n = 1024 and 2048 (paired runs against OpenBLAS, under load). nc and mc are rounded down to whole panels,
 // so only the last block of a matrix has a ragged edge.
 constexpr int64_t kKc = 256;
 constexpr int64_t kNc = 256;
