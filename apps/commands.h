@@ -30,5 +30,9 @@ struct UserError : std::runtime_error {
 };
 
 void add_demo_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_pretrain_command(CLI::App& app);
+void add_digits_command(CLI::App& app);
+void add_landscape_command(CLI::App& app);
 
 }  // namespace ember::apps

@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   CLI::App app{"ember: train and inspect energy-based handwriting recognizers"};
   app.require_subcommand(1);
   ember::apps::add_demo_command(app);
+  ember::apps::add_pretrain_command(app);
+  ember::apps::add_train_command(app);
+  ember::apps::add_digits_command(app);
+  ember::apps::add_landscape_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,205 @@
+// ember train and ember pretrain: train a sliding-window recognizer on
+// rendered words, MNIST digit strings or a labelled folder, then report its
+// error on the test set and write checkpoints, metrics and pictures to a
+// run folder.
+//
+// pretrain is train with single characters in 18 px cells and the
+// window cross-entropy loss, the homework's pretraining step.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/data/progress.h"
+#include "apps/options.h"
+#include "apps/recognition/pictures.h"
+#include "apps/recognition/sources.h"
+#include "apps/recognition/trainer.h"
+#include "ebm/alignment/losses.h"
+
+namespace ember::apps {
+
+namespace {
+
+struct TrainCommand {
+  recognition::DataOptions data;
+  recognition::TrainOptions train;
+  std::string model = "tiny";
+  std::string topology = "separator";
+  std::string init;  // checkpoint to start from
+  std::string decode = "viterbi";
+  CommonOptions common;
+};
+
+std::string default_run_dir(const std::string& command) {
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  return fmt::format("runs/{}-{}", command, seconds);
+}
+
+void run_train(TrainCommand& options, const std::string& name) {
+  apply_common_options(options.common);
+  options.train.seed = options.common.seed;
+  options.train.quiet = options.common.quiet;
+  options.train.progress_bar = data::is_terminal(2);
+  options.data.seed = options.common.seed;
+  if (options.train.run_dir.empty()) {
+    options.train.run_dir = default_run_dir(name);
+  }
+  if (options.data.min_length > options.data.max_length) {
+    throw UserError(fmt::format("--min-length {} is greater than --max-length {}",
+                                options.data.min_length, options.data.max_length));
+  }
+
+  const recognition::DataSets sets = recognition::load_data(options.data);
+  recognition::RecognizerSpec spec;
+  spec.model = options.model;
+  spec.symbols = sets.symbols;
+  spec.separator = static_cast<int64_t>(sets.symbols.size()) - 1;
+  spec.topology = alignment::parse_topology(options.topology);
+
+  std::unique_ptr<recognition::Recognizer> recognizer;
+  if (options.init.empty()) {
+    recognizer = std::make_unique<recognition::Recognizer>(spec, options.common.seed);
+  } else {
+    recognizer = std::make_unique<recognition::Recognizer>(recognition::Recognizer::load(options.init));
+    if (recognizer->spec().symbols != spec.symbols) {
+      throw UserError(fmt::format("--init checkpoint '{}' scores symbols '{}' but this data uses '{}'",
+                                  options.init, recognizer->spec().symbols, spec.symbols));
+    }
+  }
+
+  if (!options.common.quiet) {
+    fmt::print(stderr,
+               "ember {}: model {} ({} parameters), loss {}, topology {}, {} train / {} validation / "
+               "{} test images, {} epochs of batch {}, lr {}, run folder {}\n",
+               name, recognizer->spec().model, recognizer->model().parameter_count(), options.train.loss,
+               alignment::topology_name(recognizer->spec().topology), sets.train.size(),
+               sets.validation.size(), sets.test.size(), options.train.epochs, options.train.batch_size,
+               options.train.learning_rate, options.train.run_dir);
+    for (const std::string& note : sets.notes) {
+      fmt::print(stderr, "ember {}: {}\n", name, note);
+    }
+  }
+
+  const recognition::TrainResult result =
+      recognition::train(*recognizer, sets.train, sets.validation, options.train, std::cerr);
+
+  // Report on the test set with the best checkpoint.
+  const std::string best_path = options.train.run_dir + "/best.safetensors";
+  recognition::Recognizer best = recognition::Recognizer::load(best_path);
+  nlohmann::json report = {{"command", name},
+                           {"model", best.spec().model},
+                           {"loss", options.train.loss},
+                           {"best_epoch", result.best_epoch},
+                           {"best_validation_cer", result.best_validation_cer},
+                           {"test_set", sets.test_name},
+                           {"test_samples", sets.test.size()}};
+  if (!sets.test.empty()) {
+    const auto method = recognition::parse_decode_method(options.decode);
+    const recognition::Evaluation test = recognition::evaluate(best, sets.test, method);
+    report["test_cer"] = test.cer;
+    report["test_word_accuracy"] = test.word_accuracy;
+    report["decoding"] = options.decode;
+    fmt::print("{}: test CER {:.2f}%, word accuracy {:.2f}% on {} ({} images, {} decoding)\n",
+               name, 100.0 * test.cer, 100.0 * test.word_accuracy, sets.test_name, sets.test.size(),
+               options.decode);
+
+    // Pictures of the first test image.
+    const std::string& dir = options.train.run_dir;
+    recognition::plot_energies(best, sets.test[0], sets.test[0].text, dir + "/energies.png");
+    if (best.windows(sets.test[0].image.width) >= 1) {
+      recognition::plot_path_matrix(best, sets.test[0], sets.test[0].text, dir + "/path-matrix.png",
+                                    dir + "/viterbi-table.png");
+    }
+  }
+  recognition::plot_metrics(options.train.run_dir + "/metrics.jsonl",
+                            options.train.run_dir + "/curves.png");
+  std::ofstream(options.train.run_dir + "/result.json") << report.dump(2) << '\n';
+  if (!options.common.quiet) {
+    fmt::print(stderr, "ember {}: checkpoints, metrics.jsonl, result.json and PNG plots are in {}\n",
+               name, options.train.run_dir);
+  }
+}
+
+void add_training_options(CLI::App& command, TrainCommand& options) {
+  add_data_options(command, options.data);
+  command.add_option("--model", options.model, "Network: tiny (726 parameters) or cnn (157,659)")
+      ->check(CLI::IsMember({"tiny", "cnn"}))
+      ->capture_default_str();
+  command.add_option("--topology", options.topology, "Target topology: separator or ctc")
+      ->check(CLI::IsMember({"separator", "ctc"}))
+      ->capture_default_str();
+  command.add_option("--init", options.init, "Checkpoint to start from (e.g. a pretrained net)");
+  command.add_option("--epochs", options.train.epochs, "Passes over the training set")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  command.add_option("--batch-size", options.train.batch_size, "Images per step")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  command.add_option("--learning-rate,--lr", options.train.learning_rate, "Adam's step size")
+      ->check(CLI::Range(1e-7, 1.0))
+      ->capture_default_str();
+  command.add_option("--beta", options.train.beta, "Inverse temperature of free energies and softmin")
+      ->check(CLI::Range(1e-3, 1e3))
+      ->capture_default_str();
+  command.add_option("--margin", options.train.margin, "Margin of the hinge loss")
+      ->check(CLI::Range(0.0, 1e3))
+      ->capture_default_str();
+  command.add_option("--zero-infinity", options.train.zero_infinity,
+                     "Give samples with no valid alignment zero loss instead of stopping (true/false)")
+      ->capture_default_str();
+  command.add_option("--clip-norm", options.train.clip_norm, "Clip gradients to this global norm; 0 = off")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  command.add_option("--curriculum-start", options.train.curriculum_start,
+                     "Epoch e uses labels of at most this + e - 1 symbols; 0 = off")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  command.add_option("--patience", options.train.patience,
+                     "Stop after this many epochs without a better validation CER; 0 = never")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  command.add_option("--decode", options.decode, "Decoding for the test report: greedy, viterbi or beam")
+      ->check(CLI::IsMember({"greedy", "viterbi", "beam"}))
+      ->capture_default_str();
+  command.add_option("--run-dir", options.train.run_dir,
+                     "Folder for checkpoints, metrics and plots; default runs/<command>-<time>");
+  add_common_options(command, options.common);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainCommand>();
+  CLI::App* command = app.add_subcommand(
+      "train", "Train a sliding-window recognizer on words, digit strings or a labelled folder");
+  std::string losses = "window-ce, asg";
+  for (const auto& [name, loss] : alignment::alignment_losses()) {
+    losses += ", " + name;
+  }
+  command->add_option("--loss", options->train.loss, "Training loss: " + losses)->capture_default_str();
+  add_training_options(*command, *options);
+  command->callback([options] { run_train(*options, "train"); });
+}
+
+void add_pretrain_command(CLI::App& app) {
+  auto options = std::make_shared<TrainCommand>();
+  options->train.loss = recognition::kWindowCrossEntropy;
+  options->data.min_length = 1;
+  options->data.max_length = 1;
+  options->data.cell_width = 18;
+  options->train.epochs = 5;
+  options->decode = "greedy";
+  CLI::App* command = app.add_subcommand(
+      "pretrain", "Pretrain on single characters in 18 px cells with cross-entropy (one window each)");
+  add_training_options(*command, *options);
+  command->callback([options] { run_train(*options, "pretrain"); });
+}
+
+}  // namespace ember::apps

@@ -1,0 +1,64 @@
+// Binding DataOptions to CLI11 options.
+#include "apps/options.h"
+
+namespace ember::apps {
+
+void add_data_options(CLI::App& command, recognition::DataOptions& options) {
+  command.add_option("--source", options.source, "Where images come from")
+      ->check(CLI::IsMember({"fonts", "digits", "folder"}))
+      ->capture_default_str();
+  command.add_option("--fonts", options.fonts,
+                     "Training font families or files, comma separated (e.g. dkg,Breip)")
+      ->delimiter(',')
+      ->capture_default_str();
+  command.add_option("--holdout-fonts", options.holdout_fonts,
+                     "Fonts used only for the test set, comma separated")
+      ->delimiter(',');
+  command.add_option("--words", options.words_file, "Word list file, one word per line; default: random letters");
+  command.add_option("--min-length", options.min_length, "Shortest random word, in letters")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  command.add_option("--max-length", options.max_length, "Longest random word, in letters")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  command.add_option("--cell-width", options.cell_width,
+                     "Monospace cell width in pixels (18 for the homework setup); 0 = proportional")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  command.add_flag("--binarize", options.binarize, "Binarise rendered text (the homework's look)");
+  command.add_option("--jitter", options.max_jitter, "Maximum random horizontal shift, in pixels")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
+  command.add_option("--salt", options.salt, "Fraction of pixels set to ink at random (0.1 = 10%)")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
+  command.add_flag("--affine", options.affine, "Random slant, scale and rotation");
+  command.add_flag("--elastic", options.elastic, "Random elastic distortion");
+  command.add_option("--stroke", options.stroke, "Probability of thickening or thinning strokes")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  command.add_option("--mnist-dir", options.mnist_dir, "Folder with the IDX digit files")
+      ->capture_default_str();
+  command.add_option("--min-digits", options.min_digits, "Fewest digits in a digit string")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  command.add_option("--max-digits", options.max_digits, "Most digits in a digit string")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  command.add_option("--folder", options.folder, "Folder of images with labels.tsv (--source folder)");
+  command.add_option("--min-width-per-symbol", options.min_width_per_symbol,
+                     "Pad images to at least this many pixels per label symbol")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  command.add_option("--train-samples", options.train_count, "Training images to make")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  command.add_option("--validation-samples", options.validation_count, "Validation images")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
+  command.add_option("--test-samples", options.test_count, "Test images")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
+}
+
+}  // namespace ember::apps

@@ -1,0 +1,262 @@
+// The training loop; see trainer.h for what it guarantees.
+#include "apps/recognition/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "apps/data/progress.h"
+#include "apps/data/random.h"
+#include "apps/recognition/metrics.h"
+#include "autodiff/ops.h"
+#include "autodiff/tape.h"
+#include "ebm/alignment/losses.h"
+#include "ebm/graph/losses.h"
+#include "nn/loss.h"
+#include "nn/optim.h"
+
+namespace ember::recognition {
+
+namespace {
+
+// Batches of the samples whose label has at most max_length symbols, in a
+// seeded random order; the same seed and epoch give the same batches.
+std::vector<std::vector<size_t>> shuffled_batches(const Samples& samples, size_t max_length,
+                                                  int64_t batch_size, uint64_t seed) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (samples[i].text.size() <= max_length) {
+      order.push_back(i);
+    }
+  }
+  data::Rng rng(seed);
+  data::shuffle(std::span<size_t>(order), rng);
+
+  std::vector<std::vector<size_t>> batches;
+  const size_t count = order.size();
+  for (size_t start = 0; start < count; start += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(count, start + static_cast<size_t>(batch_size));
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  return batches;
+}
+
+// Cross-entropy of each image's single window against its one-symbol label:
+// the homework's single-character pretraining. Energies [B, 1, C].
+alignment::AlignmentLossResult window_cross_entropy(const Tensor& energies, const Batch& batch) {
+  std::vector<int64_t> labels;
+  for (size_t b = 0; b < batch.targets.size(); ++b) {
+    if (batch.targets[b].size() != 1 || energies.size(1) != 1) {
+      throw std::invalid_argument(fmt::format(
+          "the {} loss needs one symbol in one window per image, but sample '{}' has {} symbols "
+          "and the batch has {} windows; render single characters in 18 px cells",
+          kWindowCrossEntropy, batch.texts[b], batch.targets[b].size(), energies.size(1)));
+    }
+    labels.push_back(batch.targets[b][0]);
+  }
+  const Tensor flat = reshape(energies, {energies.size(0), energies.size(2)});
+  return {nn::cross_entropy_from_energies(flat, labels), Tensor(), 0};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Evaluation evaluate(Recognizer& recognizer, const Samples& samples, DecodeMethod method,
+                    int64_t batch_size, const alignment::Lexicon* lexicon) {
+  ErrorCounter counter;
+  Evaluation evaluation;
+  recognizer.model().eval();
+  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(samples.size(), start + static_cast<size_t>(batch_size));
+    std::vector<size_t> indices(end - start);
+    std::iota(indices.begin(), indices.end(), start);
+    const Batch batch = make_batch(samples, indices, recognizer.alphabet());
+    const std::vector<Transcription> transcriptions = recognizer.transcribe(batch, method, lexicon);
+    for (size_t b = 0; b < transcriptions.size(); ++b) {
+      counter.add(batch.texts[b], transcriptions[b].text);
+      evaluation.hypotheses.push_back(transcriptions[b].text);
+    }
+  }
+  recognizer.model().train();
+  evaluation.cer = counter.character_error_rate();
+  evaluation.word_accuracy = counter.word_accuracy();
+  return evaluation;
+}
+
+TrainResult train(Recognizer& recognizer, const Samples& train_set, const Samples& validation,
+                  const TrainOptions& options, std::ostream& log) {
+  if (train_set.empty()) {
+    throw std::invalid_argument("train: the training set is empty; render or load samples first");
+  }
+  if (options.run_dir.empty()) {
+    throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
+  }
+  // A run folder holds one run: reusing it would mix two runs' metrics and
+  // replace a good checkpoint with an unrelated one.
+  if (std::filesystem::exists(options.run_dir + "/metrics.jsonl")) {
+    throw std::invalid_argument(fmt::format(
+        "run folder '{}' already holds a run (metrics.jsonl exists); choose another --run-dir "
+        "or delete that folder",
+        options.run_dir));
+  }
+  std::filesystem::create_directories(options.run_dir);
+  const std::string best_path = options.run_dir + "/best.safetensors";
+  const std::string last_path = options.run_dir + "/last.safetensors";
+  MetricsLog metrics(options.run_dir + "/metrics.jsonl");
+
+  // ASG learns a [C, C] transition matrix beside the network.
+  // NOTE: the transitions train the network but are not saved in the model
+  // checkpoint, so decoding a saved ASG model uses the emissions alone.
+  const bool asg = options.loss == kAsg;
+  std::vector<nn::NamedTensor> parameters = recognizer.model().named_parameters();
+  Tensor transitions;
+  if (asg) {
+    const int64_t symbols = recognizer.alphabet().size();
+    transitions = zeros({symbols, symbols}).set_requires_grad(true);
+    parameters.emplace_back("asg.transitions", transitions);
+  }
+  nn::AdamOptions adam;
+  adam.learning_rate = options.learning_rate;
+  nn::Adam optimizer(parameters, adam);
+
+  alignment::AlignmentLossOptions loss_options;
+  loss_options.topology = recognizer.topology();
+  loss_options.beta = options.beta;
+  loss_options.margin = options.margin;
+  loss_options.zero_infinity = options.zero_infinity;
+  if (options.loss != kWindowCrossEntropy && !asg &&
+      !alignment::alignment_losses().contains(options.loss)) {
+    throw std::invalid_argument(fmt::format("unknown loss '{}'; expected {}, {} or an alignment loss",
+                                            options.loss, kWindowCrossEntropy, kAsg));
+  }
+
+  data::ProgressOptions progress_options;
+  progress_options.quiet = options.quiet;
+  progress_options.terminal = options.progress_bar;
+  data::ProgressReporter progress(log, progress_options);
+
+  TrainResult result;
+  int epochs_without_improvement = 0;
+  recognizer.model().train();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    // Curriculum: epoch e trains on labels of at most start + e - 1 symbols.
+    const size_t max_length = options.curriculum_start > 0
+                                  ? static_cast<size_t>(options.curriculum_start + epoch - 1)
+                                  : std::numeric_limits<size_t>::max();
+    const auto batches = shuffled_batches(train_set, max_length, options.batch_size,
+                                          options.seed * 1000003u + static_cast<uint64_t>(epoch));
+    int64_t epoch_size = 0;
+    for (const auto& indices : batches) {
+      epoch_size += static_cast<int64_t>(indices.size());
+    }
+    if (epoch_size == 0) {
+      throw std::invalid_argument(fmt::format(
+          "epoch {} has no samples with labels of at most {} symbols; raise --curriculum-start",
+          epoch, max_length));
+    }
+    progress.start_epoch(epoch, options.epochs, epoch_size);
+
+    double loss_sum = 0.0;
+    int64_t done = 0;
+    int64_t skipped = 0;
+    for (const std::vector<size_t>& indices : batches) {
+      const Batch batch = make_batch(train_set, indices, recognizer.alphabet());
+      const alignment::AlignmentBatch targets =
+          alignment::make_alignment_batch(batch.targets, recognizer.windows(batch.widths));
+
+      const Tensor energies = recognizer.energies(batch.images);
+      alignment::AlignmentLossResult loss;
+      if (options.loss == kWindowCrossEntropy) {
+        loss = window_cross_entropy(energies, batch);
+      } else if (asg) {
+        loss = graph::asg_alignment_loss(energies, targets, loss_options, transitions);
+      } else {
+        loss = alignment::alignment_loss(options.loss, energies, targets, loss_options);
+      }
+      const float value = loss.loss.item();
+      if (!std::isfinite(value)) {
+        Tape::current().release();
+        throw std::runtime_error(fmt::format(
+            "the {} loss became {} in epoch {} after {} samples; the last good checkpoint is "
+            "kept in {}. Lower --learning-rate, or keep --zero-infinity on",
+            options.loss, value, epoch, done, options.run_dir));
+      }
+
+      optimizer.zero_grad();
+      loss.loss.backward();
+      if (options.clip_norm > 0.0f) {
+        nn::clip_grad_norm(recognizer.model().parameters(), options.clip_norm);
+      }
+      optimizer.step();
+
+      const auto size = static_cast<int64_t>(indices.size());
+      loss_sum += static_cast<double>(value) * static_cast<double>(size);
+      done += size;
+      skipped += loss.skipped;
+      progress.update(done, loss_sum / static_cast<double>(done), 0.0);
+    }
+
+    EpochSummary summary;
+    summary.epoch = epoch;
+    summary.train_loss = loss_sum / static_cast<double>(done);
+    summary.train_seconds = seconds_since(start);
+    summary.samples_per_second = static_cast<double>(done) / summary.train_seconds;
+    summary.skipped = skipped;
+    if (!validation.empty()) {
+      const Evaluation evaluation = evaluate(recognizer, validation, options.validation_decoding);
+      summary.validation_cer = evaluation.cer;
+      summary.validation_word_accuracy = evaluation.word_accuracy;
+    }
+    progress.finish_epoch(summary.train_loss, summary.validation_cer);
+    if (skipped > 0) {
+      progress.message(fmt::format("epoch {}: {} samples had no valid alignment and were skipped "
+                                   "(too few windows for their labels)",
+                                   epoch, skipped));
+    }
+
+    const std::map<std::string, std::string> checkpoint_metadata = {
+        {"epoch", std::to_string(epoch)},
+        {"validation_cer", fmt::format("{:.6f}", summary.validation_cer)},
+        {"loss", options.loss}};
+    recognizer.save(last_path, &optimizer, checkpoint_metadata);
+    const bool improved = result.best_epoch == 0 || summary.validation_cer < result.best_validation_cer;
+    if (improved) {
+      result.best_validation_cer = summary.validation_cer;
+      result.best_epoch = epoch;
+      recognizer.save(best_path, nullptr, checkpoint_metadata);
+      epochs_without_improvement = 0;
+    } else {
+      ++epochs_without_improvement;
+    }
+
+    metrics.write({{"epoch", epoch},
+                   {"train_loss", summary.train_loss},
+                   {"validation_cer", summary.validation_cer},
+                   {"validation_word_accuracy", summary.validation_word_accuracy},
+                   {"skipped", skipped},
+                   {"seconds", summary.train_seconds},
+                   {"samples_per_second", summary.samples_per_second},
+                   {"learning_rate", options.learning_rate}});
+    result.epochs.push_back(summary);
+
+    if (options.patience > 0 && epochs_without_improvement >= options.patience) {
+      progress.message(fmt::format("stopping early: validation CER has not improved for {} epochs",
+                                   options.patience));
+      result.stopped_early = true;
+      break;
+    }
+  }
+  return result;
+}
+
+}  // namespace ember::recognition

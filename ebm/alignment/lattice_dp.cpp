@@ -1,0 +1,357 @@
+// Forward algorithm, posteriors and Viterbi over one state chain.
+//
+// Each window is one pass over the S states. The inner loops read the
+// previous row through shifted pointers (s, s-1, s-2) with -inf / +inf pads
+// in front, so they have no branches and the compiler vectorises them. The
+// pads stand for "no such predecessor". The reference for every function
+// here is the brute-force enumeration in the tests.
+//
+// Each body is compiled three times, for AVX-512, AVX2 with FMA and the
+// x86-64 baseline, and kernels::active_isa() picks one (the widest the CPU
+// runs, or the one EMBER_SIMD names). The code is the same C++ each time.
+//
+// GCC keeps floating-point code that might raise an exception out of
+// if-converted (branch-free) loops unless told that no code here traps; Ember
+// never enables floating-point traps, and the results are the same IEEE ones.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include "ebm/alignment/lattice_dp.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "autodiff/kernels/dispatch.h"
+#include "ebm/alignment/log_space.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define EMBER_ALIGNMENT_VARIANTS 1
+#define EMBER_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#else
+#define EMBER_ALIGNMENT_VARIANTS 0
+#endif
+
+namespace ember::alignment {
+
+namespace {
+
+constexpr int64_t kPad = 2;
+// Rows are padded to a multiple of the widest vector (16 floats), so the
+// vectorised loops never fall back to a scalar remainder; padded states emit
+// `blocked` (-inf weight, +inf energy) and so are never on a path.
+constexpr int64_t kLanes = 16;
+
+int64_t padded_states(const Lattice& lattice) {
+  return (lattice.states() + kLanes - 1) / kLanes * kLanes;
+}
+
+// Writes row t's emissions scaled by factor, out[s] = factor * E[t, labels[s]],
+// and `blocked` for the padded states.
+void gather_row(const ChainProblem& problem, int64_t t, float factor, float blocked, float* out) {
+  const float* row = problem.energies + t * problem.symbols;
+  const int32_t* labels = problem.lattice->labels.data();
+  const int64_t states = problem.lattice->states();
+  for (int64_t s = 0; s < states; ++s) {
+    out[s] = factor * row[labels[s]];
+  }
+  for (int64_t s = states; s < padded_states(*problem.lattice); ++s) {
+    out[s] = blocked;
+  }
+}
+
+// skip_mask[s] = 0 where s-2 -> s is allowed, else `blocked`, so adding it to
+// a score removes the move. Padded to padded_states.
+std::vector<float> skip_mask(const Lattice& lattice, float blocked) {
+  std::vector<float> mask(padded_states(lattice), blocked);
+  for (int64_t s = 0; s < lattice.states(); ++s) {
+    mask[s] = lattice.can_skip[s] ? 0.0f : blocked;
+  }
+  return mask;
+}
+
+}  // namespace
+
+int64_t dp_row_width(const Lattice& lattice) { return padded_states(lattice) + kPad; }
+
+int64_t alpha_size(const ChainProblem& problem) {
+  return problem.windows * dp_row_width(*problem.lattice);
+}
+
+namespace {
+
+EMBER_ALWAYS_INLINE float forward_body(const ChainProblem& problem, float beta, float* alpha) {
+  const Lattice& lattice = *problem.lattice;
+  const int64_t states = lattice.states();
+  const int64_t lanes = padded_states(lattice);
+  const int64_t width = lanes + kPad;
+  if (problem.windows == 0) {
+    return lattice.accepts_empty ? 0.0f : -kInf;
+  }
+
+  const std::vector<float> mask = skip_mask(lattice, -kInf);
+  std::vector<float> emission(lanes);
+
+  // Window 0: only the start states are open.
+  float* first = alpha;
+  first[0] = first[1] = -kInf;
+  gather_row(problem, 0, -beta, -kInf, emission.data());
+  for (int64_t s = 0; s < lanes; ++s) {
+    first[kPad + s] = s < lattice.start_states ? emission[s] : -kInf;
+  }
+
+  for (int64_t t = 1; t < problem.windows; ++t) {
+    const float* previous = alpha + (t - 1) * width;
+    float* current = alpha + t * width;
+    current[0] = current[1] = -kInf;
+    gather_row(problem, t, -beta, -kInf, emission.data());
+    const float* stay = previous + kPad;
+    const float* advance = previous + kPad - 1;
+    const float* skip = previous;
+    float* out = current + kPad;
+    for (int64_t s = 0; s < lanes; ++s) {
+      out[s] = emission[s] + log_add3(stay[s], advance[s], skip[s] + mask[s]);
+    }
+  }
+
+  // log Z: log-add over the end states of the last window.
+  const float* last = alpha + (problem.windows - 1) * width + kPad;
+  float log_z = -kInf;
+  for (int64_t s = std::max<int64_t>(0, states - lattice.end_states); s < states; ++s) {
+    log_z = log_add(log_z, last[s]);
+  }
+  return log_z;
+}
+
+EMBER_ALWAYS_INLINE void posteriors_body(const ChainProblem& problem, float beta,
+                                         const float* alpha, float log_z, float scale,
+                                         float* grad) {
+  if (log_z == -kInf || problem.windows == 0) {
+    return;
+  }
+  const Lattice& lattice = *problem.lattice;
+  const int64_t states = lattice.states();
+  const int64_t lanes = padded_states(lattice);
+  const int64_t width = lanes + kPad;
+  const int32_t* labels = lattice.labels.data();
+
+  // next[s] = beta_{t+1}(s) + w_{t+1}(s), with two trailing -inf pads; the
+  // successors of s are s (stay), s+1 (advance) and s+2 (skip, if allowed).
+  std::vector<float> next(width, -kInf);
+  std::vector<float> current(lanes);
+  std::vector<float> emission(lanes);
+  std::vector<float> gamma(lanes);
+  std::vector<float> successor_mask(lanes, -kInf);
+  const std::vector<float> mask = skip_mask(lattice, -kInf);
+  for (int64_t s = 0; s + 2 < lanes; ++s) {
+    successor_mask[s] = mask[s + 2];
+  }
+
+  // beta_{L-1}(s) = 0 on the end states: log of the one empty continuation.
+  for (int64_t s = 0; s < lanes; ++s) {
+    current[s] = s >= states - lattice.end_states && s < states ? 0.0f : -kInf;
+  }
+
+  for (int64_t t = problem.windows - 1; t >= 0; --t) {
+    if (t < problem.windows - 1) {
+      // beta_t(s) = log-add of next[s], next[s+1], next[s+2] (if s+2 may skip).
+      const float* stay = next.data();
+      const float* advance = next.data() + 1;
+      const float* skip = next.data() + 2;
+      const float* skip_mask_row = successor_mask.data();
+      float* out = current.data();
+      for (int64_t s = 0; s < lanes; ++s) {
+        out[s] = log_add3(stay[s], advance[s], skip[s] + skip_mask_row[s]);
+      }
+    }
+
+    // gamma_t(s) = exp(alpha + beta - log Z); dF/dE_t(s) = gamma_t(s).
+    const float* row_alpha = alpha + t * width + kPad;
+    for (int64_t s = 0; s < lanes; ++s) {
+      gamma[s] = fast_exp(row_alpha[s] + current[s] - log_z);
+    }
+    float* row_grad = grad + t * problem.symbols;
+    for (int64_t s = 0; s < states; ++s) {
+      row_grad[labels[s]] += scale * gamma[s];
+    }
+
+    gather_row(problem, t, -beta, -kInf, emission.data());
+    for (int64_t s = 0; s < lanes; ++s) {
+      next[s] = current[s] + emission[s];
+    }
+  }
+}
+
+}  // namespace
+
+int64_t back_size(const ChainProblem& problem) {
+  return problem.windows * padded_states(*problem.lattice);
+}
+
+int64_t score_size(const ChainProblem& problem) {
+  return problem.windows * dp_row_width(*problem.lattice);
+}
+
+namespace {
+
+EMBER_ALWAYS_INLINE int64_t viterbi_body(const ChainProblem& problem, float* score,
+                                         uint8_t* back) {
+  const Lattice& lattice = *problem.lattice;
+  const int64_t states = lattice.states();
+  const int64_t lanes = padded_states(lattice);
+  const int64_t width = lanes + kPad;
+  if (problem.windows == 0 || states == 0) {
+    return -1;
+  }
+
+  const std::vector<float> mask = skip_mask(lattice, kInf);
+  std::vector<float> emission(lanes);
+
+  float* first = score;
+  first[0] = first[1] = kInf;
+  gather_row(problem, 0, 1.0f, kInf, emission.data());
+  for (int64_t s = 0; s < lanes; ++s) {
+    first[kPad + s] = s < lattice.start_states ? emission[s] : kInf;
+    back[s] = 0;
+  }
+
+  for (int64_t t = 1; t < problem.windows; ++t) {
+    const float* previous = score + (t - 1) * width;
+    float* current = score + t * width;
+    current[0] = current[1] = kInf;
+    gather_row(problem, t, 1.0f, kInf, emission.data());
+    const float* stay = previous + kPad;
+    const float* advance = previous + kPad - 1;
+    const float* skip = previous;
+    float* out = current + kPad;
+    uint8_t* moves = back + t * lanes;
+    for (int64_t s = 0; s < lanes; ++s) {
+      // Ties go to the smaller move: each <= prefers advance over skip, then
+      // stay over the better of the two. Selects, not ifs, keep it branch-free.
+      const float a0 = stay[s];
+      const float a1 = advance[s];
+      const float a2 = skip[s] + mask[s];
+      const bool advance_beats_skip = a1 <= a2;
+      const float best_moved = advance_beats_skip ? a1 : a2;
+      const bool take_stay = a0 <= best_moved;
+      out[s] = emission[s] + (take_stay ? a0 : best_moved);
+      const int move = take_stay ? 0 : (advance_beats_skip ? 1 : 2);
+      moves[s] = static_cast<uint8_t>(move);
+    }
+  }
+
+  // Among end states the later one wins ties.
+  const float* last = score + (problem.windows - 1) * width + kPad;
+  int64_t final_state = -1;
+  float best = kInf;
+  for (int64_t s = states - 1; s >= std::max<int64_t>(0, states - lattice.end_states); --s) {
+    if (last[s] < best) {
+      best = last[s];
+      final_state = s;
+    }
+  }
+  return final_state;
+}
+
+// One wrapper per instruction set around each body, and the dispatch.
+#if EMBER_ALIGNMENT_VARIANTS
+EMBER_TARGET_AVX512 float forward_avx512(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_body(problem, beta, alpha);
+}
+EMBER_TARGET_AVX2 float forward_avx2(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_body(problem, beta, alpha);
+}
+EMBER_TARGET_AVX512 void posteriors_avx512(const ChainProblem& problem, float beta,
+                                           const float* alpha, float log_z, float scale,
+                                           float* grad) {
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+EMBER_TARGET_AVX2 void posteriors_avx2(const ChainProblem& problem, float beta,
+                                       const float* alpha, float log_z, float scale,
+                                       float* grad) {
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+EMBER_TARGET_AVX512 int64_t viterbi_avx512(const ChainProblem& problem, float* score,
+                                           uint8_t* back) {
+  return viterbi_body(problem, score, back);
+}
+EMBER_TARGET_AVX2 int64_t viterbi_avx2(const ChainProblem& problem, float* score,
+                                       uint8_t* back) {
+  return viterbi_body(problem, score, back);
+}
+#endif
+
+}  // namespace
+
+float forward_log_partition(const ChainProblem& problem, float beta, float* alpha,
+                            kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    return forward_avx512(problem, beta, alpha);
+  }
+  if (isa == kernels::Isa::avx2) {
+    return forward_avx2(problem, beta, alpha);
+  }
+#endif
+  return forward_body(problem, beta, alpha);
+}
+
+float forward_log_partition(const ChainProblem& problem, float beta, float* alpha) {
+  return forward_log_partition(problem, beta, alpha, kernels::active_isa());
+}
+
+void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
+                    float scale, float* grad, kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    posteriors_avx512(problem, beta, alpha, log_z, scale, grad);
+    return;
+  }
+  if (isa == kernels::Isa::avx2) {
+    posteriors_avx2(problem, beta, alpha, log_z, scale, grad);
+    return;
+  }
+#endif
+  posteriors_body(problem, beta, alpha, log_z, scale, grad);
+}
+
+void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
+                    float scale, float* grad) {
+  add_posteriors(problem, beta, alpha, log_z, scale, grad, kernels::active_isa());
+}
+
+int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back,
+                       kernels::Isa isa) {
+#if EMBER_ALIGNMENT_VARIANTS
+  if (isa == kernels::Isa::avx512) {
+    return viterbi_avx512(problem, score, back);
+  }
+  if (isa == kernels::Isa::avx2) {
+    return viterbi_avx2(problem, score, back);
+  }
+#endif
+  return viterbi_body(problem, score, back);
+}
+
+int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back) {
+  return viterbi_scores(problem, score, back, kernels::active_isa());
+}
+
+std::vector<int64_t> viterbi_backtrace(const ChainProblem& problem, const uint8_t* back,
+                                       int64_t final_state) {
+  std::vector<int64_t> path(problem.windows, -1);
+  if (final_state < 0) {
+    return path;
+  }
+  const int64_t lanes = padded_states(*problem.lattice);
+  int64_t s = final_state;
+  for (int64_t t = problem.windows - 1; t >= 0; --t) {
+    path[t] = s;
+    s -= back[t * lanes + s];
+  }
+  assert(path[0] < problem.lattice->start_states);
+  return path;
+}
+
+}  // namespace ember::alignment

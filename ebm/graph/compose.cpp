@@ -1,0 +1,241 @@
+// Composition of transducers and intersection of acceptors.
+//
+// Output states are triples (state of first, state of second, filter),
+// built breadth first from the pairs of start states, so only reachable
+// triples exist. The filter orders epsilon moves between two matched arcs:
+//   filter 0: anything may follow;
+//   filter 1: second has moved alone, so first may not move alone until
+//             the next matched arc.
+// Without it, a path of first with an output epsilon and a path of second
+// with an input epsilon would pair up once for every interleaving.
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "ebm/graph/arc_origins.h"
+#include "ebm/graph/functions.h"
+
+namespace ember::graph {
+
+namespace {
+
+// Arcs leaving each state sorted by one of their labels, epsilon first, so
+// matching arcs can be found by binary search.
+struct SortedArcs {
+  std::vector<int32_t> offsets;  // [S + 1]
+  std::vector<int32_t> arcs;     // [A]
+  std::vector<int32_t> labels;   // [A], labels[k] is the sort key of arcs[k]
+};
+
+SortedArcs sort_out_arcs(const Graph& graph, const std::vector<int32_t>& key_labels) {
+  ArcIndex index = out_arcs(graph);
+  SortedArcs sorted;
+  sorted.offsets = std::move(index.offsets);
+  sorted.arcs = std::move(index.arcs);
+  for (size_t s = 0; s + 1 < sorted.offsets.size(); ++s) {
+    auto first = sorted.arcs.begin() + sorted.offsets[s];
+    auto last = sorted.arcs.begin() + sorted.offsets[s + 1];
+    const auto by_label = [&key_labels](int32_t x, int32_t y) {
+      return key_labels[static_cast<size_t>(x)] < key_labels[static_cast<size_t>(y)];
+    };
+    if (!std::is_sorted(first, last, by_label)) {
+      std::stable_sort(first, last, by_label);
+    }
+  }
+  sorted.labels.resize(sorted.arcs.size());
+  for (size_t k = 0; k < sorted.arcs.size(); ++k) {
+    sorted.labels[k] = key_labels[static_cast<size_t>(sorted.arcs[k])];
+  }
+  return sorted;
+}
+
+// Maps (state of first, state of second, filter) to an output state: a flat
+// table when the product is small, a hash map otherwise.
+class TripleMap {
+ public:
+  TripleMap(int64_t first_states, int64_t second_states) : second_states_(second_states) {
+    const int64_t size = first_states * second_states * 2;
+    dense_ = size <= kDenseLimit;
+    if (dense_) {
+      table_.assign(static_cast<size_t>(size), -1);
+    }
+  }
+
+  // The output state of a triple, or -1 if it has none yet.
+  int32_t find(int64_t key) const {
+    if (dense_) {
+      return table_[static_cast<size_t>(key)];
+    }
+    const auto it = map_.find(key);
+    return it == map_.end() ? -1 : it->second;
+  }
+  void insert(int64_t key, int32_t state) {
+    if (dense_) {
+      table_[static_cast<size_t>(key)] = state;
+    } else {
+      map_.emplace(key, state);
+    }
+  }
+  int64_t key(int64_t a, int64_t b, int filter) const {
+    return (a * second_states_ + b) * 2 + filter;
+  }
+
+ private:
+  // 2^20 int32 entries (4 MiB): larger products are usually sparse.
+  static constexpr int64_t kDenseLimit = int64_t{1} << 20;
+  int64_t second_states_;
+  bool dense_ = true;
+  std::vector<int32_t> table_;
+  std::unordered_map<int64_t, int32_t> map_;
+};
+
+class Composer {
+ public:
+  Composer(const Graph& first, const Graph& second)
+      : first_(first),
+        second_(second),
+        first_arcs_(sort_out_arcs(first, first.output_labels())),
+        second_arcs_(sort_out_arcs(second, second.input_labels())),
+        states_(first.num_states(), second.num_states()) {
+    // A guess that fits an emissions graph against a target graph, where
+    // most state pairs are reachable; the vectors grow if it is short.
+    const int64_t states = std::min(first.num_states() * second.num_states(), int64_t{1} << 16);
+    result_.reserve(states, 3 * states);
+    pending_.reserve(static_cast<size_t>(states));
+  }
+
+  Graph run(const char* op) {
+    for (int64_t a : first_.start_states()) {
+      for (int64_t b : second_.start_states()) {
+        result_.make_start(state_of(a, b, 0));
+      }
+    }
+    for (size_t next = 0; next < pending_.size(); ++next) {
+      expand(static_cast<int32_t>(next));
+    }
+    tie_derived_energies(result_, {&first_, &second_}, std::move(origins_), op);
+    return std::move(result_);
+  }
+
+ private:
+  struct Triple {
+    int32_t a;
+    int32_t b;
+    int32_t filter;
+  };
+
+  int32_t state_of(int64_t a, int64_t b, int filter) {
+    const int64_t key = states_.key(a, b, filter);
+    int32_t state = states_.find(key);
+    if (state < 0) {
+      state = static_cast<int32_t>(result_.add_state(false, first_.is_accept(a) && second_.is_accept(b)));
+      states_.insert(key, state);
+      pending_.push_back({static_cast<int32_t>(a), static_cast<int32_t>(b), filter});
+    }
+    return state;
+  }
+
+  void add_arc(int32_t source, int32_t destination, int input_label, int output_label,
+               int64_t first_arc, int64_t second_arc) {
+    result_.add_arc(source, destination, input_label, output_label, 0.0f);
+    if (first_arc >= 0) {
+      origins_.add(0, first_arc);
+    }
+    if (second_arc >= 0) {
+      origins_.add(1, second_arc);
+    }
+    origins_.end_arc();
+  }
+
+  void expand(int32_t state) {
+    const Triple t = pending_[static_cast<size_t>(state)];
+
+    // Arc ranges [begin, end) of the two states; epsilons sort first, so the
+    // labelled arcs start at the first label >= 0.
+    const int32_t* a_labels = first_arcs_.labels.data();
+    const int32_t* b_labels = second_arcs_.labels.data();
+    const int32_t a_begin = first_arcs_.offsets[static_cast<size_t>(t.a)];
+    const int32_t a_end = first_arcs_.offsets[static_cast<size_t>(t.a) + 1];
+    const int32_t b_begin = second_arcs_.offsets[static_cast<size_t>(t.b)];
+    const int32_t b_end = second_arcs_.offsets[static_cast<size_t>(t.b) + 1];
+    const int32_t a_labelled = static_cast<int32_t>(std::lower_bound(a_labels + a_begin, a_labels + a_end, 0) - a_labels);
+    const int32_t b_labelled = static_cast<int32_t>(std::lower_bound(b_labels + b_begin, b_labels + b_end, 0) - b_labels);
+
+    match_labelled(state, a_labelled, a_end, b_labelled, b_end);
+
+    // first moves alone on an output epsilon (only under filter 0)
+    if (t.filter == 0) {
+      for (int32_t k = a_begin; k < a_labelled; ++k) {
+        const int32_t arc = first_arcs_.arcs[static_cast<size_t>(k)];
+        const int32_t next = state_of(first_.destinations()[static_cast<size_t>(arc)], t.b, 0);
+        add_arc(state, next, first_.input_labels()[static_cast<size_t>(arc)], kEpsilon, arc, -1);
+      }
+    }
+
+    // second moves alone on an input epsilon
+    for (int32_t k = b_begin; k < b_labelled; ++k) {
+      const int32_t arc = second_arcs_.arcs[static_cast<size_t>(k)];
+      const int32_t next = state_of(t.a, second_.destinations()[static_cast<size_t>(arc)], 1);
+      add_arc(state, next, kEpsilon, second_.output_labels()[static_cast<size_t>(arc)], -1, arc);
+    }
+  }
+
+  // Pairs every labelled arc of first with the arcs of second whose input
+  // label equals its output label, walking the shorter list and searching
+  // the longer one.
+  void match_labelled(int32_t state, int32_t a_from, int32_t a_to, int32_t b_from, int32_t b_to) {
+    const bool walk_first = (a_to - a_from) <= (b_to - b_from);
+    const SortedArcs& walked = walk_first ? first_arcs_ : second_arcs_;
+    const SortedArcs& searched = walk_first ? second_arcs_ : first_arcs_;
+    const int32_t walk_from = walk_first ? a_from : b_from;
+    const int32_t walk_to = walk_first ? a_to : b_to;
+    const int32_t search_from = walk_first ? b_from : a_from;
+    const int32_t search_to = walk_first ? b_to : a_to;
+    const int32_t* search_labels = searched.labels.data();
+
+    for (int32_t k = walk_from; k < walk_to; ++k) {
+      const int32_t label = walked.labels[static_cast<size_t>(k)];
+      const auto range = std::equal_range(search_labels + search_from, search_labels + search_to, label);
+      for (const int32_t* m = range.first; m != range.second; ++m) {
+        const int32_t walked_arc = walked.arcs[static_cast<size_t>(k)];
+        const int32_t searched_arc = searched.arcs[static_cast<size_t>(m - search_labels)];
+        const int32_t a_arc = walk_first ? walked_arc : searched_arc;
+        const int32_t b_arc = walk_first ? searched_arc : walked_arc;
+        const int32_t next = state_of(first_.destinations()[static_cast<size_t>(a_arc)],
+                                      second_.destinations()[static_cast<size_t>(b_arc)], 0);
+        add_arc(state, next, first_.input_labels()[static_cast<size_t>(a_arc)],
+                second_.output_labels()[static_cast<size_t>(b_arc)], a_arc, b_arc);
+      }
+    }
+  }
+
+  const Graph& first_;
+  const Graph& second_;
+  SortedArcs first_arcs_;
+  SortedArcs second_arcs_;
+  TripleMap states_;
+  std::vector<Triple> pending_;
+  Graph result_;
+  ArcOrigins origins_;
+};
+
+}  // namespace
+
+Graph compose(const Graph& first, const Graph& second) {
+  return Composer(first, second).run("compose");
+}
+
+Graph intersect(const Graph& first, const Graph& second) {
+  for (const Graph* g : {&first, &second}) {
+    if (!g->is_acceptor()) {
+      throw std::invalid_argument(fmt::format(
+          "intersect: the {} graph is a transducer (some arc has different input and output "
+          "labels); intersect takes acceptors, use compose for transducers",
+          g == &first ? "first" : "second"));
+    }
+  }
+  return Composer(first, second).run("intersect");
+}
+
+}  // namespace ember::graph

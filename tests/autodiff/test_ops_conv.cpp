@@ -1,0 +1,297 @@
+// Tests of conv2d, max_pool2d and avg_pool2d: hand-computed values, output
+// sizes (padding, stride, ceil mode), error messages, and gradient checks.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autodiff/autodiff.h"
+#include "autodiff/ops_conv.h"
+
+using namespace ember;
+
+namespace {
+
+// x [1, 1, 3, 3] containing 1 .. 9 row by row.
+Tensor one_to_nine() { return reshape(arange(1.0f, 10.0f, 1.0f), {1, 1, 3, 3}); }
+
+void require_values(const Tensor& actual, const std::vector<float>& expected) {
+  const std::vector<float> values = actual.to_vector();
+  REQUIRE(values.size() == expected.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    INFO("element " << i);
+    CHECK(values[i] == Approx(expected[i]).margin(1e-6));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d output size rule", "[autodiff][conv2d]") {
+  SECTION("floor((input + 2 padding - kernel) / stride) + 1") {
+    CHECK(conv_output_size(28, 5, 1, 2, "conv2d", "height") == 28);
+    CHECK(conv_output_size(5, 3, 2, 1, "conv2d", "height") == 3);
+    CHECK(conv_output_size(6, 3, 2, 0, "conv2d", "width") == 2);
+  }
+  SECTION("input smaller than the kernel names both sizes") {
+    CHECK_THROWS_WITH(conv_output_size(3, 4, 1, 0, "conv2d", "height"),
+                      Catch::Contains("height 3") && Catch::Contains("kernel height 4"));
+  }
+}
+
+TEST_CASE("conv2d values", "[autodiff][conv2d]") {
+  SECTION("2x2 kernel, no padding, with bias") {
+    // y[i, j] = x[i, j] - x[i + 1, j + 1] + 0.5 = -4 + 0.5 everywhere.
+    Tensor weight = from_vector({1, 0, 0, -1}, {1, 1, 2, 2});
+    Tensor y = conv2d(one_to_nine(), weight, from_vector({0.5f}, {1}));
+    REQUIRE(y.shape() == Shape{1, 1, 2, 2});
+    require_values(y, {-3.5f, -3.5f, -3.5f, -3.5f});
+  }
+  SECTION("3x3 ones, padding 1, stride 2") {
+    // Each output sums the 2x2 corner of x that its window overlaps.
+    Tensor y = conv2d(one_to_nine(), ones({1, 1, 3, 3}), Tensor(), {{2, 2}, {1, 1}});
+    REQUIRE(y.shape() == Shape{1, 1, 2, 2});
+    require_values(y, {1 + 2 + 4 + 5, 2 + 3 + 5 + 6, 4 + 5 + 7 + 8, 5 + 6 + 8 + 9});
+  }
+  SECTION("1x1 kernel mixes channels") {
+    Tensor x = from_vector({1, 2, 3, 4, 10, 20, 30, 40}, {1, 2, 2, 2});
+    Tensor weight = from_vector({1, 1, 2, -1}, {2, 2, 1, 1});
+    Tensor y = conv2d(x, weight);
+    require_values(y, {11, 22, 33, 44, -8, -16, -24, -32});
+  }
+  SECTION("non-square kernel and stride") {
+    // Kernel 1x2 of ones with stride {1, 2}: sums of horizontal pairs.
+    Tensor x = reshape(arange(8), {1, 1, 2, 4});
+    Tensor y = conv2d(x, ones({1, 1, 1, 2}), Tensor(), {{1, 2}, {0, 0}});
+    REQUIRE(y.shape() == Shape{1, 1, 2, 2});
+    require_values(y, {0 + 1, 2 + 3, 4 + 5, 6 + 7});
+  }
+}
+
+TEST_CASE("conv2d rejects bad shapes", "[autodiff][conv2d]") {
+  SECTION("input narrower than the kernel") {
+    CHECK_THROWS_WITH(conv2d(zeros({1, 1, 8, 3}), zeros({1, 1, 4, 8})),
+                      Catch::Contains("width 3") && Catch::Contains("kernel width 8"));
+  }
+  SECTION("channel mismatch") {
+    CHECK_THROWS_WITH(conv2d(zeros({1, 2, 4, 4}), zeros({1, 3, 2, 2})),
+                      Catch::Contains("[1, 3, 2, 2]") && Catch::Contains("[C_out, 2, KH, KW]"));
+  }
+  SECTION("input that is not 4-D") {
+    CHECK_THROWS_WITH(conv2d(zeros({1, 4, 4}), zeros({1, 1, 2, 2})),
+                      Catch::Contains("[B, C, H, W]"));
+  }
+  SECTION("bias of the wrong length") {
+    CHECK_THROWS_WITH(conv2d(zeros({1, 1, 4, 4}), zeros({2, 1, 2, 2}), zeros({3})),
+                      Catch::Contains("expected [2]"));
+  }
+}
+
+TEST_CASE("conv2d gradient", "[autodiff][conv2d]") {
+  Generator generator(7);
+  Tensor x = normal({2, 2, 5, 6}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor weight = normal({3, 2, 3, 2}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor bias = normal({3}, 0.0f, 1.0f, generator).set_requires_grad(true);
+
+  SECTION("stride 2, padding 1, with bias") {
+    auto f = [](const std::vector<Tensor>& in) {
+      return conv2d(in[0], in[1], in[2], {{2, 1}, {1, 1}});
+    };
+    const GradCheckResult result = gradcheck(f, {x, weight, bias});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+  SECTION("1x1 kernel (the identity-column path)") {
+    Tensor pointwise = normal({3, 2, 1, 1}, 0.0f, 1.0f, generator).set_requires_grad(true);
+    auto f = [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2]); };
+    const GradCheckResult result = gradcheck(f, {x, pointwise, bias});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+  SECTION("same input used twice accumulates") {
+    auto f = [](const std::vector<Tensor>& in) {
+      return sum(conv2d(in[0], in[1])) + sum(conv2d(in[0], in[1], Tensor(), {{1, 1}, {1, 0}}));
+    };
+    const GradCheckResult result = gradcheck(f, {x, weight});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+}
+
+TEST_CASE("im2col and col2im are adjoint", "[autodiff][conv2d]") {
+  // <im2col(x), c> == <x, col2im(c)> for any x and c, the property that makes
+  // col2im the right backward of im2col.
+  ConvGeometry g;
+  g.channels = 2;
+  g.height = 5;
+  g.width = 4;
+  g.kernel = {3, 2};
+  g.stride = {2, 1};
+  g.padding = {1, 1};
+  g.out_height = conv_output_size(5, 3, 2, 1, "test", "height");
+  g.out_width = conv_output_size(4, 2, 1, 1, "test", "width");
+  const int64_t column_count = 2 * 3 * 2 * g.out_height * g.out_width;
+
+  Generator generator(3);
+  const std::vector<float> x = normal({2 * 5 * 4}, 0.0f, 1.0f, generator).to_vector();
+  const std::vector<float> c = normal({column_count}, 0.0f, 1.0f, generator).to_vector();
+  std::vector<float> columns(static_cast<size_t>(column_count));
+  std::vector<float> image(x.size(), 0.0f);
+  im2col(x.data(), g, columns.data());
+  col2im(c.data(), g, image.data());
+
+  double lhs = 0.0;
+  double rhs = 0.0;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    lhs += static_cast<double>(columns[i]) * c[i];
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    rhs += static_cast<double>(x[i]) * image[i];
+  }
+  CHECK(lhs == Approx(rhs).epsilon(1e-5));
+}
+
+TEST_CASE("pooling output size with ceil mode", "[autodiff][max_pool2d]") {
+  SECTION("floor mode drops a partial window") {
+    CHECK(pool_output_size(7, 3, 3, 0, false, "pool", "width") == 2);
+  }
+  SECTION("ceil mode keeps a partial window that starts inside the input") {
+    // Windows start at 0, 3 and 6; the last covers only position 6.
+    CHECK(pool_output_size(7, 3, 3, 0, true, "pool", "width") == 3);
+  }
+  SECTION("ceil mode drops a window that would start in the trailing padding") {
+    // Input 5, padding 1: windows start at -1, 1, 3; a fourth would start at 5,
+    // inside the right padding, so it is not added.
+    CHECK(pool_output_size(5, 2, 2, 1, true, "pool", "width") == 3);
+  }
+  SECTION("exact fit is the same in both modes") {
+    CHECK(pool_output_size(6, 2, 2, 0, true, "pool", "width") == 3);
+    CHECK(pool_output_size(6, 2, 2, 0, false, "pool", "width") == 3);
+  }
+}
+
+TEST_CASE("max_pool2d values and argmax", "[autodiff][max_pool2d]") {
+  SECTION("2x2 windows on 4x4") {
+    Tensor x = from_vector({1, 5, 2, 0,  //
+                            3, 4, 8, 1,  //
+                            0, 0, 1, 1,  //
+                            9, 2, 1, 7},
+                           {1, 1, 4, 4});
+    MaxPoolResult result = max_pool2d_with_argmax(x, {.kernel = {2, 2}});
+    REQUIRE(result.output.shape() == Shape{1, 1, 2, 2});
+    require_values(result.output, {5, 8, 9, 7});
+    require_values(result.argmax, {1, 6, 12, 15});
+  }
+  SECTION("ceil mode adds partial windows at the edges") {
+    // x [1, 1, 5, 5] contains 0 .. 24, so each maximum is its own flat index.
+    Tensor x = reshape(arange(25), {1, 1, 5, 5});
+    MaxPoolResult result = max_pool2d_with_argmax(x, {.kernel = {2, 2}, .ceil_mode = true});
+    REQUIRE(result.output.shape() == Shape{1, 1, 3, 3});
+    require_values(result.output, {6, 8, 9, 16, 18, 19, 21, 23, 24});
+    require_values(result.argmax, {6, 8, 9, 16, 18, 19, 21, 23, 24});
+  }
+  SECTION("padding never wins, even against negative values") {
+    Tensor x = from_vector({-1, -2, -3, -4}, {1, 1, 2, 2});
+    Tensor y = max_pool2d(x, {.kernel = {2, 2}, .padding = {1, 1}});
+    REQUIRE(y.shape() == Shape{1, 1, 2, 2});
+    require_values(y, {-1, -2, -3, -4});
+  }
+  SECTION("ties go to the first position") {
+    MaxPoolResult result = max_pool2d_with_argmax(ones({1, 1, 2, 2}), {.kernel = {2, 2}});
+    require_values(result.argmax, {0});
+  }
+  SECTION("NaN wins") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    Tensor y = max_pool2d(from_vector({1, nan, 5, 2}, {1, 1, 2, 2}), {.kernel = {2, 2}});
+    CHECK(std::isnan(y.item()));
+  }
+  SECTION("non-square kernel with stride equal to the kernel") {
+    // The tiny recognizer's pooling: kernel {3, 6}, 29 x 83 -> 9 x 13.
+    Tensor y = max_pool2d(zeros({2, 1, 29, 83}), {.kernel = {3, 6}});
+    CHECK(y.shape() == Shape{2, 1, 9, 13});
+  }
+}
+
+TEST_CASE("max_pool2d rejects bad options", "[autodiff][max_pool2d]") {
+  SECTION("input shorter than the kernel") {
+    CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 2, 8}), {.kernel = {3, 3}}),
+                      Catch::Contains("height 2") && Catch::Contains("kernel height 3"));
+  }
+  SECTION("padding more than half the kernel") {
+    CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 4, 4}), {.kernel = {2, 2}, .padding = {2, 0}}),
+                      Catch::Contains("more than half the kernel"));
+  }
+  SECTION("zero kernel") {
+    CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 4, 4}), {.kernel = {0, 2}}),
+                      Catch::Contains("kernel {0, 2} must be positive"));
+  }
+}
+
+TEST_CASE("max_pool2d gradient", "[autodiff][max_pool2d]") {
+  Generator generator(11);
+  // Normal samples are distinct with probability one, so no window has a tie
+  // that a finite difference would straddle.
+  Tensor x = normal({2, 2, 5, 7}, 0.0f, 1.0f, generator).set_requires_grad(true);
+
+  SECTION("overlapping windows with padding and ceil mode") {
+    auto f = [](const std::vector<Tensor>& in) {
+      return max_pool2d(in[0], {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1},
+                                .ceil_mode = true});
+    };
+    const GradCheckResult result = gradcheck(f, {x});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+  SECTION("gradient goes to the argmax only") {
+    Tensor input = from_vector({1, 5, 2, 0}, {1, 1, 2, 2}).set_requires_grad(true);
+    sum(max_pool2d(input, {.kernel = {2, 2}})).backward();
+    require_values(input.grad(), {0, 1, 0, 0});
+  }
+}
+
+TEST_CASE("avg_pool2d values", "[autodiff][avg_pool2d]") {
+  Tensor x = from_vector({1, 2, 3, 4}, {1, 1, 2, 2});
+
+  SECTION("padding counts in the divisor by default") {
+    Tensor y = avg_pool2d(x, {.kernel = {2, 2}, .padding = {1, 1}});
+    require_values(y, {0.25f, 0.5f, 0.75f, 1.0f});
+  }
+  SECTION("count_include_pad = false divides by the elements inside") {
+    Tensor y =
+        avg_pool2d(x, {.kernel = {2, 2}, .padding = {1, 1}, .count_include_pad = false});
+    require_values(y, {1, 2, 3, 4});
+  }
+  SECTION("a ceil-mode window beyond the input divides by what it covers") {
+    Tensor row = from_vector({1, 2, 3}, {1, 1, 1, 3});
+    Tensor y = avg_pool2d(row, {.kernel = {1, 2}, .ceil_mode = true});
+    REQUIRE(y.shape() == Shape{1, 1, 1, 2});
+    require_values(y, {1.5f, 3.0f});
+  }
+  SECTION("plain 2x2 means") {
+    Tensor y = avg_pool2d(reshape(arange(16), {1, 1, 4, 4}), {.kernel = {2, 2}});
+    require_values(y, {2.5f, 4.5f, 10.5f, 12.5f});
+  }
+}
+
+TEST_CASE("avg_pool2d gradient", "[autodiff][avg_pool2d]") {
+  Generator generator(13);
+  Tensor x = normal({2, 3, 5, 6}, 0.0f, 1.0f, generator).set_requires_grad(true);
+
+  SECTION("overlapping windows with padding and ceil mode") {
+    auto f = [](const std::vector<Tensor>& in) {
+      return avg_pool2d(in[0], {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                                .ceil_mode = true, .count_include_pad = false});
+    };
+    const GradCheckResult result = gradcheck(f, {x});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+  SECTION("same input used twice accumulates") {
+    auto f = [](const std::vector<Tensor>& in) {
+      return avg_pool2d(in[0], {.kernel = {2, 2}}) + avg_pool2d(in[0], {.kernel = {2, 2}});
+    };
+    const GradCheckResult result = gradcheck(f, {x});
+    INFO(result.report);
+    REQUIRE(result.ok);
+  }
+}
