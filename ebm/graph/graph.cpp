@@ -1,7 +1,9 @@
 // Graph construction, accessors, arc indexes and topological order.
 #include "ebm/graph/graph.h"
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -142,7 +144,12 @@ ArcIndex index_arcs_by(const std::vector<int32_t>& keys, int64_t num_states) {
     index.offsets[s + 1] += index.offsets[s];
   }
 
+  // Keys already in order (the sources of most built graphs) need no scatter.
   index.arcs.resize(keys.size());
+  if (std::is_sorted(keys.begin(), keys.end())) {
+    std::iota(index.arcs.begin(), index.arcs.end(), 0);
+    return index;
+  }
   std::vector<int32_t> next(index.offsets.begin(), index.offsets.end() - 1);
   for (size_t a = 0; a < keys.size(); ++a) {
     index.arcs[static_cast<size_t>(next[static_cast<size_t>(keys[a])]++)] = static_cast<int32_t>(a);
