@@ -271,33 +271,47 @@ class ChainIntersector {
       : chain_(chain),
         second_(second),
         windows_(chain.num_states() - 1),
-        second_states_(static_cast<int32_t>(second.num_states())),
-        second_arcs_(out_arcs(second)) {
-    number_labels();
+        second_states_(static_cast<int32_t>(second.num_states())) {
+    index_second();
     bucket_chain_arcs();
   }
 
   Graph run(const char* op) {
     mark_live();
+    reserve_output();
     build();
     tie_pair_energies(result_, chain_, second_, std::move(origins_), op);
     return std::move(result_);
   }
 
  private:
-  // Numbers second's distinct labels 0 .. K-1 and stores each of second's
-  // arcs' number in label_of_arc_.
-  void number_labels() {
+  // One arc of second, as the sweeps read it.
+  struct SecondArc {
+    int32_t arc;          // index in second
+    int32_t destination;  // state of second
+    int32_t label;        // number of its label, 0 .. K-1
+  };
+
+  // Numbers second's distinct labels 0 .. K-1 (label_ids_) and lists the
+  // arcs leaving each state b as second_out_[second_offsets_[b] ..
+  // second_offsets_[b + 1]).
+  void index_second() {
     const std::vector<int32_t>& labels = second_.input_labels();
     const int32_t max_label = labels.empty() ? -1 : *std::max_element(labels.begin(), labels.end());
     label_ids_.assign(static_cast<size_t>(max_label + 1), -1);
-    label_of_arc_.reserve(labels.size());
     for (int32_t label : labels) {
       int32_t& id = label_ids_[static_cast<size_t>(label)];
       if (id < 0) {
         id = num_labels_++;
       }
-      label_of_arc_.push_back(id);
+    }
+
+    ArcIndex out = out_arcs(second_);
+    second_offsets_ = std::move(out.offsets);
+    second_out_.reserve(out.arcs.size());
+    for (int32_t arc : out.arcs) {
+      const auto a = static_cast<size_t>(arc);
+      second_out_.push_back({arc, second_.destinations()[a], label_ids_[static_cast<size_t>(labels[a])]});
     }
   }
 
@@ -326,36 +340,58 @@ class ChainIntersector {
     }
   }
 
-  // Chain arcs of window i with the label of second's arc, as [first, last)
+  // The chain arcs of window i with label number k, as [first, last)
   // positions in bucket_arcs_.
-  std::pair<int32_t, int32_t> matches(int64_t i, int32_t second_arc) const {
-    const auto bucket = static_cast<size_t>(i * num_labels_ + label_of_arc_[static_cast<size_t>(second_arc)]);
+  std::pair<int32_t, int32_t> matches(int64_t i, int32_t k) const {
+    const auto bucket = static_cast<size_t>(i * num_labels_ + k);
     return {bucket_offsets_[bucket], bucket_offsets_[bucket + 1]};
   }
 
-  bool is_live(int64_t i, int32_t b) const {
-    return live_[static_cast<size_t>(i * second_states_ + b)] != 0;
+  // Arcs of second leaving state b.
+  std::pair<const SecondArc*, const SecondArc*> leaving(int32_t b) const {
+    const SecondArc* arcs = second_out_.data();
+    return {arcs + second_offsets_[static_cast<size_t>(b)], arcs + second_offsets_[static_cast<size_t>(b) + 1]};
   }
+
+  uint8_t* live_row(int64_t i) { return live_.data() + i * second_states_; }
 
   // (L, b) is live if b accepts; (i, b) is live if an arc of b reaches a
   // live state of window i + 1 with a label that window i has.
   void mark_live() {
     live_.assign(static_cast<size_t>((windows_ + 1) * second_states_), 0);
-    const auto last_window = static_cast<std::ptrdiff_t>(windows_ * second_states_);
-    std::copy(second_.accept_flags().begin(), second_.accept_flags().end(), live_.begin() + last_window);
-    const int32_t* destinations = second_.destinations().data();
+    std::copy(second_.accept_flags().begin(), second_.accept_flags().end(), live_row(windows_));
     for (int64_t i = windows_ - 1; i >= 0; --i) {
+      uint8_t* row = live_row(i);
+      const uint8_t* next_row = live_row(i + 1);
       for (int32_t b = 0; b < second_states_; ++b) {
-        for (int32_t k = second_arcs_.offsets[static_cast<size_t>(b)]; k < second_arcs_.offsets[static_cast<size_t>(b) + 1]; ++k) {
-          const int32_t arc = second_arcs_.arcs[static_cast<size_t>(k)];
-          const auto [first, last] = matches(i, arc);
-          if (first != last && is_live(i + 1, destinations[arc])) {
-            live_[static_cast<size_t>(i * second_states_ + b)] = 1;
+        const auto [begin, end] = leaving(b);
+        for (const SecondArc* arc = begin; arc != end; ++arc) {
+          const auto [first, last] = matches(i, arc->label);
+          if (first != last && next_row[arc->destination] != 0) {
+            row[b] = 1;
             break;
           }
         }
       }
     }
+  }
+
+  // Room for every live state and one arc per arc of second leaving it, the
+  // exact count when each window has each label once (an emissions graph).
+  void reserve_output() {
+    int64_t states = 0;
+    int64_t arcs = 0;
+    for (int64_t i = 0; i <= windows_; ++i) {
+      const uint8_t* row = live_row(i);
+      for (int32_t b = 0; b < second_states_; ++b) {
+        if (row[b] != 0) {
+          ++states;
+          arcs += second_offsets_[static_cast<size_t>(b) + 1] - second_offsets_[static_cast<size_t>(b)];
+        }
+      }
+    }
+    result_.reserve(states, arcs);
+    origins_.reserve(arcs);
   }
 
   // Window by window: state[b] is the output state of (i, b) or -1, and
@@ -367,30 +403,30 @@ class ChainIntersector {
     std::vector<int32_t> built;
     std::vector<int32_t> next_built;
     for (int64_t b : second_.start_states()) {
-      if (is_live(0, static_cast<int32_t>(b))) {
+      if (live_row(0)[b] != 0) {
         state[static_cast<size_t>(b)] = static_cast<int32_t>(result_.add_state(true, windows_ == 0));
         built.push_back(static_cast<int32_t>(b));
       }
     }
 
-    const int32_t* destinations = second_.destinations().data();
+    const int32_t* labels = second_.input_labels().data();
     for (int64_t i = 0; i < windows_; ++i) {
+      const uint8_t* next_row = live_row(i + 1);
       for (int32_t b : built) {
-        for (int32_t k = second_arcs_.offsets[static_cast<size_t>(b)]; k < second_arcs_.offsets[static_cast<size_t>(b) + 1]; ++k) {
-          const int32_t arc = second_arcs_.arcs[static_cast<size_t>(k)];
-          const int32_t d = destinations[arc];
-          const auto [first, last] = matches(i, arc);
-          if (first == last || !is_live(i + 1, d)) {
+        const auto [begin, end] = leaving(b);
+        for (const SecondArc* arc = begin; arc != end; ++arc) {
+          const auto [first, last] = matches(i, arc->label);
+          if (first == last || next_row[arc->destination] == 0) {
             continue;
           }
-          int32_t& next = next_state[static_cast<size_t>(d)];
+          int32_t& next = next_state[static_cast<size_t>(arc->destination)];
           if (next < 0) {
             next = static_cast<int32_t>(result_.add_state(false, i + 1 == windows_));
-            next_built.push_back(d);
+            next_built.push_back(arc->destination);
           }
           for (int32_t m = first; m < last; ++m) {
-            result_.add_arc(state[static_cast<size_t>(b)], next, second_.input_labels()[static_cast<size_t>(arc)]);
-            origins_.add(bucket_arcs_[static_cast<size_t>(m)], arc);
+            result_.add_arc(state[static_cast<size_t>(b)], next, labels[arc->arc]);
+            origins_.add(bucket_arcs_[static_cast<size_t>(m)], arc->arc);
           }
         }
       }
@@ -407,10 +443,10 @@ class ChainIntersector {
   const Graph& second_;
   int64_t windows_;
   int32_t second_states_;
-  ArcIndex second_arcs_;
   std::vector<int32_t> label_ids_;       // [max label of second + 1], -1 if second lacks it
-  std::vector<int32_t> label_of_arc_;    // [A of second], label number of each arc
   int32_t num_labels_ = 0;               // K
+  std::vector<int32_t> second_offsets_;  // [S of second + 1]
+  std::vector<SecondArc> second_out_;    // [A of second], grouped by source
   std::vector<int32_t> bucket_offsets_;  // [L * K + 1]
   std::vector<int32_t> bucket_arcs_;     // chain arcs, bucket by bucket
   std::vector<uint8_t> live_;            // [(L + 1) * S of second]

@@ -24,29 +24,6 @@ int64_t Graph::add_arc(int64_t source, int64_t destination, int label, float ene
   return add_arc(source, destination, label, label, energy);
 }
 
-int64_t Graph::add_arc(int64_t source, int64_t destination, int input_label, int output_label,
-                       float energy) {
-  if (tied_) {
-    throw std::invalid_argument(
-        "Graph::add_arc: the arc energies are tied to a tensor of fixed size; add every arc "
-        "before calling tie_energies");
-  }
-  checked_state(source, "Graph::add_arc (source)");
-  checked_state(destination, "Graph::add_arc (destination)");
-  if (input_label < kEpsilon || output_label < kEpsilon) {
-    throw std::invalid_argument(fmt::format(
-        "Graph::add_arc: labels {}:{} are invalid; expected labels >= 0 or kEpsilon ({})",
-        input_label, output_label, kEpsilon));
-  }
-  sources_.push_back(static_cast<int32_t>(source));
-  destinations_.push_back(static_cast<int32_t>(destination));
-  input_labels_.push_back(input_label);
-  output_labels_.push_back(output_label);
-  pending_energies_.push_back(energy);
-  energies_ = Tensor();
-  return num_arcs() - 1;
-}
-
 void Graph::make_start(int64_t state) { start_flags_[checked_state(state, "Graph::make_start")] = 1; }
 
 void Graph::make_accept(int64_t state) {
@@ -124,6 +101,20 @@ void Graph::reserve(int64_t states, int64_t arcs) {
 void Graph::throw_arc_out_of_range(int64_t arc) const {
   throw std::out_of_range(
       fmt::format("Graph: arc {} is out of range; the graph has {} arcs", arc, num_arcs()));
+}
+
+void Graph::throw_invalid_arc(int64_t source, int64_t destination, int input_label,
+                              int output_label) const {
+  if (tied_) {
+    throw std::invalid_argument(
+        "Graph::add_arc: the arc energies are tied to a tensor of fixed size; add every arc "
+        "before calling tie_energies");
+  }
+  checked_state(source, "Graph::add_arc (source)");
+  checked_state(destination, "Graph::add_arc (destination)");
+  throw std::invalid_argument(fmt::format(
+      "Graph::add_arc: labels {}:{} are invalid; expected labels >= 0 or kEpsilon ({})",
+      input_label, output_label, kEpsilon));
 }
 
 void Graph::throw_state_out_of_range(int64_t state, const char* op) const {
