@@ -258,8 +258,8 @@ bool has_epsilon_arc(const Graph& graph) {
 
 // The intersection of a chain of L windows with an epsilon-free acceptor.
 // Product state (i, b) pairs chain state i with second's state b. A
-// backward sweep marks the live states, those from which an accepting path
-// continues; the forward sweep then builds, window by window, the live
+// backward sweep marks the live states, from which an accepting path
+// continues. The forward sweep then builds, window by window, the live
 // states reached from a start. So the result has no dead ends (about half
 // the states of a CTC band), its states are numbered in topological order,
 // and its arcs are sorted by source. Matching is a table lookup: the
@@ -315,8 +315,9 @@ class ChainIntersector {
     }
   }
 
-  // A counting sort of the chain's arcs into buckets (i, k), window i and
-  // label number k, in arc order; arcs whose label second lacks are left out.
+  // Sorts the chain's arcs into buckets (i, k), window i and label number k,
+  // by counting, keeping arc order within a bucket. Arcs whose label second
+  // lacks are left out.
   void bucket_chain_arcs() {
     const std::vector<int32_t>& labels = chain_.input_labels();
     const std::vector<int32_t>& sources = chain_.sources();
@@ -355,8 +356,8 @@ class ChainIntersector {
 
   uint8_t* live_row(int64_t i) { return live_.data() + i * second_states_; }
 
-  // (L, b) is live if b accepts; (i, b) is live if an arc of b reaches a
-  // live state of window i + 1 with a label that window i has.
+  // Marks (L, b) live if b accepts, and (i, b) live if an arc of b reaches
+  // a live state of window i + 1 with a label that window i has.
   void mark_live() {
     live_.assign(static_cast<size_t>((windows_ + 1) * second_states_), 0);
     std::copy(second_.accept_flags().begin(), second_.accept_flags().end(), live_row(windows_));

@@ -104,8 +104,10 @@ std::vector<float> arc_posteriors(const Graph& graph, const float* energies, dou
     if (largest == -kInf) {
       continue;  // a dead end: no accepting path leaves s
     }
-    const double scale =
-        state.alpha[s] == -kInf ? 0.0 : std::exp(state.alpha[s] + largest - state.log_total);
+    // alpha[s] + largest <= log Z, so this exp also takes only arguments <= 0.
+    const double scale = state.alpha[s] == -kInf
+                             ? 0.0
+                             : std::exp(static_cast<float>(state.alpha[s] + largest - state.log_total));
     double sum = accept ? std::exp(-largest) : 0.0;
     for (int32_t k = begin; k < end; ++k) {
       const int32_t arc = out.arcs[static_cast<size_t>(k)];
