@@ -179,7 +179,7 @@ void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainCommand>();
   CLI::App* command = app.add_subcommand(
       "train", "Train a sliding-window recognizer on words, digit strings or a labelled folder");
-  std::string losses = "window-ce";
+  std::string losses = "window-ce, asg";
   for (const auto& [name, loss] : alignment::alignment_losses()) {
     losses += ", " + name;
   }

@@ -34,5 +34,9 @@ void add_train_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
 void add_digits_command(CLI::App& app);
 void add_landscape_command(CLI::App& app);
+void add_render_command(CLI::App& app);
+void add_decode_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 
 }  // namespace ember::apps

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "autodiff/kernels/threads.h"
 
 namespace ember::apps {
 
@@ -15,13 +16,13 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->capture_default_str();
   command.add_option("--threads", options.threads,
                      "Worker threads for the kernels; 0 keeps EMBER_NUM_THREADS or uses all cores")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1024));
   command.add_flag("--quiet,-q", options.quiet, "Print only errors and the final result");
 }
 
 void apply_common_options(const CommonOptions& options) {
   if (options.threads > 0) {
-    setenv("EMBER_NUM_THREADS", std::to_string(options.threads).c_str(), /*overwrite=*/1);
+    kernels::set_num_threads(options.threads);
   }
 }
 
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   ember::apps::add_train_command(app);
   ember::apps::add_digits_command(app);
   ember::apps::add_landscape_command(app);
+  ember::apps::add_render_command(app);
+  ember::apps::add_decode_command(app);
+  ember::apps::add_eval_command(app);
+  ember::apps::add_plot_command(app);
 
   try {
     app.parse(argc, argv);

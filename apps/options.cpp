@@ -46,6 +46,10 @@ void add_data_options(CLI::App& command, recognition::DataOptions& options) {
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
   command.add_option("--folder", options.folder, "Folder of images with labels.tsv (--source folder)");
+  command.add_option("--min-width-per-symbol", options.min_width_per_symbol,
+                     "Pad images to at least this many pixels per label symbol")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   command.add_option("--train-samples", options.train_count, "Training images to make")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();

@@ -3,5 +3,6 @@
 
 #include "autodiff/gradcheck.h"
 #include "autodiff/ops.h"
+#include "autodiff/ops_conv.h"
 #include "autodiff/tape.h"
 #include "autodiff/tensor.h"

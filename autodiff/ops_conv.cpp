@@ -1,11 +1,12 @@
 // conv2d, max_pool2d and avg_pool2d: forward and backward side by side.
 //
-// conv2d runs one GEMM per image on the im2col columns; backward recomputes
-// the columns instead of keeping them, trading a cheap copy for memory that
-// would grow with the batch. The im2col, col2im and pooling loops are the
+// conv2d runs one GEMM per image on the im2col columns. Backward recomputes
+// the columns instead of keeping them: a copy is cheap, while keeping them
+// would cost memory that grows with the batch. The im2col, col2im and pooling loops are the
 // scalar reference; faster versions belong in autodiff/kernels/.
 #include "autodiff/ops_conv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -115,19 +116,50 @@ int64_t pool_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t 
 
 // ------------------------------------------------------------ im2col
 
+namespace {
+
+// The output columns [begin, end) whose input column j s - p + q lies inside
+// [0, width); the others read padding. Computed once per kernel column so the
+// copy loops need no bounds test per element.
+struct ValidRange {
+  int64_t begin;
+  int64_t end;
+};
+
+ValidRange valid_outputs(int64_t q, int64_t stride, int64_t padding, int64_t width,
+                         int64_t out_width) {
+  // Smallest j with j s - p + q >= 0, and one past the largest with j s - p + q < width.
+  const int64_t first = padding - q;
+  int64_t begin = first <= 0 ? 0 : (first + stride - 1) / stride;
+  int64_t end = width + padding - q <= 0 ? 0 : (width + padding - q - 1) / stride + 1;
+  begin = std::min(begin, out_width);
+  end = std::clamp(end, begin, out_width);
+  return {begin, end};
+}
+
+}  // namespace
+
 void im2col(const float* image, const ConvGeometry& g, float* columns) {
   const int64_t positions = g.out_height * g.out_width;
   for (int64_t c = 0; c < g.channels; ++c) {
     for (int64_t p = 0; p < g.kernel[0]; ++p) {
       for (int64_t q = 0; q < g.kernel[1]; ++q) {
         float* row = columns + ((c * g.kernel[0] + p) * g.kernel[1] + q) * positions;
+        const ValidRange valid = valid_outputs(q, g.stride[1], g.padding[1], g.width, g.out_width);
         for (int64_t i = 0; i < g.out_height; ++i) {
+          float* out = row + i * g.out_width;
           const int64_t h = i * g.stride[0] - g.padding[0] + p;
-          for (int64_t j = 0; j < g.out_width; ++j) {
-            const int64_t w = j * g.stride[1] - g.padding[1] + q;
-            const bool inside = h >= 0 && h < g.height && w >= 0 && w < g.width;
-            row[i * g.out_width + j] = inside ? image[(c * g.height + h) * g.width + w] : 0.0f;
+          if (h < 0 || h >= g.height) {
+            std::fill(out, out + g.out_width, 0.0f);
+            continue;
           }
+          const float* in = image + (c * g.height + h) * g.width;
+          const int64_t shift = q - g.padding[1];
+          std::fill(out, out + valid.begin, 0.0f);
+          for (int64_t j = valid.begin; j < valid.end; ++j) {
+            out[j] = in[j * g.stride[1] + shift];
+          }
+          std::fill(out + valid.end, out + g.out_width, 0.0f);
         }
       }
     }
@@ -140,16 +172,17 @@ void col2im(const float* columns, const ConvGeometry& g, float* image) {
     for (int64_t p = 0; p < g.kernel[0]; ++p) {
       for (int64_t q = 0; q < g.kernel[1]; ++q) {
         const float* row = columns + ((c * g.kernel[0] + p) * g.kernel[1] + q) * positions;
+        const ValidRange valid = valid_outputs(q, g.stride[1], g.padding[1], g.width, g.out_width);
         for (int64_t i = 0; i < g.out_height; ++i) {
           const int64_t h = i * g.stride[0] - g.padding[0] + p;
           if (h < 0 || h >= g.height) {
             continue;
           }
-          for (int64_t j = 0; j < g.out_width; ++j) {
-            const int64_t w = j * g.stride[1] - g.padding[1] + q;
-            if (w >= 0 && w < g.width) {
-              image[(c * g.height + h) * g.width + w] += row[i * g.out_width + j];
-            }
+          const float* in = row + i * g.out_width;
+          float* out = image + (c * g.height + h) * g.width;
+          const int64_t shift = q - g.padding[1];
+          for (int64_t j = valid.begin; j < valid.end; ++j) {
+            out[j * g.stride[1] + shift] += in[j];
           }
         }
       }

@@ -35,7 +35,7 @@ struct Pool2dOptions {
   // {0, 0} means "equal to the kernel", so windows do not overlap.
   Size2 stride = {0, 0};
   // Implicit padding on each side; it must be at most half the kernel, so
-  // every window holds at least one input element.
+  // every window contains at least one input element.
   Size2 padding = {0, 0};
   // Rounds the output size up instead of down, adding a last, partial window
   // as long as it starts inside the input or its left/top padding.
@@ -92,7 +92,7 @@ struct ConvGeometry {
 };
 
 // Copies one image [C_in, H, W] into columns [C_in KH KW, H_out W_out]: row
-// (c KH + p) KW + q, column i W_out + j holds x[c, i s0 - p0 + p, j s1 - p1 + q],
+// (c KH + p) KW + q, column i W_out + j contains x[c, i s0 - p0 + p, j s1 - p1 + q],
 // or 0 where that position lies in the padding.
 void im2col(const float* image, const ConvGeometry& geometry, float* columns);
 

@@ -1,4 +1,5 @@
 // matmul: 2-D and batched matrix products, on top of kernels::gemm.
+// Exercise `matmul` replaces this file: see docs/exercises.md.
 //
 // Shapes: a is [..., M, K] and b is [..., K, N] (or [K, N] shared by every
 // batch element); the result is [..., M, N].

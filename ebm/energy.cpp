@@ -1,13 +1,16 @@
-// Gibbs distribution, free energies and the most offending incorrect answer,
-// composed from autodiff ops (their gradients come from those ops).
+// Free energies and the most offending incorrect answer, composed from
+// autodiff ops (their gradients come from those ops). The Gibbs distribution
+// is in energy_gibbs.cpp so exercise mode can replace it.
 #include "ebm/energy.h"
 
 #include <cmath>
 #include <stdexcept>
 
+#include "ebm/energy_detail.h"
+
 namespace ember::ebm {
 
-namespace {
+namespace detail {
 
 void check_beta(const char* op, float beta, bool allow_zero) {
   const bool valid = std::isfinite(beta) && (allow_zero ? beta >= 0.0f : beta > 0.0f);
@@ -26,31 +29,19 @@ Tensor scaled_shifted(const Tensor& energies, float beta, int64_t dim, Tensor& s
   return (energies - shift) * (-beta);
 }
 
-}  // namespace
-
-Tensor gibbs(const Tensor& energies, float beta, int64_t dim) {
-  check_beta("gibbs", beta, /*allow_zero=*/true);
-  Tensor shift;
-  return softmax(scaled_shifted(energies, beta, dim, shift), dim);
-}
-
-Tensor log_gibbs(const Tensor& energies, float beta, int64_t dim) {
-  check_beta("log_gibbs", beta, /*allow_zero=*/true);
-  Tensor shift;
-  return log_softmax(scaled_shifted(energies, beta, dim, shift), dim);
-}
+}  // namespace detail
 
 Tensor free_energy_min(const Tensor& energies, int64_t dim, bool keepdim) {
   return min(energies, dim, keepdim);
 }
 
 Tensor free_energy_soft(const Tensor& energies, float beta, int64_t dim, bool keepdim) {
-  check_beta("free_energy_soft", beta, /*allow_zero=*/false);
+  detail::check_beta("free_energy_soft", beta, /*allow_zero=*/false);
 
   // F = c - (1/beta) log sum_k exp(-beta (E_k - c)) for any constant c; with
   // c = min E every exponent is <= 0 and one is exactly 0.
   Tensor shift;
-  const Tensor scaled = scaled_shifted(energies, beta, dim, shift);
+  const Tensor scaled = detail::scaled_shifted(energies, beta, dim, shift);
   const Tensor soft = logsumexp(scaled, dim, /*keepdim=*/true) * (-1.0f / beta);
   const Tensor result = shift + soft;
   if (keepdim) {

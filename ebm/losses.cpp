@@ -2,23 +2,19 @@
 // the correct label and, for most, of the most offending incorrect answer.
 // The formulas and their gradients are documented in ebm/losses.h; the
 // gradients here come from the ops, and tests/ebm/test_theory.cpp checks
-// them against the closed forms.
+// them against the closed forms. The simple, hinge, square-square and NLL
+// losses have a file each (losses_*.cpp) so exercise mode can replace them.
 #include "ebm/losses.h"
 
 #include <cmath>
 #include <stdexcept>
 
 #include "ebm/energy.h"
+#include "ebm/losses_detail.h"
 
 namespace ember::ebm {
 
-namespace {
-
-// The two energies a margin loss compares: F(x, y) and F(x, ybar), each [B].
-struct ContrastivePair {
-  Tensor correct;
-  Tensor offending;
-};
+namespace detail {
 
 ContrastivePair contrastive_pair(const char* op, const Tensor& energies,
                                  const std::vector<int64_t>& labels) {
@@ -35,7 +31,11 @@ void check_parameter(const char* op, const char* name, float value, bool allow_z
   }
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::ContrastivePair;
+using detail::check_parameter;
+using detail::contrastive_pair;
 
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction) {
   switch (reduction) {
@@ -61,35 +61,12 @@ Tensor perceptron_loss(const Tensor& energies, const std::vector<int64_t>& label
   return reduce_loss(relu(pair.correct - pair.offending), reduction);
 }
 
-Tensor simple_loss(const Tensor& energies, const std::vector<int64_t>& labels, float margin,
-                   Reduction reduction) {
-  check_parameter("simple_loss", "margin", margin, /*allow_zero=*/true);
-  const ContrastivePair pair = contrastive_pair("simple_loss", energies, labels);
-  return reduce_loss(relu(pair.correct) + relu(margin - pair.offending), reduction);
-}
-
-Tensor hinge_loss(const Tensor& energies, const std::vector<int64_t>& labels, float margin,
-                  Reduction reduction) {
-  check_parameter("hinge_loss", "margin", margin, /*allow_zero=*/true);
-  const ContrastivePair pair = contrastive_pair("hinge_loss", energies, labels);
-  return reduce_loss(relu(pair.correct - pair.offending + margin), reduction);
-}
-
 Tensor log_loss(const Tensor& energies, const std::vector<int64_t>& labels,
                 Reduction reduction) {
   const ContrastivePair pair = contrastive_pair("log_loss", energies, labels);
 
   // softplus is log(1 + exp(u)) without overflow for large u.
   return reduce_loss(softplus(pair.correct - pair.offending), reduction);
-}
-
-Tensor square_square_loss(const Tensor& energies, const std::vector<int64_t>& labels,
-                          float margin, Reduction reduction) {
-  check_parameter("square_square_loss", "margin", margin, /*allow_zero=*/true);
-  const ContrastivePair pair = contrastive_pair("square_square_loss", energies, labels);
-  const Tensor pull_down = relu(pair.correct);
-  const Tensor push_up = relu(margin - pair.offending);
-  return reduce_loss(pull_down * pull_down + push_up * push_up, reduction);
 }
 
 Tensor square_exponential_loss(const Tensor& energies, const std::vector<int64_t>& labels,
@@ -123,17 +100,6 @@ Tensor mce_loss(const Tensor& energies, const std::vector<int64_t>& labels,
                 Reduction reduction) {
   const ContrastivePair pair = contrastive_pair("mce_loss", energies, labels);
   return reduce_loss(sigmoid(pair.correct - pair.offending), reduction);
-}
-
-Tensor nll_loss(const Tensor& energies, const std::vector<int64_t>& labels, float beta,
-                Reduction reduction) {
-  check_energies_and_labels("nll_loss", energies, labels);
-
-  // -(1/beta) log p(y|x) = F(x, y) - F_beta(x), with F_beta the soft minimum
-  // (free energy) over the labels, computed stably in ebm/energy.cpp.
-  const Tensor per_sample =
-      energy_at(energies, labels) - free_energy_soft(energies, beta, /*dim=*/1);
-  return reduce_loss(per_sample, reduction);
 }
 
 }  // namespace ember::ebm

@@ -46,7 +46,7 @@ struct SafetensorsContents {
 
 // Writes tensors and metadata to path atomically: the bytes go to a new
 // temporary file in the same folder, which is flushed to disk (fsync) and
-// then renamed over path, so path always holds either the old file or the
+// then renamed over path, so path always contains either the old file or the
 // complete new one. Throws CheckpointError on any I/O failure.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

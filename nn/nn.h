@@ -4,6 +4,7 @@
 #include "nn/checkpoint.h"
 #include "nn/init.h"
 #include "nn/layers.h"
+#include "nn/lenet.h"
 #include "nn/loss.h"
 #include "nn/module.h"
 #include "nn/optim.h"

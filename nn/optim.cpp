@@ -2,6 +2,7 @@
 // gradient clipping. The update rules are listed in optim.h.
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 

@@ -1,6 +1,6 @@
 // Optimizers (SGD, Adam, AdamW) and gradient clipping by global norm.
 //
-// An optimizer holds the named parameters it updates (handles sharing the
+// An optimizer stores the named parameters it updates (handles sharing the
 // module's storage) and its per-parameter state. step() reads each
 // parameter's grad and updates its values in place; a parameter without a
 // gradient is skipped, and its state is left as it was.

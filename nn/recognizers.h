@@ -15,7 +15,7 @@
 //   Conv 64 -> 64, 3x3, padding 1, ReLU, MaxPool (2, 1)  [B, 64, 4, W/6]
 //   Conv 64 -> 128, kernel (4, 3), no padding, ReLU      [B, 128, 1, W/6 - 2]
 //   Conv 128 -> C, 1x1                                   [B, C, 1, L]
-// Windows are 6 px apart and each sees 36 px, so L = floor(floor(W / 2) / 3) - 2
+// Windows are 6 px apart and each covers 36 px, so L = floor(floor(W / 2) / 3) - 2
 // (W / 6 - 2 when W is a multiple of 6). A 32x18 image gives 1 window; 32x90 gives 13.
 #pragma once
 

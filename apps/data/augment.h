@@ -64,7 +64,7 @@ GrayImage elastic_distortion(const GrayImage& image, const Elastic& elastic, Rng
 GrayImage dilate(const GrayImage& image, int radius);
 GrayImage erode(const GrayImage& image, int radius);
 
-// Which augmentations `augment` applies; all are off by default.
+// The augmentations that `augment` applies; all are off by default.
 struct AugmentOptions {
   int max_jitter = 0;            // > 0: jitter_horizontal with this maximum
   double salt_fraction = 0.0;    // > 0: salt_noise with this fraction

@@ -27,9 +27,9 @@ struct DigitStringOptions {
 };
 
 // Places the digits `indices` of `digits` left to right. Each digit is cut to
-// the columns that hold ink (a digit without ink keeps all its columns);
-// `offsets[i]` is the number of background columns between digit i and i + 1,
-// negative for an overlap, where the pixel with more ink wins (max).
+// the columns that contain ink, and a digit without ink keeps all columns.
+// `offsets[i]` is the number of background columns between digit i and i + 1.
+// A negative offset makes the two overlap, and there the larger pixel wins.
 // offsets.size() must be indices.size() - 1, and an overlap may not reach
 // past the start of the previous digit. The strip is then resized to
 // `height` rows keeping its aspect ratio (bilinear). The label is the digits
@@ -43,9 +43,13 @@ class DigitStringGenerator {
   // valid index of `digits` whose label is 0-9.
   DigitStringGenerator(const DigitSet& digits, std::vector<std::size_t> pool,
                        DigitStringOptions options = {});
+  // A temporary set would be destroyed while the generator still refers to it.
+  DigitStringGenerator(DigitSet&& digits, std::vector<std::size_t> pool,
+                       DigitStringOptions options = {}) = delete;
 
   // Draws a length in [min_digits, max_digits], that many digits from the
-  // pool (with replacement) and the offsets in [-max_overlap, max_gap].
+  // pool (with replacement) and the offsets in [-max_overlap, max_gap]. An
+  // overlap stays at least one column short of the previous digit's ink width.
   LabelledImage next(Rng& rng) const;
 
   const std::vector<std::size_t>& pool() const { return pool_; }

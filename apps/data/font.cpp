@@ -93,7 +93,7 @@ Font Font::load(const std::filesystem::path& file) {
 }
 
 Font Font::find(std::string_view family, const std::vector<std::filesystem::path>& folders) {
-  const std::string wanted = normalize_family(family);
+  const std::string requested = normalize_family(family);
 
   std::vector<std::filesystem::path> files;
   for (const std::filesystem::path& folder : folders) {
@@ -107,25 +107,26 @@ Font Font::find(std::string_view family, const std::vector<std::filesystem::path
   }
   std::sort(files.begin(), files.end());
 
-  // Rank: 0 exact file stem, 1 family match in Regular style, 2 other family match.
+  // An exact file stem wins without reading any font.
+  for (const std::filesystem::path& file : files) {
+    if (normalize_family(file.stem().string()) == requested) return load(file);
+  }
+
+  // Otherwise rank name-table matches: 1 in Regular style, 2 in another style.
   std::set<std::string> families_seen;
   int best_rank = 3;
   std::filesystem::path best;
   for (const std::filesystem::path& file : files) {
     int rank = 3;
-    if (normalize_family(file.stem().string()) == wanted) {
-      rank = 0;
-    } else {
-      try {
-        const Font font = load(file);
-        const std::string name = font.family_name();
-        families_seen.insert(name);
-        if (normalize_family(name) == wanted) {
-          rank = normalize_family(font.style_name()) == "regular" ? 1 : 2;
-        }
-      } catch (const std::runtime_error&) {
-        continue;  // an unreadable file cannot match; other files may
+    try {
+      const Font font = load(file);
+      const std::string name = font.family_name();
+      families_seen.insert(name);
+      if (normalize_family(name) == requested) {
+        rank = normalize_family(font.style_name()) == "regular" ? 1 : 2;
       }
+    } catch (const std::runtime_error&) {
+      continue;  // an unreadable file cannot match; other files may
     }
     if (rank < best_rank) {
       best_rank = rank;

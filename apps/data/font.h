@@ -63,7 +63,7 @@ enum class VerticalFit {
   // The font's ascent-to-descent band is font_px tall, centered in the image:
   // the designer's line metrics, the same scale for every text.
   line_metrics,
-  // The box that holds every glyph of a-z, A-Z and 0-9 is scaled to the image
+  // The box that contains every glyph of a-z, A-Z and 0-9 is scaled to the image
   // height, so fonts with loose line metrics still fill the height.
   letters,
 };

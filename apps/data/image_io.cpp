@@ -82,6 +82,21 @@ float border_mean(const GrayImage& image) {
   return static_cast<float>(sum / count);
 }
 
+// Names the container format from the file's first bytes, for messages.
+std::string_view format_name(std::span<const std::uint8_t> bytes) {
+  auto starts_with = [&](std::string_view magic) {
+    return bytes.size() >= magic.size() &&
+           std::equal(magic.begin(), magic.end(), bytes.begin(),
+                      [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; });
+  };
+  if (starts_with("\x89PNG")) return "PNG";
+  if (starts_with("\xff\xd8")) return "JPEG";
+  if (starts_with("GIF8")) return "GIF";
+  if (starts_with("BM")) return "BMP";
+  if (starts_with("8BPS")) return "PSD";
+  return "image";
+}
+
 struct StbFree {
   void operator()(void* pixels) const { stbi_image_free(pixels); }
 };
@@ -128,7 +143,11 @@ GrayImage decode_gray_image(std::span<const std::uint8_t> bytes, std::string_vie
   check_dimensions(name, width, height);
 
   // 16-bit PNGs keep their precision; everything else decodes to 8 bits.
-  const bool sixteen_bit = stbi_is_16_bit_from_memory(bytes.data(), size) != 0;
+  // The 16-bit probe runs only on PNGs because on other formats it leaves a
+  // stale "bad png sig" failure reason behind.
+  const std::string_view format = format_name(bytes);
+  const bool sixteen_bit =
+      format == "PNG" && stbi_is_16_bit_from_memory(bytes.data(), size) != 0;
   const float max_value = sixteen_bit ? 65535.0f : 255.0f;
   std::unique_ptr<void, StbFree> decoded(
       sixteen_bit ? static_cast<void*>(stbi_load_16_from_memory(bytes.data(), size, &width,
@@ -136,9 +155,15 @@ GrayImage decode_gray_image(std::span<const std::uint8_t> bytes, std::string_vie
                   : static_cast<void*>(
                         stbi_load_from_memory(bytes.data(), size, &width, &height, &channels, 0)));
   if (!decoded) {
+    // NOTE: stb_image probes for PNG before it decodes other formats, and
+    // some JPEG failures set no reason, so a non-PNG file can report the
+    // probe's stale "bad png sig". That reason is dropped as meaningless.
+    std::string reason = stbi_failure_reason() != nullptr ? stbi_failure_reason() : "";
+    if (format != "PNG" && reason.find("png") != std::string::npos) reason = "no detail";
     throw std::runtime_error(fmt::format(
-        "image '{}' is corrupt or truncated ({}); re-export or re-download it", name,
-        stbi_failure_reason()));
+        "image '{}' is a corrupt or truncated {} file (stb_image: {}); re-export or re-download "
+        "it",
+        name, format, reason));
   }
 
   GrayImage image(height, width);

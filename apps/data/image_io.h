@@ -24,7 +24,7 @@ namespace ember::data {
 inline constexpr int kMaxImageSide = 16384;
 inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 
-// How a file's gray levels map to ink. Ember's convention is ink = 1.
+// The mapping from a file's gray levels to ink; Ember's convention is ink = 1.
 enum class InkPolarity {
   // Decide per image: when the mean of the one-pixel border is above 0.5 the
   // paper is light, so the image is inverted (dark ink becomes 1).

@@ -51,11 +51,11 @@ void widen_range(double& low, double& high) {
   }
 }
 
-void check_labels(const std::vector<std::string>& labels, int count, const char* what) {
+void check_labels(const std::vector<std::string>& labels, int count, const char* axis) {
   if (!labels.empty() && static_cast<int>(labels.size()) != count) {
     throw std::invalid_argument(fmt::format(
-        "plot_heatmap: {} {} labels for {} {}s; pass none or one per {}", labels.size(), what,
-        count, what, what));
+        "plot_heatmap: {} {} labels for {} {}s; pass none or one per {}", labels.size(), axis,
+        count, axis, axis));
   }
 }
 

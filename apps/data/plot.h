@@ -1,7 +1,7 @@
-// Plots as RgbImage, ready for save_png: a heatmap of a matrix with a
-// colorbar, labels and an optional path drawn over it (an energy matrix with
-// its Viterbi path), line plots of series (loss and error curves), and a grid
-// of gray images (samples of a dataset).
+// Plots as RgbImage, ready for save_png. A heatmap shows a matrix with a
+// colorbar, labels and an optional path drawn over it, such as an energy
+// matrix with its Viterbi path. Line plots show series such as loss and error
+// curves, and an image grid shows samples of a dataset.
 //
 // Small inputs are scaled up so that people can read them: heatmap cells are
 // at least 4 and up to 36 pixels, and text is drawn at twice the bitmap

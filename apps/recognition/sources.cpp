@@ -52,10 +52,9 @@ std::vector<std::string> read_words(const std::string& path) {
   return words;
 }
 
-DataSets load_fonts(const DataOptions& options) {
-  if (options.fonts.empty()) {
-    throw std::invalid_argument("no training fonts named; pass --fonts");
-  }
+}  // namespace
+
+WordOptions word_options(const DataOptions& options) {
   WordOptions words;
   words.letters = kLetters;
   words.min_length = options.min_length;
@@ -70,7 +69,16 @@ DataSets load_fonts(const DataOptions& options) {
   words.augment.affine = options.affine;
   words.augment.elastic = options.elastic;
   words.augment.stroke_probability = options.stroke;
+  return words;
+}
 
+namespace {
+
+DataSets load_fonts(const DataOptions& options) {
+  if (options.fonts.empty()) {
+    throw std::invalid_argument("no training fonts named; pass --fonts");
+  }
+  const WordOptions words = word_options(options);
   const std::vector<data::Font> train_fonts = find_fonts(options.fonts);
   DataSets sets;
   sets.symbols = std::string(kLetters) + "_";
@@ -177,6 +185,17 @@ DataSets load_folder(const DataOptions& options) {
   return sets;
 }
 
+// Pads each image to at least per_symbol pixels per label symbol.
+void pad_to_label_width(Samples& samples, int per_symbol) {
+  for (data::LabelledImage& sample : samples) {
+    const int min_width = per_symbol * static_cast<int>(sample.text.size());
+    if (sample.image.width < min_width) {
+      const int extra = min_width - sample.image.width;
+      sample.image = data::pad(sample.image, 0, 0, extra / 2, extra - extra / 2);
+    }
+  }
+}
+
 }  // namespace
 
 std::string source_symbols(const DataOptions& options) {
@@ -184,17 +203,21 @@ std::string source_symbols(const DataOptions& options) {
 }
 
 DataSets load_data(const DataOptions& options) {
+  DataSets sets;
   if (options.source == "fonts") {
-    return load_fonts(options);
+    sets = load_fonts(options);
+  } else if (options.source == "digits") {
+    sets = load_digits(options);
+  } else if (options.source == "folder") {
+    sets = load_folder(options);
+  } else {
+    throw std::invalid_argument(
+        fmt::format("unknown data source '{}'; expected fonts, digits or folder", options.source));
   }
-  if (options.source == "digits") {
-    return load_digits(options);
+  for (Samples* set : {&sets.train, &sets.validation, &sets.test}) {
+    pad_to_label_width(*set, options.min_width_per_symbol);
   }
-  if (options.source == "folder") {
-    return load_folder(options);
-  }
-  throw std::invalid_argument(
-      fmt::format("unknown data source '{}'; expected fonts, digits or folder", options.source));
+  return sets;
 }
 
 }  // namespace ember::recognition

@@ -44,6 +44,11 @@ struct DataOptions {
   // folder
   std::string folder;
 
+  // Images narrower than this many pixels per label symbol are padded with
+  // background on both sides, so a label always has enough windows (the
+  // homework's monospace setup has exactly 18 px per character).
+  int min_width_per_symbol = 18;
+
   int64_t train_count = 4000;
   int64_t validation_count = 500;
   int64_t test_count = 500;
@@ -62,6 +67,10 @@ struct DataSets {
 // Builds the three sets. Throws std::invalid_argument or std::runtime_error
 // with a one-line message naming the missing font, file or bad value.
 DataSets load_data(const DataOptions& options);
+
+// How the fonts source renders words: lengths, word list, cell width,
+// binarisation and augmentations. Reads the word list file when one is named.
+WordOptions word_options(const DataOptions& options);
 
 // The symbols (separator last) a source's labels use.
 std::string source_symbols(const DataOptions& options);

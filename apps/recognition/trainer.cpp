@@ -16,6 +16,7 @@
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
 #include "ebm/alignment/losses.h"
+#include "ebm/graph/losses.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 
@@ -99,23 +100,43 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
+  // A run folder holds one run: reusing it would mix two runs' metrics and
+  // replace a good checkpoint with an unrelated one.
+  if (std::filesystem::exists(options.run_dir + "/metrics.jsonl")) {
+    throw std::invalid_argument(fmt::format(
+        "run folder '{}' already holds a run (metrics.jsonl exists); choose another --run-dir "
+        "or delete that folder",
+        options.run_dir));
+  }
   std::filesystem::create_directories(options.run_dir);
   const std::string best_path = options.run_dir + "/best.safetensors";
   const std::string last_path = options.run_dir + "/last.safetensors";
   MetricsLog metrics(options.run_dir + "/metrics.jsonl");
 
+  // ASG learns a [C, C] transition matrix beside the network.
+  // NOTE: the transitions train the network but are not saved in the model
+  // checkpoint, so decoding a saved ASG model uses the emissions alone.
+  const bool asg = options.loss == kAsg;
+  std::vector<nn::NamedTensor> parameters = recognizer.model().named_parameters();
+  Tensor transitions;
+  if (asg) {
+    const int64_t symbols = recognizer.alphabet().size();
+    transitions = zeros({symbols, symbols}).set_requires_grad(true);
+    parameters.emplace_back("asg.transitions", transitions);
+  }
   nn::AdamOptions adam;
   adam.learning_rate = options.learning_rate;
-  nn::Adam optimizer(recognizer.model().named_parameters(), adam);
+  nn::Adam optimizer(parameters, adam);
 
   alignment::AlignmentLossOptions loss_options;
   loss_options.topology = recognizer.topology();
   loss_options.beta = options.beta;
   loss_options.margin = options.margin;
   loss_options.zero_infinity = options.zero_infinity;
-  if (options.loss != kWindowCrossEntropy && !alignment::alignment_losses().contains(options.loss)) {
-    throw std::invalid_argument(fmt::format("unknown loss '{}'; expected {} or an alignment loss",
-                                            options.loss, kWindowCrossEntropy));
+  if (options.loss != kWindowCrossEntropy && !asg &&
+      !alignment::alignment_losses().contains(options.loss)) {
+    throw std::invalid_argument(fmt::format("unknown loss '{}'; expected {}, {} or an alignment loss",
+                                            options.loss, kWindowCrossEntropy, kAsg));
   }
 
   data::ProgressOptions progress_options;
@@ -154,10 +175,14 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
           alignment::make_alignment_batch(batch.targets, recognizer.windows(batch.widths));
 
       const Tensor energies = recognizer.energies(batch.images);
-      const alignment::AlignmentLossResult loss =
-          options.loss == kWindowCrossEntropy
-              ? window_cross_entropy(energies, batch)
-              : alignment::alignment_loss(options.loss, energies, targets, loss_options);
+      alignment::AlignmentLossResult loss;
+      if (options.loss == kWindowCrossEntropy) {
+        loss = window_cross_entropy(energies, batch);
+      } else if (asg) {
+        loss = graph::asg_alignment_loss(energies, targets, loss_options, transitions);
+      } else {
+        loss = alignment::alignment_loss(options.loss, energies, targets, loss_options);
+      }
       const float value = loss.loss.item();
       if (!std::isfinite(value)) {
         Tape::current().release();

@@ -22,8 +22,12 @@ namespace ember::recognition {
 // image's one window against its one-symbol label.
 inline constexpr const char* kWindowCrossEntropy = "window-ce";
 
+// The ASG loss: learned [C, C] transitions, no blank, written with graphs.
+// Decode ASG models with the ctc topology (merge repeats, drop separators).
+inline constexpr const char* kAsg = "asg";
+
 struct TrainOptions {
-  // A name from alignment::alignment_losses(), or kWindowCrossEntropy.
+  // A name from alignment::alignment_losses(), kWindowCrossEntropy or kAsg.
   std::string loss = "viterbi-ce";
   int epochs = 10;
   int64_t batch_size = 32;

@@ -79,9 +79,15 @@ Isa parse_isa(std::string_view choice) {
   }
 
   if (!isa_supported(isa)) {
+    std::string supported = "scalar";
+    for (Isa candidate : {Isa::avx2, Isa::avx512}) {
+      if (isa_supported(candidate)) {
+        supported += std::string(", ") + isa_name(candidate);
+      }
+    }
     throw std::invalid_argument("EMBER_SIMD=" + std::string(choice) +
-                                " is not supported by this CPU or build; choose scalar or a "
-                                "narrower instruction set");
+                                " is not supported by this CPU or build; supported values: " +
+                                supported);
   }
   return isa;
 }

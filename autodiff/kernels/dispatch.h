@@ -42,15 +42,29 @@ struct AdamStep {
   float weight_decay;      // decoupled (AdamW); 0 gives plain Adam
 };
 
-// A GEMM micro-kernel computes one [mr, nr] tile of C from packed panels:
-// a_panel stores op(A)[i, k] at a_panel[k * mr + i], b_panel stores op(B)[k, j]
-// at b_panel[k * nr + j]. It writes C = alpha * panel product + beta * C for
-// the top-left [rows, cols] of the tile only, and does not read C if beta = 0.
+// The GEMM micro-kernels of one variant. Each computes one tile of C from
+// packed panels: a_panel stores op(A)[i, k] at a_panel[k * mr + i] and
+// b_panel stores op(B)[k, j] at b_panel[k * nr + j]. It writes
+// C = alpha * panel product + beta * C for the top-left [rows, cols] of the
+// tile only, and does not read C if beta = 0.
 struct GemmMicroKernel {
-  int64_t mr;
-  int64_t nr;
-  void (*run)(int64_t kc, const float* a_panel, const float* b_panel, float* c, int64_t ldc,
-              int64_t rows, int64_t cols, float alpha, float beta);
+  using Run = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c,
+                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta);
+  static constexpr int64_t kMaxRows = 8;
+  static constexpr int64_t kMaxVectors = 8;
+
+  int64_t mr;     // rows of a full tile
+  int64_t nr;     // columns of a full tile
+  int64_t lanes;  // floats per register
+  // by_size[r - 1][v - 1] computes only r rows and v registers of columns,
+  // so a thin edge tile costs what it computes.
+  Run by_size[kMaxRows][kMaxVectors];
+
+  // The cheapest kernel covering a [rows, cols] tile (1 <= rows <= mr,
+  // 1 <= cols <= nr).
+  Run for_tile(int64_t rows, int64_t cols) const {
+    return by_size[rows - 1][(cols + lanes - 1) / lanes - 1];
+  }
 };
 
 // One variant of every dispatched kernel. The meaning of each entry is

@@ -6,14 +6,14 @@
 //
 // Loop order, from outside in (C is [M, N], K is the inner size):
 //   pc: K in blocks of kc         (each C element sums its k blocks in order)
-//   jc: N in blocks of nc         op(B) block [kc, nc] packed once, shared,
-//                                 sized to stay in the L2 cache
-//   threads split the rows        each thread packs its op(A) rows [mc, kc]
-//   (or the B panels when C has fewer row tiles than column panels)
+//   ic: M in blocks of mc         op(A) block [mc, kc] packed once, in L3
+//   jc: N in blocks of nc         op(B) block [kc, nc] packed once, in L2
 //   ir: rows in steps of mr       one A micro-panel [mr, kc] stays in L1
 //   jr: columns in steps of nr    B micro-panels stream from L2
-// Every C element is accumulated in the same order whatever the thread count,
-// so results are bit-identical across thread counts and runs.
+// Threads split the packing, then the ir tiles (or the jr panels when a
+// block has fewer row tiles than column panels). Every C element is
+// accumulated in the same order whatever the thread count, so results are
+// bit-identical across thread counts and runs.
 #include "autodiff/kernels/gemm.h"
 
 #include <algorithm>
@@ -30,12 +30,15 @@ namespace ember::kernels {
 namespace {
 
 // Block sizes in floats. An [mr, kc] A micro-panel (6 KiB at mr = 6) stays in
-// the 32 KiB L1 data cache, and the [kc, nc] B block (512 KiB) fits a 1 MiB
-// L2; mc only sets how many A rows are packed at once. nc and mc are rounded
-// down to whole panels, so only the last block of a matrix has a ragged edge.
+// the 32 KiB L1 data cache, the [kc, nc] B block (256 KiB) stays in a 1 MiB
+// L2 next to the C tiles, and the [mc, kc] A block (up to 3 MiB) in L3 while
+// every B block passes it. On the Zen 4 machine of docs/benchmarks.md, nc =
+// 256 with A packed once per block beat nc = 512 with A packed per B block by
+// about 5% at n = 1024 and 2048 (paired runs against OpenBLAS, under load). nc and mc are rounded down to whole panels,
+// so only the last block of a matrix has a ragged edge.
 constexpr int64_t kKc = 256;
-constexpr int64_t kNc = 512;
-constexpr int64_t kMc = 240;
+constexpr int64_t kNc = 256;
+constexpr int64_t kMc = 3072;
 
 // Below about 2 * 96^3 flops the wake-up of a second thread costs more than
 // it saves.
@@ -178,66 +181,75 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
   const int64_t nc_max = std::max(nr, kNc / nr * nr);
   const int64_t mc_max = std::max(mr, kMc / mr * mr);
 
+  thread_local std::vector<float> a_buffer;
   thread_local std::vector<float> b_buffer;
+  float* a_packed = aligned_scratch(a_buffer, round_up(std::min(M, mc_max), mr) * kKc);
   float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, nc_max), nr));
+
+  // Runs body(0, count) here, or split across threads for large products.
+  const auto split = [parallel](int64_t count, const auto& body) {
+    if (parallel) {
+      parallel_for(count, body);
+    } else {
+      body(0, count);
+    }
+  };
 
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
     const int64_t kc = std::min(kKc, K - k0);
     // The first k block applies the caller's beta; later ones accumulate.
     const float block_beta = k0 == 0 ? beta : 1.0f;
 
-    for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
-      const int64_t nc = std::min(nc_max, N - col0);
-      const int64_t b_panels = (nc + nr - 1) / nr;
+    for (int64_t row0 = 0; row0 < M; row0 += mc_max) {
+      const int64_t mc = std::min(mc_max, M - row0);
+      const int64_t row_tiles = (mc + mr - 1) / mr;
+      split(row_tiles, [&](int64_t first, int64_t last) {
+        const int64_t rows = std::min(mc, last * mr) - first * mr;
+        pack_a(a, row0 + first * mr, rows, k0, kc, mr, a_packed + first * mr * kc);
+      });
 
-      const auto pack_b_panels = [&](int64_t first, int64_t last) {
-        for (int64_t p = first; p < last; ++p) {
-          pack_b_panel(b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
-        }
-      };
+      for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
+        const int64_t nc = std::min(nc_max, N - col0);
+        const int64_t b_panels = (nc + nr - 1) / nr;
 
-      // C[rows of tiles first_tile..last_tile, columns of B panels
-      // first_panel..last_panel] for this k block, from the packed B panels.
-      const auto multiply_block = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
-                                      int64_t last_panel) {
-        thread_local std::vector<float> a_buffer;
-        float* a_packed = aligned_scratch(a_buffer, mc_max * kc);
-        const int64_t row_end = std::min(M, last_tile * mr);
-        const int64_t col_end = std::min(nc, last_panel * nr);
+        const auto pack_b_panels = [&](int64_t first, int64_t last) {
+          for (int64_t p = first; p < last; ++p) {
+            pack_b_panel(b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
+          }
+        };
 
-        for (int64_t row0 = first_tile * mr; row0 < row_end; row0 += mc_max) {
-          const int64_t mc = std::min(mc_max, row_end - row0);
-          pack_a(a, row0, mc, k0, kc, mr, a_packed);
-
-          for (int64_t ir = 0; ir < mc; ir += mr) {
+        // The C tiles in row tiles [first_tile, last_tile) and column panels
+        // [first_panel, last_panel) of this block, from the packed panels.
+        const auto multiply = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
+                                  int64_t last_panel) {
+          for (int64_t tile = first_tile; tile < last_tile; ++tile) {
+            const int64_t ir = tile * mr;
             const float* a_panel = a_packed + ir * kc;
             float* c_rows = C + (row0 + ir) * ldc + col0;
             const int64_t rows = std::min(mr, mc - ir);
-            for (int64_t jr = first_panel * nr; jr < col_end; jr += nr) {
-              micro.run(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
-                        std::min(nr, nc - jr), alpha, block_beta);
+            for (int64_t panel = first_panel; panel < last_panel; ++panel) {
+              const int64_t jr = panel * nr;
+              const int64_t cols = std::min(nr, nc - jr);
+              micro.for_tile(rows, cols)(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
+                                         cols, alpha, block_beta);
             }
           }
-        }
-      };
+        };
 
-      const int64_t row_tiles = (M + mr - 1) / mr;
-      if (!parallel) {
-        pack_b_panels(0, b_panels);
-        multiply_block(0, row_tiles, 0, b_panels);
-      } else if (row_tiles >= b_panels) {
-        // Threads share the packed B block and take row tiles.
-        parallel_for(b_panels, pack_b_panels);
-        parallel_for(row_tiles, [&](int64_t first, int64_t last) {
-          multiply_block(first, last, 0, b_panels);
-        });
-      } else {
-        // Few rows (a convolution's filters, say): threads take B panels,
-        // pack them, and each packs all of A.
-        parallel_for(b_panels, [&](int64_t first, int64_t last) {
-          pack_b_panels(first, last);
-          multiply_block(0, row_tiles, first, last);
-        });
+        if (row_tiles >= b_panels || !parallel) {
+          // Threads share the packed B block and take row tiles.
+          split(b_panels, pack_b_panels);
+          split(row_tiles, [&](int64_t first, int64_t last) {
+            multiply(first, last, 0, b_panels);
+          });
+        } else {
+          // Few rows (a convolution's filters, say): threads take B panels
+          // and pack them themselves.
+          parallel_for(b_panels, [&](int64_t first, int64_t last) {
+            pack_b_panels(first, last);
+            multiply(0, row_tiles, first, last);
+          });
+        }
       }
     }
   }

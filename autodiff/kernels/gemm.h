@@ -16,6 +16,8 @@ enum class Transpose : bool { No = false, Yes = true };
 // op(A) is [M, K], op(B) is [K, N] and C is [M, N]; lda, ldb and ldc are the
 // row strides of the stored (untransposed) A, B and C. beta = 1 accumulates
 // into C, and beta = 0 overwrites C without reading it (so C may hold NaN).
+// With alpha = 0 or K = 0, gemm only scales C by beta and does not read A or
+// B, as BLAS does; gemm_reference still multiplies, so NaN there differs.
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, int64_t K,
           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc);

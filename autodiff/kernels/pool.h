@@ -15,8 +15,8 @@ namespace ember::kernels {
 // output [P, OH, OW] = the max of each window of input [P, H, W], with g
 // giving H, W, the window, stride and padding (g.channels is the plane count
 // P). argmax [P, OH, OW] receives the winner's index h * W + w within its
-// plane; the first maximum in row-major window order wins ties, and a NaN in a
-// window wins over every number so it propagates. Padding must be at most
+// plane. The first maximum in row-major window order wins ties, and a NaN in a
+// window wins over every number, so it propagates. Padding must be at most
 // half the window, so every window contains at least one pixel.
 void max_pool2d(const Conv2dGeometry& g, const float* input, float* output, int32_t* argmax);
 

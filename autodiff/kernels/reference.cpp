@@ -234,6 +234,17 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   }
 }
 
+// The scalar kernel handles any tile size itself, so it fills every entry.
+GemmMicroKernel scalar_gemm_micro_kernel() {
+  GemmMicroKernel micro{kScalarMr, kScalarNr, /*lanes=*/1, {}};
+  for (auto& row : micro.by_size) {
+    for (auto& entry : row) {
+      entry = gemm_micro_kernel;
+    }
+  }
+  return micro;
+}
+
 }  // namespace
 
 namespace detail {
@@ -261,7 +272,7 @@ const KernelTable& scalar_table() {
       .row_softmax = row_softmax,
       .row_log_softmax = row_log_softmax,
       .adam_update = adam_update,
-      .gemm = {kScalarMr, kScalarNr, gemm_micro_kernel},
+      .gemm = scalar_gemm_micro_kernel(),
   };
   return table;
 }

@@ -66,9 +66,9 @@ struct Vec {
     return {_mm256_blendv_ps(if_false.v, if_true.v, m)};
   }
 
-  // Returns x * 2^n for integer-valued n in [-254, 254], rounding once: the
-  // power is applied in two halves, so each factor 2^h is a normal float and
-  // the first product is exact for the x in [0.5, 2] that exp produces.
+  // Returns x * 2^n for integer-valued n in [-252, 254], rounding once. The
+  // power is applied in two halves so that each factor 2^h is a normal float.
+  // For the x in [0.5, 2] that exp produces, the first product is exact.
   static Vec scale_by_power_of_two(Vec x, Vec n) {
     const __m256i whole = _mm256_cvtps_epi32(n.v);
     const __m256i first = _mm256_srai_epi32(whole, 1);

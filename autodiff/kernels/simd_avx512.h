@@ -69,7 +69,8 @@ struct Vec {
     return {_mm512_mask_blend_ps(m, if_false.v, if_true.v)};
   }
 
-  // Returns x * 2^n for integer-valued n in [-254, 254], rounding once.
+  // Returns x * 2^n for integer-valued n in [-252, 254] (the range the AVX2
+  // twin accepts), rounding once.
   static Vec scale_by_power_of_two(Vec x, Vec n) { return {_mm512_scalef_ps(x.v, n.v)}; }
 
   // Splits a positive normal x into mantissa in [1, 2) and integer exponent,

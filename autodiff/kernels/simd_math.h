@@ -9,7 +9,9 @@
 //            above 88.73, NaN stays NaN.
 //   log:     <= 2 ulp for every positive input, denormals included;
 //            log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf.
-//   sigmoid: <= 4 ulp.   tanh: <= 4 ulp.
+//   sigmoid, tanh: <= 4 ulp on [-40, 40], where the tests sweep them (the
+//            worst measured is 2 and 3 ulp). Beyond it tanh rounds to +-1
+//            and sigmoid is about exp(x), which is not swept.
 // Rounding mode must be round-to-nearest and denormals must not be flushed
 // (the C++ defaults).
 #pragma once
@@ -60,7 +62,7 @@ V log(V x) {
   const V ln2_low = V::broadcast(1.428606765330187e-06f);
   const V one = V::broadcast(1.0f);
 
-  // Denormals are scaled up by 2^23 so the exponent split sees a normal number.
+  // Denormals are scaled up by 2^23 so the exponent split gets a normal number.
   const auto is_denormal = V::less(x, V::broadcast(1.17549435e-38f));
   const V scaled = V::select(is_denormal, x * V::broadcast(8388608.0f), x);
   V exponent;

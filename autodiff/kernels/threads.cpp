@@ -62,8 +62,9 @@ int default_thread_count() {
   return hardware == 0 ? 1 : static_cast<int>(hardware);
 }
 
-// True on pool workers, so a parallel_for inside a body runs inline.
-thread_local bool on_worker = false;
+// True on pool workers, and on a caller while its parallel_for runs, so a
+// parallel_for inside a body runs inline instead of waiting on the pool.
+thread_local bool inside_parallel_for = false;
 
 class Pool {
  public:
@@ -108,8 +109,10 @@ class Pool {
     }
     wake_.notify_all();
 
+    inside_parallel_for = true;
     run_chunk(0);
     wait_for_workers();
+    inside_parallel_for = false;
 
     if (error_) {
       std::rethrow_exception(error_);
@@ -143,7 +146,7 @@ class Pool {
   }
 
   void work(int t) {
-    on_worker = true;
+    inside_parallel_for = true;
     uint64_t seen = 0;
     while (true) {
       uint64_t current = generation_.load();
@@ -227,7 +230,7 @@ void parallel_for(int64_t count, const std::function<void(int64_t begin, int64_t
   }
   const int threads = num_threads();
   const int chunks = static_cast<int>(count < threads ? count : threads);
-  if (chunks == 1 || on_worker) {
+  if (chunks == 1 || inside_parallel_for) {
     for (int t = 0; t < chunks; ++t) {
       body(t * count / chunks, (t + 1) * count / chunks);
     }

@@ -8,7 +8,9 @@
 // specification of every kernel is its scalar twin in reference.cpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/simd_math.h"
@@ -312,12 +314,14 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
   }
 }
 
-// The GEMM micro-kernel: an [MR, NV * lanes] tile of C kept in MR * NV
-// registers. Each step k loads one row of the B panel (NV registers),
-// broadcasts MR values of the A panel, and issues MR * NV fused multiply-adds.
+// The GEMM micro-kernel for panels packed [MR, NV * lanes] wide: it computes
+// the top-left [ROWS, VECTORS * lanes] of the tile (ROWS <= MR, VECTORS <= NV)
+// in ROWS * VECTORS registers, so edge tiles and thin products skip the
+// padding. Each step k loads VECTORS registers of one B panel row, broadcasts
+// ROWS values of the A panel and issues ROWS * VECTORS fused multiply-adds.
 // The loops have compile-time bounds, so the compiler unrolls them and keeps
 // the tile in registers.
-template <class V, int MR, int NV>
+template <class V, int MR, int NV, int ROWS, int VECTORS>
 void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                        int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
   constexpr int64_t NR = NV * V::lanes;
@@ -326,31 +330,31 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   // hides the cache misses of large outputs behind the multiply-adds.
   for (int64_t i = 0; i < rows; ++i) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
+    for (int j = 0; j < VECTORS; ++j) {
       __builtin_prefetch(c + i * ldc + j * V::lanes, /*rw=*/1);
     }
   }
 
-  V tile[MR][NV];
+  V tile[ROWS][VECTORS];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < ROWS; ++i) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
+    for (int j = 0; j < VECTORS; ++j) {
       tile[i][j] = V::zero();
     }
   }
 
   for (int64_t k = 0; k < kc; ++k) {
-    V b[NV];
+    V b[VECTORS];
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
+    for (int j = 0; j < VECTORS; ++j) {
       b[j] = V::load(b_panel + k * NR + j * V::lanes);
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       const V a = V::broadcast(a_panel[k * MR + i]);
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) {
+      for (int j = 0; j < VECTORS; ++j) {
         tile[i][j] = V::fma(a, b[j], tile[i][j]);
       }
     }
@@ -362,7 +366,7 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   for (int64_t i = 0; i < rows; ++i) {
     float* c_row = c + i * ldc;
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
+    for (int j = 0; j < VECTORS; ++j) {
       const int64_t count = cols - j * V::lanes;
       if (count <= 0) {
         break;
@@ -383,9 +387,21 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   }
 }
 
+// The GEMM entry: the micro-kernel for every tile size up to [MR, NV].
+template <class V, int MR, int NV, std::size_t... Index>
+GemmMicroKernel make_gemm_micro_kernel(std::index_sequence<Index...>) {
+  GemmMicroKernel micro{MR, NV * V::lanes, V::lanes, {}};
+  ((micro.by_size[Index / NV][Index % NV] =
+        gemm_micro_kernel<V, MR, NV, static_cast<int>(Index / NV) + 1,
+                          static_cast<int>(Index % NV) + 1>),
+   ...);
+  return micro;
+}
+
 // The table entry for the whole family of kernels above.
 template <class V, int MR, int NV>
 KernelTable make_table(Isa isa) {
+  static_assert(MR <= GemmMicroKernel::kMaxRows && NV <= GemmMicroKernel::kMaxVectors);
   return KernelTable{
       .isa = isa,
       .add = add<V>,
@@ -408,7 +424,7 @@ KernelTable make_table(Isa isa) {
       .row_softmax = row_softmax<V>,
       .row_log_softmax = row_log_softmax<V>,
       .adam_update = adam_update<V>,
-      .gemm = {MR, NV * V::lanes, gemm_micro_kernel<V, MR, NV>},
+      .gemm = make_gemm_micro_kernel<V, MR, NV>(std::make_index_sequence<MR * NV>()),
   };
 }
 

@@ -3,13 +3,16 @@
 side and print Ember's GFLOP/s divided by the peer's, plus the FMA ceiling.
 
 Absolute figures drift on shared machines, so both run in the same session,
-alternating per thread count. OpenBLAS reads its thread count when it loads,
-so each NumPy measurement runs in a fresh /usr/bin/python3 process with
+alternating Ember and NumPy for several rounds per thread count. Each figure
+is the fastest product seen, because on a shared machine the slower runs
+measure the other processes. OpenBLAS reads its thread count when it loads, so each
+NumPy measurement runs in a fresh /usr/bin/python3 process with
 OMP_NUM_THREADS and OPENBLAS_NUM_THREADS already set.
 
 Usage:
   bench/peers/gemm_vs_numpy.py --bench build/bench/ember_bench_gemm \\
       [--sizes 64,128,256,512,1024,2048] [--threads 1,2] [--isa avx512,avx2] [--seconds 0.3]
+      [--rounds 3]
 """
 
 import argparse
@@ -17,7 +20,7 @@ import os
 import subprocess
 import sys
 
-# Timed the same way as ember_bench_gemm: one warm-up, then the median of
+# Timed the same way as ember_bench_gemm: one warm-up, then the fastest of
 # repeated products within a time budget (at least 3).
 NUMPY_WORKER = r"""
 import sys, time
@@ -36,8 +39,7 @@ for n in sizes:
         start = time.perf_counter()
         np.matmul(a, b, out=c)
         times.append(time.perf_counter() - start)
-    times.sort()
-    print(f"{n}\t{2.0 * n**3 / times[len(times) // 2] / 1e9:.1f}", flush=True)
+    print(f"{n}\t{2.0 * n**3 / min(times) / 1e9:.1f}", flush=True)
 """
 
 
@@ -76,6 +78,8 @@ def main():
     parser.add_argument("--isa", default="avx512,avx2", help="Ember variants to measure")
     parser.add_argument("--seconds", type=float, default=0.3,
                         help="time budget per measurement, in seconds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating Ember/NumPy rounds per thread count")
     args = parser.parse_args()
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -88,8 +92,13 @@ def main():
     header += [f"{isa}/OpenBLAS" for isa in isas]
     print("\t".join(header))
     for threads in [int(t) for t in args.threads.split(",")]:
-        ember, fma = run_ember(args.bench, sizes, threads, isas, args.seconds)
-        peer = run_numpy(sizes, threads, args.seconds)
+        ember, fma, peer = {}, {}, {}
+        for _ in range(args.rounds):
+            round_ember, round_fma = run_ember(args.bench, sizes, threads, isas, args.seconds)
+            round_peer = run_numpy(sizes, threads, args.seconds)
+            for table, update in ((ember, round_ember), (fma, round_fma), (peer, round_peer)):
+                for key, value in update.items():
+                    table[key] = max(table.get(key, 0.0), value)
         for n in sizes:
             row = [str(n), str(threads)]
             row += [f"{ember[(isa, n)]:.1f}" for isa in isas]

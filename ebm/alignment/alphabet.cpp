@@ -1,4 +1,5 @@
-// Alphabet construction, encoding and decoding, and the separator transform.
+// Alphabet construction, encoding and decoding. The separator transform is in
+// separator_transform.cpp, on its own so exercise mode can replace it.
 #include "ebm/alignment/alphabet.h"
 
 #include <stdexcept>
@@ -62,16 +63,6 @@ std::string Alphabet::decode(const std::vector<int64_t>& indices) const {
     word.push_back(symbol(index));
   }
   return word;
-}
-
-std::vector<int64_t> separator_transform(const std::vector<int64_t>& target, int64_t separator) {
-  std::vector<int64_t> transformed;
-  transformed.reserve(2 * target.size());
-  for (const int64_t symbol : target) {
-    transformed.push_back(symbol);
-    transformed.push_back(separator);
-  }
-  return transformed;
 }
 
 }  // namespace ember::alignment

@@ -1,4 +1,6 @@
 // Greedy, Viterbi, two-best and beam decoding over the all-sequences graph.
+// collapse, which greedy decoding ends with, is in collapse.cpp so exercise
+// mode can replace it.
 // These run once per sample in scalar code: O(L C^2) for Viterbi, O(L C^2 T)
 // for the two-best search and O(L C W) for a beam of width W.
 #include "ebm/alignment/decode.h"
@@ -111,42 +113,6 @@ Decoding viterbi_one(const SymbolGraph& graph, const float* energies, int64_t wi
 }
 
 }  // namespace
-
-std::vector<int64_t> collapse(const std::vector<int64_t>& window_symbols, const Topology& topology) {
-  std::vector<int64_t> labels;
-  if (topology.kind == TopologyKind::ctc) {
-    int64_t previous = -1;
-    for (const int64_t symbol : window_symbols) {
-      if (symbol != previous && symbol != topology.blank) {
-        labels.push_back(symbol);
-      }
-      previous = symbol;
-    }
-    return labels;
-  }
-
-  // Separator topology: the majority symbol of each run between separators.
-  size_t start = 0;
-  while (start < window_symbols.size()) {
-    if (window_symbols[start] == topology.blank) {
-      ++start;
-      continue;
-    }
-    size_t end = start;
-    std::map<int64_t, int64_t> counts;
-    int64_t best = window_symbols[start];
-    while (end < window_symbols.size() && window_symbols[end] != topology.blank) {
-      const int64_t count = ++counts[window_symbols[end]];
-      if (count > counts[best]) {
-        best = window_symbols[end];
-      }
-      ++end;
-    }
-    labels.push_back(best);
-    start = end;
-  }
-  return labels;
-}
 
 std::vector<std::vector<int64_t>> greedy_decode(const Tensor& energies,
                                                 const std::vector<int64_t>& input_lengths,

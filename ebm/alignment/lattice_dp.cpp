@@ -1,4 +1,5 @@
-// Forward algorithm, posteriors and Viterbi over one state chain.
+// Forward algorithm and posteriors over one state chain. Viterbi, written the
+// same way, is in lattice_viterbi.cpp so exercise mode can replace it.
 //
 // Each window is one pass over the S states. The inner loops read the
 // previous row through shifted pointers (s, s-1, s-2) with -inf / +inf pads
@@ -20,58 +21,12 @@
 #include "ebm/alignment/lattice_dp.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include "autodiff/kernels/dispatch.h"
+#include "ebm/alignment/lattice_rows.h"
 #include "ebm/alignment/log_space.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define EMBER_ALIGNMENT_VARIANTS 1
-#define EMBER_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
-#else
-#define EMBER_ALIGNMENT_VARIANTS 0
-#endif
-
 namespace ember::alignment {
-
-namespace {
-
-constexpr int64_t kPad = 2;
-// Rows are padded to a multiple of the widest vector (16 floats), so the
-// vectorised loops never fall back to a scalar remainder; padded states emit
-// `blocked` (-inf weight, +inf energy) and so are never on a path.
-constexpr int64_t kLanes = 16;
-
-int64_t padded_states(const Lattice& lattice) {
-  return (lattice.states() + kLanes - 1) / kLanes * kLanes;
-}
-
-// Writes row t's emissions scaled by factor, out[s] = factor * E[t, labels[s]],
-// and `blocked` for the padded states.
-void gather_row(const ChainProblem& problem, int64_t t, float factor, float blocked, float* out) {
-  const float* row = problem.energies + t * problem.symbols;
-  const int32_t* labels = problem.lattice->labels.data();
-  const int64_t states = problem.lattice->states();
-  for (int64_t s = 0; s < states; ++s) {
-    out[s] = factor * row[labels[s]];
-  }
-  for (int64_t s = states; s < padded_states(*problem.lattice); ++s) {
-    out[s] = blocked;
-  }
-}
-
-// skip_mask[s] = 0 where s-2 -> s is allowed, else `blocked`, so adding it to
-// a score removes the move. Padded to padded_states.
-std::vector<float> skip_mask(const Lattice& lattice, float blocked) {
-  std::vector<float> mask(padded_states(lattice), blocked);
-  for (int64_t s = 0; s < lattice.states(); ++s) {
-    mask[s] = lattice.can_skip[s] ? 0.0f : blocked;
-  }
-  return mask;
-}
-
-}  // namespace
 
 int64_t dp_row_width(const Lattice& lattice) { return padded_states(lattice) + kPad; }
 
@@ -195,65 +150,6 @@ int64_t score_size(const ChainProblem& problem) {
 
 namespace {
 
-EMBER_ALWAYS_INLINE int64_t viterbi_body(const ChainProblem& problem, float* score,
-                                         uint8_t* back) {
-  const Lattice& lattice = *problem.lattice;
-  const int64_t states = lattice.states();
-  const int64_t lanes = padded_states(lattice);
-  const int64_t width = lanes + kPad;
-  if (problem.windows == 0 || states == 0) {
-    return -1;
-  }
-
-  const std::vector<float> mask = skip_mask(lattice, kInf);
-  std::vector<float> emission(lanes);
-
-  float* first = score;
-  first[0] = first[1] = kInf;
-  gather_row(problem, 0, 1.0f, kInf, emission.data());
-  for (int64_t s = 0; s < lanes; ++s) {
-    first[kPad + s] = s < lattice.start_states ? emission[s] : kInf;
-    back[s] = 0;
-  }
-
-  for (int64_t t = 1; t < problem.windows; ++t) {
-    const float* previous = score + (t - 1) * width;
-    float* current = score + t * width;
-    current[0] = current[1] = kInf;
-    gather_row(problem, t, 1.0f, kInf, emission.data());
-    const float* stay = previous + kPad;
-    const float* advance = previous + kPad - 1;
-    const float* skip = previous;
-    float* out = current + kPad;
-    uint8_t* moves = back + t * lanes;
-    for (int64_t s = 0; s < lanes; ++s) {
-      // Ties go to the smaller move: each <= prefers advance over skip, then
-      // stay over the better of the two. Selects, not ifs, keep it branch-free.
-      const float a0 = stay[s];
-      const float a1 = advance[s];
-      const float a2 = skip[s] + mask[s];
-      const bool advance_beats_skip = a1 <= a2;
-      const float best_moved = advance_beats_skip ? a1 : a2;
-      const bool take_stay = a0 <= best_moved;
-      out[s] = emission[s] + (take_stay ? a0 : best_moved);
-      const int move = take_stay ? 0 : (advance_beats_skip ? 1 : 2);
-      moves[s] = static_cast<uint8_t>(move);
-    }
-  }
-
-  // Among end states the later one wins ties.
-  const float* last = score + (problem.windows - 1) * width + kPad;
-  int64_t final_state = -1;
-  float best = kInf;
-  for (int64_t s = states - 1; s >= std::max<int64_t>(0, states - lattice.end_states); --s) {
-    if (last[s] < best) {
-      best = last[s];
-      final_state = s;
-    }
-  }
-  return final_state;
-}
-
 // One wrapper per instruction set around each body, and the dispatch.
 #if EMBER_ALIGNMENT_VARIANTS
 EMBER_TARGET_AVX512 float forward_avx512(const ChainProblem& problem, float beta, float* alpha) {
@@ -271,14 +167,6 @@ EMBER_TARGET_AVX2 void posteriors_avx2(const ChainProblem& problem, float beta,
                                        const float* alpha, float log_z, float scale,
                                        float* grad) {
   posteriors_body(problem, beta, alpha, log_z, scale, grad);
-}
-EMBER_TARGET_AVX512 int64_t viterbi_avx512(const ChainProblem& problem, float* score,
-                                           uint8_t* back) {
-  return viterbi_body(problem, score, back);
-}
-EMBER_TARGET_AVX2 int64_t viterbi_avx2(const ChainProblem& problem, float* score,
-                                       uint8_t* back) {
-  return viterbi_body(problem, score, back);
 }
 #endif
 
@@ -319,39 +207,6 @@ void add_posteriors(const ChainProblem& problem, float beta, const float* alpha,
 void add_posteriors(const ChainProblem& problem, float beta, const float* alpha, float log_z,
                     float scale, float* grad) {
   add_posteriors(problem, beta, alpha, log_z, scale, grad, kernels::active_isa());
-}
-
-int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back,
-                       kernels::Isa isa) {
-#if EMBER_ALIGNMENT_VARIANTS
-  if (isa == kernels::Isa::avx512) {
-    return viterbi_avx512(problem, score, back);
-  }
-  if (isa == kernels::Isa::avx2) {
-    return viterbi_avx2(problem, score, back);
-  }
-#endif
-  return viterbi_body(problem, score, back);
-}
-
-int64_t viterbi_scores(const ChainProblem& problem, float* score, uint8_t* back) {
-  return viterbi_scores(problem, score, back, kernels::active_isa());
-}
-
-std::vector<int64_t> viterbi_backtrace(const ChainProblem& problem, const uint8_t* back,
-                                       int64_t final_state) {
-  std::vector<int64_t> path(problem.windows, -1);
-  if (final_state < 0) {
-    return path;
-  }
-  const int64_t lanes = padded_states(*problem.lattice);
-  int64_t s = final_state;
-  for (int64_t t = problem.windows - 1; t >= 0; --t) {
-    path[t] = s;
-    s -= back[t * lanes + s];
-  }
-  assert(path[0] < problem.lattice->start_states);
-  return path;
 }
 
 }  // namespace ember::alignment

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "ebm/alignment/alphabet.h"
+
 namespace ember::alignment {
 
 std::string topology_name(TopologyKind kind) {
@@ -37,9 +39,8 @@ Lattice build_lattice(const Topology& topology, const std::vector<int64_t>& targ
   }
 
   if (topology.kind == TopologyKind::separator) {
-    for (const int64_t symbol : target) {
+    for (const int64_t symbol : separator_transform(target, topology.blank)) {
       lattice.labels.push_back(static_cast<int32_t>(symbol));
-      lattice.labels.push_back(blank);
     }
     lattice.can_skip.assign(lattice.labels.size(), 0);
     return lattice;

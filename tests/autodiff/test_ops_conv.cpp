@@ -151,6 +151,47 @@ TEST_CASE("im2col and col2im are adjoint", "[autodiff][conv2d]") {
   CHECK(lhs == Approx(rhs).epsilon(1e-5));
 }
 
+TEST_CASE("im2col matches its definition", "[autodiff][conv2d]") {
+  // Every stride and padding combination on a small image, compared entry by
+  // entry with columns[(c KH + p) KW + q, i W_out + j] = x[c, i s0 - p0 + p, j s1 - p1 + q].
+  Generator generator(5);
+  for (int64_t stride = 1; stride <= 3; ++stride) {
+    for (int64_t padding = 0; padding <= 2; ++padding) {
+      ConvGeometry g;
+      g.channels = 2;
+      g.height = 4;
+      g.width = 7;
+      g.kernel = {2, 3};
+      g.stride = {stride, stride};
+      g.padding = {padding, padding};
+      g.out_height = conv_output_size(4, 2, stride, padding, "test", "height");
+      g.out_width = conv_output_size(7, 3, stride, padding, "test", "width");
+      const std::vector<float> x = normal({2 * 4 * 7}, 0.0f, 1.0f, generator).to_vector();
+      std::vector<float> columns(static_cast<size_t>(2 * 2 * 3 * g.out_height * g.out_width));
+      im2col(x.data(), g, columns.data());
+
+      size_t k = 0;
+      for (int64_t c = 0; c < 2; ++c) {
+        for (int64_t p = 0; p < 2; ++p) {
+          for (int64_t q = 0; q < 3; ++q) {
+            for (int64_t i = 0; i < g.out_height; ++i) {
+              for (int64_t j = 0; j < g.out_width; ++j) {
+                const int64_t h = i * stride - padding + p;
+                const int64_t w = j * stride - padding + q;
+                const bool inside = h >= 0 && h < 4 && w >= 0 && w < 7;
+                const float expected = inside ? x[static_cast<size_t>((c * 4 + h) * 7 + w)] : 0.0f;
+                INFO("stride " << stride << ", padding " << padding << ", entry " << k);
+                REQUIRE(columns[k] == expected);
+                ++k;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("pooling output size with ceil mode", "[autodiff][max_pool2d]") {
   SECTION("floor mode drops a partial window") {
     CHECK(pool_output_size(7, 3, 3, 0, false, "pool", "width") == 2);

@@ -189,6 +189,13 @@ TEST_CASE("pooling layers and activations", "[nn][layers]") {
     require_module_gradients(tanh_layer, x);
     require_module_gradients(sigmoid_layer, x);
   }
+  SECTION("ReLU gradient away from the kink") {
+    // Values at least 0.1 from 0, so no finite difference straddles the kink.
+    ReLU relu_layer;
+    require_module_gradients(relu_layer,
+                             from_vector({-1.5f, -0.1f, 0.1f, 0.7f, 2.0f, -0.4f}, {2, 3})
+                                 .set_requires_grad(true));
+  }
 }
 
 TEST_CASE("Dropout modes and seeding", "[nn][dropout]") {
@@ -232,6 +239,14 @@ TEST_CASE("Flatten and WindowFeatures layouts", "[nn][layers]") {
   SECTION("Flatten keeps the batch") {
     Flatten flatten_layer;
     CHECK(flatten_layer(zeros({2, 3, 4, 5})).shape() == Shape{2, 60});
+  }
+  SECTION("gradients are the reverse moves") {
+    Generator generator(9);
+    const Tensor x = normal({2, 3, 2, 4}, 0.0f, 1.0f, generator).set_requires_grad(true);
+    Flatten flatten_layer;
+    WindowFeatures windows;
+    require_module_gradients(flatten_layer, x);
+    require_module_gradients(windows, x);
   }
   SECTION("WindowFeatures turns columns into windows") {
     // x [1, 1, 2, 3]: rows [0 1 2] and [3 4 5]; window l gets column l.

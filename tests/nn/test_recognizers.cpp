@@ -1,5 +1,5 @@
 // Tests of the two sliding-window recognizers (parameter counts, window
-// counts, output shapes, gradients) and a small training run.
+// counts, output shapes, gradients), LeNet-5, and a small training run.
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -9,6 +9,7 @@
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "nn/lenet.h"
 #include "nn/recognizers.h"
 
 using namespace ember;
@@ -118,4 +119,21 @@ TEST_CASE("small conv net training reaches a low loss", "[nn][training]") {
   INFO("first loss " << first_loss << ", last loss " << last_loss);
   CHECK(first_loss > 0.5f);
   CHECK(last_loss < 0.05f);
+}
+
+TEST_CASE("LeNet-5 shape and size", "[nn][lenet]") {
+  Generator generator(6);
+  auto model = make_lenet5(generator);
+
+  SECTION("61,706 parameters for 10 classes") {
+    // conv1 6*25 + 6, conv2 16*150 + 16, fc 400*120 + 120, 120*84 + 84, 84*10 + 10.
+    CHECK(model->parameter_count() == 61'706);
+  }
+  SECTION("one energy per class") {
+    CHECK(model->forward(zeros({3, 1, 28, 28})).shape() == Shape{3, 10});
+  }
+  SECTION("dotted parameter names") {
+    CHECK(model->named_parameters()[0].first == "conv1.weight");
+    CHECK(model->named_parameters().back().first == "fc3.bias");
+  }
 }

@@ -46,6 +46,13 @@ DigitSet bar_digits() {
   return set;
 }
 
+std::map<int, int> count_labels(const std::vector<int>& labels,
+                                const std::vector<std::size_t>& indices) {
+  std::map<int, int> counts;
+  for (std::size_t i : indices) ++counts[labels[i]];
+  return counts;
+}
+
 std::filesystem::path mnist_folder() {
   const char* configured = std::getenv("EMBER_MNIST_DIR");
   return configured != nullptr ? std::filesystem::path(configured)
@@ -143,8 +150,7 @@ TEST_CASE("stratified split keeps label shares", "[data][idx]") {
   const ember::data::Split split = ember::data::stratified_split(labels, 20, 5);
   REQUIRE(split.test.size() == 20);
   REQUIRE(split.train.size() == 80);
-  std::map<int, int> test_counts;
-  for (std::size_t i : split.test) ++test_counts[labels[i]];
+  std::map<int, int> test_counts = count_labels(labels, split.test);
   CHECK(test_counts[0] == 12);
   CHECK(test_counts[1] == 6);
   CHECK(test_counts[2] == 2);
@@ -162,8 +168,7 @@ TEST_CASE("stratified split keeps label shares", "[data][idx]") {
   SECTION("largest remainders fill an uneven count") {
     // Shares of 7 test items: 4.2, 2.1, 0.7, so label 2 gets the leftover item.
     const auto uneven = ember::data::stratified_split(labels, 7, 1);
-    std::map<int, int> counts;
-    for (std::size_t i : uneven.test) ++counts[labels[i]];
+    std::map<int, int> counts = count_labels(labels, uneven.test);
     CHECK(counts[0] == 4);
     CHECK(counts[1] == 2);
     CHECK(counts[2] == 1);

@@ -165,14 +165,31 @@ TEST_CASE("bad image files give one-line errors", "[data][image_io]") {
   SECTION("truncated PNG") {
     write_bytes(folder / "cut.png", std::vector<std::uint8_t>(good.begin(), good.begin() + 40));
     CHECK_THROWS_WITH(ember::data::load_gray_image(folder / "cut.png"),
-                      Catch::Contains("cut.png") && Catch::Contains("corrupt or truncated"));
+                      Catch::Contains("cut.png") &&
+                          Catch::Contains("corrupt or truncated PNG file"));
+  }
+  SECTION("truncated JPEG") {
+    std::vector<std::uint8_t> gray(64 * 64);
+    for (std::size_t i = 0; i < gray.size(); ++i) gray[i] = static_cast<std::uint8_t>(i * 37);
+    const auto file = folder / "whole.jpg";
+    REQUIRE(stbi_write_jpg(file.string().c_str(), 64, 64, 1, gray.data(), 90) != 0);
+    const std::vector<std::uint8_t> jpeg = ember::data::read_file_bytes(file);
+    for (std::size_t cut : {std::size_t{200}, jpeg.size() / 2}) {
+      INFO("cut at byte " << cut);
+      write_bytes(folder / "cut.jpg", std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + cut));
+      CHECK_THROWS_WITH(ember::data::load_gray_image(folder / "cut.jpg"),
+                        Catch::Contains("cut.jpg") &&
+                            Catch::Contains("corrupt or truncated JPEG file") &&
+                            !Catch::Contains("png"));
+    }
   }
   SECTION("corrupt compressed data") {
     std::vector<std::uint8_t> bad = good;
     for (std::size_t i = 45; i < bad.size() - 12; ++i) bad[i] = static_cast<std::uint8_t>(i * 7);
     write_bytes(folder / "noise.png", bad);
     CHECK_THROWS_WITH(ember::data::load_gray_image(folder / "noise.png"),
-                      Catch::Contains("noise.png") && Catch::Contains("corrupt or truncated"));
+                      Catch::Contains("noise.png") &&
+                          Catch::Contains("corrupt or truncated PNG file"));
   }
   SECTION("zero width in the header") {
     write_bytes(folder / "zero.png", with_png_size(good, 0, 16));

@@ -21,11 +21,13 @@ struct Shape {
   int64_t K;
 };
 
-// Odd sizes, tall-skinny and short-wide shapes, and shapes that cross the
-// k block (256), the n block (512) and the m block (240).
+// Odd sizes, tall-skinny and short-wide shapes, shapes that cross the k
+// block (256), the n block (about 256) and the m block (about 3072), and
+// edge tiles of every height below the 6 and 4 rows of the SIMD tiles.
 const Shape kShapes[] = {{1, 1, 1},     {7, 13, 5},    {1, 300, 1},   {300, 1, 7},
                          {1000, 3, 17}, {3, 1000, 17}, {37, 53, 300}, {129, 600, 70},
-                         {250, 20, 10}, {33, 65, 513}};
+                         {250, 20, 10}, {33, 65, 513}, {8, 70, 9},    {11, 45, 12},
+                         {3100, 7, 3}};
 
 std::vector<Isa> all_isas() {
   std::vector<Isa> isas = {Isa::scalar};

@@ -38,10 +38,10 @@ TEST_CASE("im2col pads with zeros", "[kernels][im2col]") {
   std::vector<float> columns(9 * 4);
   im2col(g, image, columns.data());
 
-  // Kernel position (0, 0) sees pixel (oh - 1, ow - 1): only window (1, 1) is inside.
+  // Kernel position (0, 0) reads pixel (oh - 1, ow - 1), inside the image only for window (1, 1).
   CHECK(columns[0] == 0.0f);
   CHECK(columns[3] == 1.0f);
-  // The centre position (1, 1) sees the image itself.
+  // The centre position (1, 1) reads the image itself.
   CHECK(columns[4 * 4 + 0] == 1.0f);
   CHECK(columns[4 * 4 + 3] == 4.0f);
 }

@@ -35,7 +35,7 @@ inline std::vector<int64_t> awkward_lengths(int64_t lanes) {
 }
 
 // A buffer whose data starts one float past a 64-byte boundary, so every
-// kernel sees unaligned pointers.
+// kernel gets unaligned pointers.
 class Buffer {
  public:
   explicit Buffer(int64_t n) : storage_(static_cast<std::size_t>(n) + 32) {

@@ -1,0 +1,82 @@
+// Image preparation and free energies for recognizing new images.
+#include "apps/recognition/inference.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "autodiff/tape.h"
+#include "ebm/alignment/forward.h"
+
+namespace ember::recognition {
+
+Recognizer load_recognizer(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint '{}' not found; pass the best.safetensors of an ember train run folder", path));
+  }
+  try {
+    return Recognizer::load(path);
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error(fmt::format(
+        "cannot load checkpoint: {}; pass a .safetensors checkpoint written by ember train", error.what()));
+  } catch (const std::invalid_argument& error) {
+    throw std::runtime_error(fmt::format("cannot load checkpoint '{}': {}", path, error.what()));
+  }
+}
+
+int64_t minimum_width(const Recognizer& recognizer) {
+  // Both models need 18 px for one window. The search goes well past that,
+  // so a new model with a wider window still works.
+  constexpr int64_t kSearchLimit = 1024;
+  for (int64_t width = 1; width <= kSearchLimit; ++width) {
+    try {
+      if (recognizer.windows(width) >= 1) {
+        return width;
+      }
+    } catch (const std::invalid_argument&) {
+      // Too narrow for this model: try the next width.
+    }
+  }
+  throw std::logic_error(fmt::format("minimum_width: model '{}' has no window at widths up to {} px",
+                                     recognizer.spec().model, kSearchLimit));
+}
+
+data::GrayImage prepare_image(const data::GrayImage& image, int64_t min_width) {
+  if (image.empty()) {
+    throw std::invalid_argument(
+        fmt::format("prepare_image: image is {} x {} px; expected at least one pixel", image.height, image.width));
+  }
+  const data::ResizeFilter filter =
+      image.height > kImageHeight ? data::ResizeFilter::area : data::ResizeFilter::bilinear;
+  data::GrayImage scaled =
+      image.height == kImageHeight ? image : data::resize_to_height(image, kImageHeight, filter);
+  if (scaled.width >= min_width) {
+    return scaled;
+  }
+  const int missing = static_cast<int>(min_width) - scaled.width;
+  return data::pad(scaled, 0, 0, missing / 2, missing - missing / 2);
+}
+
+data::GrayImage load_image_for(const Recognizer& recognizer, const std::filesystem::path& file,
+                               data::InkPolarity polarity) {
+  data::LoadOptions options;
+  options.polarity = polarity;
+  return prepare_image(data::load_gray_image(file, options), minimum_width(recognizer));
+}
+
+std::vector<float> transcription_free_energies(Recognizer& recognizer, const Batch& batch,
+                                               const std::vector<Transcription>& transcriptions) {
+  NoGrad no_grad;
+  std::vector<std::vector<int64_t>> targets;
+  for (const Transcription& transcription : transcriptions) {
+    targets.push_back(recognizer.alphabet().encode(transcription.text));
+  }
+  const Tensor energies = recognizer.energies(batch.images);  // [B, L, C]
+  const alignment::AlignmentBatch alignment_batch =
+      alignment::make_alignment_batch(targets, recognizer.windows(batch.widths));
+  const Tensor free = alignment::free_energy(energies, alignment_batch, recognizer.topology());  // [B]
+  return std::vector<float>(free.data(), free.data() + free.numel());
+}
+
+}  // namespace ember::recognition
