@@ -11,9 +11,9 @@
 //
 // An intersection whose first graph is a chain of windows (an emissions
 // graph) and whose second has no epsilon arcs takes a faster route,
-// ChainIntersector: product states are (window, state of second), built
-// window by window with flat tables, and states that cannot reach an
-// accept state are never built.
+// ChainIntersector, when its flat tables stay small. Its product states
+// are (window, state of second), built window by window with flat tables,
+// and states that cannot reach an accept state are never built.
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -256,6 +256,18 @@ bool has_epsilon_arc(const Graph& graph) {
   return std::find(labels.begin(), labels.end(), kEpsilon) != labels.end();
 }
 
+// True if the chain route's flat tables, (L + 1) x S live flags and
+// L x (largest label + 1) buckets, stay small. Beyond 2^26 cells (64 MiB
+// of flags, 256 MiB of buckets) a large second graph is usually sparse in
+// the product, and the general product builds only what it reaches.
+bool chain_tables_fit(const Graph& chain, const Graph& second) {
+  constexpr int64_t kMaxCells = int64_t{1} << 26;
+  const std::vector<int32_t>& labels = second.input_labels();
+  const int64_t label_range = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  return chain.num_states() * second.num_states() <= kMaxCells &&
+         chain.num_states() * label_range <= kMaxCells;
+}
+
 // The intersection of a chain of L windows with an epsilon-free acceptor.
 // Product state (i, b) pairs chain state i with second's state b. A
 // backward sweep marks the live states, from which an accepting path
@@ -470,7 +482,7 @@ Graph intersect(const Graph& first, const Graph& second) {
           g == &first ? "first" : "second"));
     }
   }
-  if (is_chain(first) && !has_epsilon_arc(second)) {
+  if (is_chain(first) && !has_epsilon_arc(second) && chain_tables_fit(first, second)) {
     return ChainIntersector(first, second).run("intersect");
   }
   return Composer(first, second).run("intersect");
