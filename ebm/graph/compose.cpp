@@ -404,6 +404,9 @@ class ChainIntersector {
       }
     }
     result_.reserve(states, arcs);
+    sources_.reserve(static_cast<size_t>(arcs));
+    destinations_.reserve(static_cast<size_t>(arcs));
+    labels_.reserve(static_cast<size_t>(arcs));
     origins_.reserve(arcs);
   }
 
@@ -438,7 +441,9 @@ class ChainIntersector {
             next_built.push_back(arc->destination);
           }
           for (int32_t m = first; m < last; ++m) {
-            result_.add_arc(state[static_cast<size_t>(b)], next, labels[arc->arc]);
+            sources_.push_back(state[static_cast<size_t>(b)]);
+            destinations_.push_back(next);
+            labels_.push_back(labels[arc->arc]);
             origins_.add(bucket_arcs_[static_cast<size_t>(m)], arc->arc);
           }
         }
@@ -450,6 +455,7 @@ class ChainIntersector {
       std::swap(built, next_built);
       next_built.clear();
     }
+    result_.add_arcs(sources_, destinations_, labels_);
   }
 
   const Graph& chain_;
@@ -463,6 +469,9 @@ class ChainIntersector {
   std::vector<int32_t> bucket_offsets_;  // [L * K + 1]
   std::vector<int32_t> bucket_arcs_;     // chain arcs, bucket by bucket
   std::vector<uint8_t> live_;            // [(L + 1) * S of second]
+  std::vector<int32_t> sources_;         // output arcs, added to result_ at once
+  std::vector<int32_t> destinations_;
+  std::vector<int32_t> labels_;
   Graph result_;
   PairOrigins origins_;
 };

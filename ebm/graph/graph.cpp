@@ -24,6 +24,29 @@ int64_t Graph::add_arc(int64_t source, int64_t destination, int label, float ene
   return add_arc(source, destination, label, label, energy);
 }
 
+void Graph::add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                     std::span<const int32_t> labels) {
+  if (destinations.size() != sources.size() || labels.size() != sources.size()) {
+    throw std::invalid_argument(fmt::format(
+        "Graph::add_arcs: {} sources, {} destinations and {} labels; expected one of each per arc",
+        sources.size(), destinations.size(), labels.size()));
+  }
+  for (size_t a = 0; a < sources.size(); ++a) {
+    if (tied_ || sources[a] < 0 || sources[a] >= num_states() || destinations[a] < 0 ||
+        destinations[a] >= num_states() || labels[a] < kEpsilon) {
+      throw_invalid_arc(sources[a], destinations[a], labels[a], labels[a]);
+    }
+  }
+  sources_.insert(sources_.end(), sources.begin(), sources.end());
+  destinations_.insert(destinations_.end(), destinations.begin(), destinations.end());
+  input_labels_.insert(input_labels_.end(), labels.begin(), labels.end());
+  output_labels_.insert(output_labels_.end(), labels.begin(), labels.end());
+  pending_energies_.resize(sources_.size(), 0.0f);
+  if (energies_.defined()) {
+    energies_ = Tensor();
+  }
+}
+
 void Graph::make_start(int64_t state) { start_flags_[checked_state(state, "Graph::make_start")] = 1; }
 
 void Graph::make_accept(int64_t state) {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "autodiff/autodiff.h"
@@ -61,6 +62,11 @@ class Graph {
     }
     return num_arcs() - 1;
   }
+  // Adds acceptor arcs a = 0 .. n-1 from sources[a] to destinations[a]
+  // reading labels[a], all of energy 0, checked in one pass; for builders
+  // and operations that make many arcs at once.
+  void add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                std::span<const int32_t> labels);
   void make_start(int64_t state);
   void make_accept(int64_t state);
 

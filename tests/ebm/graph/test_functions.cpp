@@ -297,6 +297,31 @@ TEST_CASE("graph projections keep energies", "[graph][project]") {
   check_gradient([&] { return project_output(t); }, {&t});
 }
 
+TEST_CASE("graph add_arcs adds acceptor arcs", "[graph][builders]") {
+  Graph g;
+  g.add_state(true, false);
+  g.add_state(false, true);
+  SECTION("arcs and zero energies") {
+    g.add_arc(0, 1, 4, 2.0f);
+    g.add_arcs(std::vector<int32_t>{0, 1}, std::vector<int32_t>{1, 1}, std::vector<int32_t>{3, kEpsilon});
+    REQUIRE(g.num_arcs() == 3);
+    CHECK(g.source(2) == 1);
+    CHECK(g.destination(1) == 1);
+    CHECK(g.input_label(1) == 3);
+    CHECK(g.output_label(2) == kEpsilon);
+    CHECK(g.energy(0) == 2.0f);
+    CHECK(g.energy(1) == 0.0f);
+  }
+  SECTION("rejects bad arcs") {
+    const std::vector<int32_t> one{0};
+    const std::vector<int32_t> two{0, 1};
+    CHECK_THROWS_AS(g.add_arcs(one, two, one), std::invalid_argument);
+    CHECK_THROWS_AS(g.add_arcs(one, std::vector<int32_t>{2}, one), std::out_of_range);
+    CHECK_THROWS_AS(g.add_arcs(one, one, std::vector<int32_t>{-2}), std::invalid_argument);
+    CHECK(g.num_arcs() == 0);
+  }
+}
+
 TEST_CASE("graph builders", "[graph][builders]") {
   SECTION("emissions graph ties arcs to E") {
     Tensor e = from_vector({1, 2, 3, 4, 5, 6}, {2, 3}).set_requires_grad(true);
