@@ -58,6 +58,69 @@ void tie_derived_energies(Graph& output, const std::vector<const Graph*>& inputs
   output.tie_energies(energies);
 }
 
+namespace {
+
+// grad[arcs[a]] += g[a] for every output arc a that has an origin there.
+void scatter_gradient(const std::vector<int32_t>& arcs, const float* g, float* grad) {
+  for (size_t a = 0; a < arcs.size(); ++a) {
+    if (arcs[a] >= 0) {
+      grad[arcs[a]] += g[a];
+    }
+  }
+}
+
+}  // namespace
+
+void tie_pair_energies(Graph& output, const Graph& first, const Graph& second,
+                       PairOrigins origins, const char* op) {
+  const auto num_arcs = static_cast<size_t>(output.num_arcs());
+  if (origins.first.size() != num_arcs || origins.second.size() != num_arcs) {
+    throw std::logic_error(fmt::format("{}: {} and {} arc origins for {} output arcs", op,
+                                       origins.first.size(), origins.second.size(), num_arcs));
+  }
+
+  // Forward: E_out[a] = E_first[first[a]] + E_second[second[a]], a missing
+  // side adding 0.
+  const Tensor first_energies = first.energies();
+  const Tensor second_energies = second.energies();
+  const float* e1 = first_energies.data();
+  const float* e2 = second_energies.data();
+  Tensor energies = zeros({output.num_arcs()});
+  float* out = energies.mutable_data();
+  for (size_t a = 0; a < num_arcs; ++a) {
+    const int32_t k1 = origins.first[a];
+    const int32_t k2 = origins.second[a];
+    out[a] = (k1 >= 0 ? e1[k1] : 0.0f) + (k2 >= 0 ? e2[k2] : 0.0f);
+  }
+
+  // Backward: dE_out[a] / dE_first[first[a]] = dE_out[a] / dE_second[second[a]] = 1.
+  // A side that needs no gradient drops its list now, so the node holds
+  // only what backward reads.
+  const bool first_grad = needs_grad({&first_energies});
+  const bool second_grad = needs_grad({&second_energies});
+  if (first_grad || second_grad) {
+    if (!first_grad) {
+      origins.first = {};
+    }
+    if (!second_grad) {
+      origins.second = {};
+    }
+    Tape::current().record(
+        op, {first_energies, second_energies}, energies,
+        [first_energies, second_energies, origins = std::move(origins)](const Tensor& grad_out) {
+          float* grad_first = grad_buffer(first_energies);
+          float* grad_second = grad_buffer(second_energies);
+          if (grad_first != nullptr) {
+            scatter_gradient(origins.first, grad_out.data(), grad_first);
+          }
+          if (grad_second != nullptr) {
+            scatter_gradient(origins.second, grad_out.data(), grad_second);
+          }
+        });
+  }
+  output.tie_energies(energies);
+}
+
 Graph path_graph(const Graph& graph, const std::vector<int32_t>& path, const char* op) {
   Graph result;
   result.reserve(static_cast<int64_t>(path.size()) + 1, static_cast<int64_t>(path.size()));

@@ -9,7 +9,10 @@
 // builds the output. tie_derived_energies computes the output energies
 // from them and records the backward
 //     dE_out[a] / dE_in[k] = number of times arc k appears in a's origins.
-// Used by the operations in functions.h; a graph user never needs it.
+// Products (intersection, composition) use the leaner PairOrigins: at most
+// one arc from each side, and no list at all for a side that needs no
+// gradient. Used by the operations in functions.h; a graph user never
+// needs them.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +44,29 @@ struct ArcOrigins {
 // grad. output must have exactly origins.num_output_arcs() arcs.
 void tie_derived_energies(Graph& output, const std::vector<const Graph*>& inputs,
                           ArcOrigins origins, const char* op);
+
+// Origins of a product's output arcs: output arc a stands for arc first[a]
+// of the first input plus arc second[a] of the second, where -1 means that
+// side did not move (an epsilon move of the other side).
+struct PairOrigins {
+  std::vector<int32_t> first;   // [A_out]
+  std::vector<int32_t> second;  // [A_out]
+
+  void add(int64_t first_arc, int64_t second_arc) {
+    first.push_back(static_cast<int32_t>(first_arc));
+    second.push_back(static_cast<int32_t>(second_arc));
+  }
+  void reserve(int64_t arcs) {
+    first.reserve(static_cast<size_t>(arcs));
+    second.reserve(static_cast<size_t>(arcs));
+  }
+};
+
+// tie_derived_energies for a product: E_out[a] = E_first[first[a]] +
+// E_second[second[a]]. The tape node keeps only the lists of inputs whose
+// energies require grad.
+void tie_pair_energies(Graph& output, const Graph& first, const Graph& second,
+                       PairOrigins origins, const char* op);
 
 // The linear graph of one path of graph (states 0 .. n, arc i copying
 // graph's arc path[i]), with energies tied to the copied arcs. An empty path

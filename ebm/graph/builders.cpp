@@ -21,13 +21,24 @@ Graph emissions_graph(const Tensor& energies) {
 
   Graph graph;
   graph.reserve(windows + 1, windows * symbols);
-  graph.add_state(/*start=*/true, /*accept=*/windows == 0);
+  for (int64_t s = 0; s <= windows; ++s) {
+    graph.add_state(/*start=*/s == 0, /*accept=*/s == windows);
+  }
+  std::vector<int32_t> sources;
+  std::vector<int32_t> labels;
+  sources.reserve(static_cast<size_t>(windows * symbols));
+  labels.reserve(static_cast<size_t>(windows * symbols));
   for (int64_t i = 0; i < windows; ++i) {
-    const int64_t next = graph.add_state(false, i + 1 == windows);
     for (int64_t c = 0; c < symbols; ++c) {
-      graph.add_arc(i, next, as_label(c));
+      sources.push_back(static_cast<int32_t>(i));
+      labels.push_back(as_label(c));
     }
   }
+  std::vector<int32_t> destinations = sources;
+  for (int32_t& d : destinations) {
+    ++d;
+  }
+  graph.add_arcs(sources, destinations, labels);
   graph.tie_energies(reshape(energies, {windows * symbols}));
   return graph;
 }

@@ -8,6 +8,12 @@
 //             the next matched arc.
 // Without it, a path of first with an output epsilon and a path of second
 // with an input epsilon would pair up once for every interleaving.
+//
+// An intersection whose first graph is a chain of windows (an emissions
+// graph) and whose second has no epsilon arcs takes a faster route,
+// ChainIntersector, when its flat tables stay small. Its product states
+// are (window, state of second), built window by window with flat tables,
+// and states that cannot reach an accept state are never built.
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -114,7 +120,7 @@ class Composer {
     for (size_t next = 0; next < pending_.size(); ++next) {
       expand(static_cast<int32_t>(next));
     }
-    tie_derived_energies(result_, {&first_, &second_}, std::move(origins_), op);
+    tie_pair_energies(result_, first_, second_, std::move(origins_), op);
     return std::move(result_);
   }
 
@@ -139,13 +145,7 @@ class Composer {
   void add_arc(int32_t source, int32_t destination, int input_label, int output_label,
                int64_t first_arc, int64_t second_arc) {
     result_.add_arc(source, destination, input_label, output_label, 0.0f);
-    if (first_arc >= 0) {
-      origins_.add(0, first_arc);
-    }
-    if (second_arc >= 0) {
-      origins_.add(1, second_arc);
-    }
-    origins_.end_arc();
+    origins_.add(first_arc, second_arc);
   }
 
   void expand(int32_t state) {
@@ -217,7 +217,263 @@ class Composer {
   TripleMap states_;
   std::vector<Triple> pending_;
   Graph result_;
-  ArcOrigins origins_;
+  PairOrigins origins_;
+};
+
+// ------------------------------------------------------------ chain route
+
+// True if graph is a chain of windows like an emissions graph: states
+// 0 .. L, state 0 the only start and state L the only accept state, every
+// arc going from some state i to i + 1 with arcs in order of i, and no
+// epsilon arcs.
+bool is_chain(const Graph& graph) {
+  const int64_t num_states = graph.num_states();
+  if (num_states == 0) {
+    return false;
+  }
+  for (int64_t s = 0; s < num_states; ++s) {
+    const auto su = static_cast<size_t>(s);
+    if ((graph.start_flags()[su] != 0) != (s == 0) ||
+        (graph.accept_flags()[su] != 0) != (s == num_states - 1)) {
+      return false;
+    }
+  }
+  int32_t previous = 0;
+  for (size_t a = 0; a < graph.sources().size(); ++a) {
+    const int32_t source = graph.sources()[a];
+    if (source < previous || graph.destinations()[a] != source + 1 ||
+        graph.input_labels()[a] == kEpsilon) {
+      previous = -1;
+      break;
+    }
+    previous = source;
+  }
+  return previous >= 0;
+}
+
+bool has_epsilon_arc(const Graph& graph) {
+  const std::vector<int32_t>& labels = graph.input_labels();
+  return std::find(labels.begin(), labels.end(), kEpsilon) != labels.end();
+}
+
+// True if the chain route's flat tables, (L + 1) x S live flags and
+// L x (largest label + 1) buckets, stay small. Beyond 2^26 cells (64 MiB
+// of flags, 256 MiB of buckets) a large second graph is usually sparse in
+// the product, and the general product builds only what it reaches.
+bool chain_tables_fit(const Graph& chain, const Graph& second) {
+  constexpr int64_t kMaxCells = int64_t{1} << 26;
+  const std::vector<int32_t>& labels = second.input_labels();
+  const int64_t label_range = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  return chain.num_states() * second.num_states() <= kMaxCells &&
+         chain.num_states() * label_range <= kMaxCells;
+}
+
+// The intersection of a chain of L windows with an epsilon-free acceptor.
+// Product state (i, b) pairs chain state i with second's state b. A
+// backward sweep marks the live states, from which an accepting path
+// continues. The forward sweep then builds, window by window, the live
+// states reached from a start. So the result has no dead ends (about half
+// the states of a CTC band), its states are numbered in topological order,
+// and its arcs are sorted by source. Matching is a table lookup: the
+// chain's arcs are bucketed by (window, label of second) once, so neither
+// sweep searches.
+class ChainIntersector {
+ public:
+  ChainIntersector(const Graph& chain, const Graph& second)
+      : chain_(chain),
+        second_(second),
+        windows_(chain.num_states() - 1),
+        second_states_(static_cast<int32_t>(second.num_states())) {
+    index_second();
+    bucket_chain_arcs();
+  }
+
+  Graph run(const char* op) {
+    mark_live();
+    reserve_output();
+    build();
+    tie_pair_energies(result_, chain_, second_, std::move(origins_), op);
+    return std::move(result_);
+  }
+
+ private:
+  // One arc of second, as the sweeps read it.
+  struct SecondArc {
+    int32_t arc;          // index in second
+    int32_t destination;  // state of second
+    int32_t label;        // number of its label, 0 .. K-1
+  };
+
+  // Numbers second's distinct labels 0 .. K-1 (label_ids_) and lists the
+  // arcs leaving each state b as second_out_[second_offsets_[b] ..
+  // second_offsets_[b + 1]).
+  void index_second() {
+    const std::vector<int32_t>& labels = second_.input_labels();
+    const int32_t max_label = labels.empty() ? -1 : *std::max_element(labels.begin(), labels.end());
+    label_ids_.assign(static_cast<size_t>(max_label + 1), -1);
+    for (int32_t label : labels) {
+      int32_t& id = label_ids_[static_cast<size_t>(label)];
+      if (id < 0) {
+        id = num_labels_++;
+      }
+    }
+
+    ArcIndex out = out_arcs(second_);
+    second_offsets_ = std::move(out.offsets);
+    second_out_.reserve(out.arcs.size());
+    for (int32_t arc : out.arcs) {
+      const auto a = static_cast<size_t>(arc);
+      second_out_.push_back({arc, second_.destinations()[a], label_ids_[static_cast<size_t>(labels[a])]});
+    }
+  }
+
+  // Sorts the chain's arcs into buckets (i, k), window i and label number k,
+  // by counting, keeping arc order within a bucket. Arcs whose label second
+  // lacks are left out.
+  void bucket_chain_arcs() {
+    const std::vector<int32_t>& labels = chain_.input_labels();
+    const std::vector<int32_t>& sources = chain_.sources();
+    std::vector<int32_t> bucket_of_arc(labels.size(), -1);
+    bucket_offsets_.assign(static_cast<size_t>(windows_ * num_labels_ + 1), 0);
+    for (size_t a = 0; a < labels.size(); ++a) {
+      const auto label = static_cast<size_t>(labels[a]);
+      if (label < label_ids_.size() && label_ids_[label] >= 0) {
+        bucket_of_arc[a] = sources[a] * num_labels_ + label_ids_[label];
+        ++bucket_offsets_[static_cast<size_t>(bucket_of_arc[a]) + 1];
+      }
+    }
+    std::partial_sum(bucket_offsets_.begin(), bucket_offsets_.end(), bucket_offsets_.begin());
+
+    bucket_arcs_.resize(static_cast<size_t>(bucket_offsets_.back()));
+    std::vector<int32_t> next(bucket_offsets_.begin(), bucket_offsets_.end() - 1);
+    for (size_t a = 0; a < labels.size(); ++a) {
+      if (bucket_of_arc[a] >= 0) {
+        bucket_arcs_[static_cast<size_t>(next[static_cast<size_t>(bucket_of_arc[a])]++)] = static_cast<int32_t>(a);
+      }
+    }
+  }
+
+  // The chain arcs of window i with label number k, as [first, last)
+  // positions in bucket_arcs_.
+  std::pair<int32_t, int32_t> matches(int64_t i, int32_t k) const {
+    const auto bucket = static_cast<size_t>(i * num_labels_ + k);
+    return {bucket_offsets_[bucket], bucket_offsets_[bucket + 1]};
+  }
+
+  // Arcs of second leaving state b.
+  std::pair<const SecondArc*, const SecondArc*> leaving(int32_t b) const {
+    const SecondArc* arcs = second_out_.data();
+    return {arcs + second_offsets_[static_cast<size_t>(b)], arcs + second_offsets_[static_cast<size_t>(b) + 1]};
+  }
+
+  uint8_t* live_row(int64_t i) { return live_.data() + i * second_states_; }
+
+  // Marks (L, b) live if b accepts, and (i, b) live if an arc of b reaches
+  // a live state of window i + 1 with a label that window i has.
+  void mark_live() {
+    live_.assign(static_cast<size_t>((windows_ + 1) * second_states_), 0);
+    std::copy(second_.accept_flags().begin(), second_.accept_flags().end(), live_row(windows_));
+    for (int64_t i = windows_ - 1; i >= 0; --i) {
+      uint8_t* row = live_row(i);
+      const uint8_t* next_row = live_row(i + 1);
+      for (int32_t b = 0; b < second_states_; ++b) {
+        const auto [begin, end] = leaving(b);
+        for (const SecondArc* arc = begin; arc != end; ++arc) {
+          const auto [first, last] = matches(i, arc->label);
+          if (first != last && next_row[arc->destination] != 0) {
+            row[b] = 1;
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  // Room for every live state and one arc per arc of second leaving it, the
+  // exact count when each window has each label once (an emissions graph).
+  void reserve_output() {
+    int64_t states = 0;
+    int64_t arcs = 0;
+    for (int64_t i = 0; i <= windows_; ++i) {
+      const uint8_t* row = live_row(i);
+      for (int32_t b = 0; b < second_states_; ++b) {
+        if (row[b] != 0) {
+          ++states;
+          arcs += second_offsets_[static_cast<size_t>(b) + 1] - second_offsets_[static_cast<size_t>(b)];
+        }
+      }
+    }
+    result_.reserve(states, arcs);
+    sources_.reserve(static_cast<size_t>(arcs));
+    destinations_.reserve(static_cast<size_t>(arcs));
+    labels_.reserve(static_cast<size_t>(arcs));
+    origins_.reserve(arcs);
+  }
+
+  // Window by window: state[b] is the output state of (i, b) or -1, and
+  // built lists the b with state[b] >= 0 in output order, so arcs are
+  // added in order of their source.
+  void build() {
+    std::vector<int32_t> state(static_cast<size_t>(second_states_), -1);
+    std::vector<int32_t> next_state(static_cast<size_t>(second_states_), -1);
+    std::vector<int32_t> built;
+    std::vector<int32_t> next_built;
+    for (int64_t b : second_.start_states()) {
+      if (live_row(0)[b] != 0) {
+        state[static_cast<size_t>(b)] = static_cast<int32_t>(result_.add_state(true, windows_ == 0));
+        built.push_back(static_cast<int32_t>(b));
+      }
+    }
+
+    const int32_t* labels = second_.input_labels().data();
+    for (int64_t i = 0; i < windows_; ++i) {
+      const uint8_t* next_row = live_row(i + 1);
+      for (int32_t b : built) {
+        const auto [begin, end] = leaving(b);
+        for (const SecondArc* arc = begin; arc != end; ++arc) {
+          const auto [first, last] = matches(i, arc->label);
+          if (first == last || next_row[arc->destination] == 0) {
+            continue;
+          }
+          int32_t& next = next_state[static_cast<size_t>(arc->destination)];
+          if (next < 0) {
+            next = static_cast<int32_t>(result_.add_state(false, i + 1 == windows_));
+            next_built.push_back(arc->destination);
+          }
+          for (int32_t m = first; m < last; ++m) {
+            sources_.push_back(state[static_cast<size_t>(b)]);
+            destinations_.push_back(next);
+            labels_.push_back(labels[arc->arc]);
+            origins_.add(bucket_arcs_[static_cast<size_t>(m)], arc->arc);
+          }
+        }
+      }
+      for (int32_t b : built) {
+        state[static_cast<size_t>(b)] = -1;
+      }
+      std::swap(state, next_state);
+      std::swap(built, next_built);
+      next_built.clear();
+    }
+    result_.add_arcs(sources_, destinations_, labels_);
+  }
+
+  const Graph& chain_;
+  const Graph& second_;
+  int64_t windows_;
+  int32_t second_states_;
+  std::vector<int32_t> label_ids_;       // [max label of second + 1], -1 if second lacks it
+  int32_t num_labels_ = 0;               // K
+  std::vector<int32_t> second_offsets_;  // [S of second + 1]
+  std::vector<SecondArc> second_out_;    // [A of second], grouped by source
+  std::vector<int32_t> bucket_offsets_;  // [L * K + 1]
+  std::vector<int32_t> bucket_arcs_;     // chain arcs, bucket by bucket
+  std::vector<uint8_t> live_;            // [(L + 1) * S of second]
+  std::vector<int32_t> sources_;         // output arcs, added to result_ at once
+  std::vector<int32_t> destinations_;
+  std::vector<int32_t> labels_;
+  Graph result_;
+  PairOrigins origins_;
 };
 
 }  // namespace
@@ -234,6 +490,9 @@ Graph intersect(const Graph& first, const Graph& second) {
           "labels); intersect takes acceptors, use compose for transducers",
           g == &first ? "first" : "second"));
     }
+  }
+  if (is_chain(first) && !has_epsilon_arc(second) && chain_tables_fit(first, second)) {
+    return ChainIntersector(first, second).run("intersect");
   }
   return Composer(first, second).run("intersect");
 }

@@ -1,7 +1,9 @@
 // Graph construction, accessors, arc indexes and topological order.
 #include "ebm/graph/graph.h"
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -22,27 +24,27 @@ int64_t Graph::add_arc(int64_t source, int64_t destination, int label, float ene
   return add_arc(source, destination, label, label, energy);
 }
 
-int64_t Graph::add_arc(int64_t source, int64_t destination, int input_label, int output_label,
-                       float energy) {
-  if (tied_) {
-    throw std::invalid_argument(
-        "Graph::add_arc: the arc energies are tied to a tensor of fixed size; add every arc "
-        "before calling tie_energies");
-  }
-  checked_state(source, "Graph::add_arc (source)");
-  checked_state(destination, "Graph::add_arc (destination)");
-  if (input_label < kEpsilon || output_label < kEpsilon) {
+void Graph::add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                     std::span<const int32_t> labels) {
+  if (destinations.size() != sources.size() || labels.size() != sources.size()) {
     throw std::invalid_argument(fmt::format(
-        "Graph::add_arc: labels {}:{} are invalid; expected labels >= 0 or kEpsilon ({})",
-        input_label, output_label, kEpsilon));
+        "Graph::add_arcs: {} sources, {} destinations and {} labels; expected one of each per arc",
+        sources.size(), destinations.size(), labels.size()));
   }
-  sources_.push_back(static_cast<int32_t>(source));
-  destinations_.push_back(static_cast<int32_t>(destination));
-  input_labels_.push_back(input_label);
-  output_labels_.push_back(output_label);
-  pending_energies_.push_back(energy);
-  energies_ = Tensor();
-  return num_arcs() - 1;
+  for (size_t a = 0; a < sources.size(); ++a) {
+    if (tied_ || sources[a] < 0 || sources[a] >= num_states() || destinations[a] < 0 ||
+        destinations[a] >= num_states() || labels[a] < kEpsilon) {
+      throw_invalid_arc(sources[a], destinations[a], labels[a], labels[a]);
+    }
+  }
+  sources_.insert(sources_.end(), sources.begin(), sources.end());
+  destinations_.insert(destinations_.end(), destinations.begin(), destinations.end());
+  input_labels_.insert(input_labels_.end(), labels.begin(), labels.end());
+  output_labels_.insert(output_labels_.end(), labels.begin(), labels.end());
+  pending_energies_.resize(sources_.size(), 0.0f);
+  if (energies_.defined()) {
+    energies_ = Tensor();
+  }
 }
 
 void Graph::make_start(int64_t state) { start_flags_[checked_state(state, "Graph::make_start")] = 1; }
@@ -124,6 +126,20 @@ void Graph::throw_arc_out_of_range(int64_t arc) const {
       fmt::format("Graph: arc {} is out of range; the graph has {} arcs", arc, num_arcs()));
 }
 
+void Graph::throw_invalid_arc(int64_t source, int64_t destination, int input_label,
+                              int output_label) const {
+  if (tied_) {
+    throw std::invalid_argument(
+        "Graph::add_arc: the arc energies are tied to a tensor of fixed size; add every arc "
+        "before calling tie_energies");
+  }
+  checked_state(source, "Graph::add_arc (source)");
+  checked_state(destination, "Graph::add_arc (destination)");
+  throw std::invalid_argument(fmt::format(
+      "Graph::add_arc: labels {}:{} are invalid; expected labels >= 0 or kEpsilon ({})",
+      input_label, output_label, kEpsilon));
+}
+
 void Graph::throw_state_out_of_range(int64_t state, const char* op) const {
   throw std::out_of_range(
       fmt::format("{}: state {} is out of range; the graph has {} states", op, state, num_states()));
@@ -142,7 +158,12 @@ ArcIndex index_arcs_by(const std::vector<int32_t>& keys, int64_t num_states) {
     index.offsets[s + 1] += index.offsets[s];
   }
 
+  // Keys already in order (the sources of most built graphs) need no scatter.
   index.arcs.resize(keys.size());
+  if (std::is_sorted(keys.begin(), keys.end())) {
+    std::iota(index.arcs.begin(), index.arcs.end(), 0);
+    return index;
+  }
   std::vector<int32_t> next(index.offsets.begin(), index.offsets.end() - 1);
   for (size_t a = 0; a < keys.size(); ++a) {
     index.arcs[static_cast<size_t>(next[static_cast<size_t>(keys[a])]++)] = static_cast<int32_t>(a);

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "autodiff/autodiff.h"
@@ -43,9 +44,29 @@ class Graph {
   int64_t add_state(bool start = false, bool accept = false);
   // Adds an acceptor arc (input and output label equal) and returns its index.
   int64_t add_arc(int64_t source, int64_t destination, int label, float energy = 0.0f);
-  // Adds a transducer arc and returns its index.
+  // Adds a transducer arc and returns its index. Inline, because graph
+  // operations add every output arc through it.
   int64_t add_arc(int64_t source, int64_t destination, int input_label, int output_label,
-                  float energy);
+                  float energy) {
+    if (tied_ || source < 0 || source >= num_states() || destination < 0 ||
+        destination >= num_states() || input_label < kEpsilon || output_label < kEpsilon) {
+      throw_invalid_arc(source, destination, input_label, output_label);
+    }
+    sources_.push_back(static_cast<int32_t>(source));
+    destinations_.push_back(static_cast<int32_t>(destination));
+    input_labels_.push_back(input_label);
+    output_labels_.push_back(output_label);
+    pending_energies_.push_back(energy);
+    if (energies_.defined()) {
+      energies_ = Tensor();
+    }
+    return num_arcs() - 1;
+  }
+  // Adds acceptor arcs a = 0 .. n-1 from sources[a] to destinations[a]
+  // reading labels[a], all of energy 0, checked in one pass; for builders
+  // and operations that make many arcs at once.
+  void add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                std::span<const int32_t> labels);
   void make_start(int64_t state);
   void make_accept(int64_t state);
 
@@ -102,6 +123,8 @@ class Graph {
   }
   [[noreturn]] void throw_arc_out_of_range(int64_t arc) const;
   [[noreturn]] void throw_state_out_of_range(int64_t state, const char* op) const;
+  [[noreturn]] void throw_invalid_arc(int64_t source, int64_t destination, int input_label,
+                                      int output_label) const;
 
   std::vector<uint8_t> start_flags_;
   std::vector<uint8_t> accept_flags_;

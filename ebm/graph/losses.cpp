@@ -48,11 +48,16 @@ std::vector<int64_t> checked_lengths(const Tensor& energies,
   return lengths;
 }
 
-// The emissions graph of sample b's first `length` windows: views of E, so
-// gradients land in E [B, L, C].
-Graph sample_emissions(const Tensor& energies, int64_t b, int64_t length) {
-  const Tensor sample = reshape(narrow(energies, 0, b, 1), {energies.size(1), energies.size(2)});
-  return emissions_graph(narrow(sample, 0, 0, length));
+// The emissions graph of sample b's first `length` windows, from E viewed
+// as rows [B * L, C]: one view per sample, so gradients land in E [B, L, C]
+// through a single copy.
+Graph sample_emissions(const Tensor& rows, int64_t windows, int64_t b, int64_t length) {
+  return emissions_graph(narrow(rows, 0, b * windows, length));
+}
+
+// E [B, L, C] viewed as rows [B * L, C].
+Tensor window_rows(const Tensor& energies) {
+  return reshape(energies, {energies.size(0) * energies.size(1), energies.size(2)});
 }
 
 }  // namespace
@@ -102,9 +107,10 @@ Tensor target_free_energy(const Tensor& energies, const std::vector<std::vector<
                           float beta) {
   const std::vector<int64_t> lengths =
       checked_lengths(energies, targets, input_lengths, "target_free_energy");
+  const Tensor rows = window_rows(energies);
   std::vector<Tensor> values;
   for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(energies, static_cast<int64_t>(b), lengths[b]);
+    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
     values.push_back(free_energy(intersect(emissions, target_graph(targets[b], topology)), beta));
   }
   return stack(values, 0);
@@ -115,9 +121,10 @@ Tensor nll_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>&
                 float beta) {
   const std::vector<int64_t> lengths = checked_lengths(energies, targets, input_lengths, "nll_loss");
   const Graph all = all_targets_graph(energies.size(2), topology);
+  const Tensor rows = window_rows(energies);
   std::vector<Tensor> values;
   for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(energies, static_cast<int64_t>(b), lengths[b]);
+    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
     const Tensor target = free_energy(intersect(emissions, target_graph(targets[b], topology)), beta);
     values.push_back(target - free_energy(intersect(emissions, all), beta));
   }
@@ -135,9 +142,10 @@ Tensor asg_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>&
         shape_to_string(transitions.shape()), energies.size(2), shape_to_string(energies.shape())));
   }
   const Graph bigrams = transitions_graph(transitions);
+  const Tensor rows = window_rows(energies);
   std::vector<Tensor> values;
   for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(energies, static_cast<int64_t>(b), lengths[b]);
+    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
     const Graph target = intersect(repeat_graph(targets[b]), bigrams);
     const Tensor numerator = free_energy(intersect(emissions, target), beta);
     values.push_back(numerator - free_energy(intersect(emissions, bigrams), beta));

@@ -7,7 +7,6 @@
 // [1, A]), where float precision (about 1e-7 relative) is ample.
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 
@@ -20,7 +19,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Everything backward needs from the forward pass of free_energy.
+// The forward pass of free_energy.
 struct ForwardState {
   std::vector<int32_t> order;  // topological order [S]
   std::vector<double> alpha;   // [S] log of the summed path weight exp(-beta E) into each state
@@ -70,23 +69,23 @@ void run_forward(const Graph& graph, const float* energies, double beta, Forward
     state.alpha[su] = largest + std::log(static_cast<float>(sum));
   }
 
-  for (int64_t s = 0; s < graph.num_states(); ++s) {
-    if (graph.is_accept(s)) {
-      state.log_total = log_add(state.log_total, state.alpha[static_cast<size_t>(s)]);
+  for (size_t s = 0; s < state.alpha.size(); ++s) {
+    if (graph.accept_flags()[s] != 0) {
+      state.log_total = log_add(state.log_total, state.alpha[s]);
     }
   }
 }
 
-// Backward of the free energy: dF/dE[a] = exp(alpha[src] - beta E[a] +
-// gamma[dst] - log Z), the posterior of arc a, where gamma[s] is the log of
-// the summed weight of paths from s to an accept state. Both come from one
-// pull over out-arcs in reverse topological order: with m the largest term
-// of gamma[s], the posterior is exp(alpha[s] + m - log Z) * exp(term - m),
-// so each arc costs one exp.
-void add_arc_posteriors(const Graph& graph, const float* energies, double beta,
-                        const ForwardState& state, float upstream, float* grad) {
+// The arc posteriors dF/dE[a] = exp(alpha[src] - beta E[a] + gamma[dst] -
+// log Z) [A], where gamma[s] is the log of the summed weight of paths from
+// s to an accept state. Both come from one pull over out-arcs in reverse
+// topological order: with m the largest term of gamma[s], the posterior is
+// exp(alpha[s] + m - log Z) * exp(term - m), so each arc costs one exp.
+std::vector<float> arc_posteriors(const Graph& graph, const float* energies, double beta,
+                                  const ForwardState& state) {
+  std::vector<float> posteriors(static_cast<size_t>(graph.num_arcs()), 0.0f);
   if (state.log_total == -kInf) {
-    return;  // no accepting path: F = +inf is constant, the gradient is zero
+    return posteriors;  // no accepting path: F = +inf is constant, the gradient is zero
   }
   const ArcIndex out = out_arcs(graph);
   const int32_t* destinations = graph.destinations().data();
@@ -105,19 +104,21 @@ void add_arc_posteriors(const Graph& graph, const float* energies, double beta,
     if (largest == -kInf) {
       continue;  // a dead end: no accepting path leaves s
     }
+    // alpha[s] + largest <= log Z, so this exp also takes only arguments <= 0.
     const double scale = state.alpha[s] == -kInf
                              ? 0.0
-                             : upstream * std::exp(state.alpha[s] + largest - state.log_total);
+                             : std::exp(static_cast<float>(state.alpha[s] + largest - state.log_total));
     double sum = accept ? std::exp(-largest) : 0.0;
     for (int32_t k = begin; k < end; ++k) {
       const int32_t arc = out.arcs[static_cast<size_t>(k)];
       const double term = gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc];
       const double scaled = std::exp(static_cast<float>(term - largest));
       sum += scaled;
-      grad[arc] += static_cast<float>(scale * scaled);
+      posteriors[static_cast<size_t>(arc)] = static_cast<float>(scale * scaled);
     }
     gamma[s] = largest + std::log(static_cast<float>(sum));
   }
+  return posteriors;
 }
 
 }  // namespace
@@ -127,21 +128,29 @@ Tensor free_energy(const Graph& graph, float beta) {
     throw std::invalid_argument(
         fmt::format("free_energy: beta is {}; expected a finite value > 0", beta));
   }
-  auto state = std::make_shared<ForwardState>();
-  state->order = topological_order(graph, "free_energy");
+  ForwardState state;
+  state.order = topological_order(graph, "free_energy");
   const Tensor energies = graph.energies();
-  run_forward(graph, energies.data(), beta, *state);
+  run_forward(graph, energies.data(), beta, state);
 
   // F = -(1/beta) log Z, and +inf when Z = 0.
-  const double value = state->log_total == -kInf ? kInf : -state->log_total / beta;
+  const double value = state.log_total == -kInf ? kInf : -state.log_total / beta;
   Tensor result = scalar(static_cast<float>(value));
 
+  // The posteriors are computed now, while the graph is still in cache, so
+  // the node keeps one float per arc instead of a copy of the graph.
   if (needs_grad({&energies})) {
-    Tape::current().record("free_energy", {energies}, result,
-                           [graph, energies, beta, state](const Tensor& grad_result) {
-                             add_arc_posteriors(graph, energies.data(), beta, *state,
-                                                grad_result.item(), grad_buffer(energies));
-                           });
+    Tape::current().record(
+        "free_energy", {energies}, result,
+        [energies, posteriors = arc_posteriors(graph, energies.data(), beta, state)](
+            const Tensor& grad_result) {
+          // dF/dE[a] = the posterior of arc a
+          float* grad = grad_buffer(energies);
+          const float g = grad_result.item();
+          for (size_t a = 0; a < posteriors.size(); ++a) {
+            grad[a] += g * posteriors[a];
+          }
+        });
   }
   return result;
 }

@@ -147,6 +147,61 @@ TEST_CASE("intersect acceptors", "[graph][intersect]") {
   }
 }
 
+TEST_CASE("intersect with a chain of windows", "[graph][intersect]") {
+  // A chain like an emissions graph, except that window 1 reads label 1
+  // twice. Window 0 reads 0 (1.0) and 1 (2.0). Window 1 reads 1 (0.5),
+  // 1 (0.25) and 2 (3.0).
+  Graph chain;
+  chain.add_state(true, false);
+  chain.add_state();
+  chain.add_state(false, true);
+  chain.add_arc(0, 1, 0, 1.0f);
+  chain.add_arc(0, 1, 1, 2.0f);
+  chain.add_arc(1, 2, 1, 0.5f);
+  chain.add_arc(1, 2, 1, 0.25f);
+  chain.add_arc(1, 2, 2, 3.0f);
+
+  // Target: 0 -0-> 1 -1-> 2 (accept), a dead end 1 -2-> 4, a label the
+  // chain lacks (0 -5-> 2), and a second start state 3 that accepts and
+  // loops on 1.
+  Graph target;
+  target.add_state(true, false);
+  target.add_state();
+  target.add_state(false, true);
+  target.add_state(true, true);
+  target.add_state();
+  target.add_arc(0, 1, 0, 0.125f);
+  target.add_arc(1, 2, 1, 0.0f);
+  target.add_arc(1, 4, 2, 0.0f);
+  target.add_arc(0, 2, 5, 0.0f);
+  target.add_arc(3, 3, 1, 0.0625f);
+
+  SECTION("weighted paths") {
+    // "0 1" costs 1 + 0.125 + (0.5 or 0.25); "1 1" costs 2 + 2 * 0.0625 + (0.5 or 0.25).
+    const std::vector<std::pair<LabelPair, long>> expected = {
+        {{{0, 1}, {0, 1}}, 13750}, {{{0, 1}, {0, 1}}, 16250},
+        {{{1, 1}, {1, 1}}, 23750}, {{{1, 1}, {1, 1}}, 26250}};
+    CHECK(path_multiset(intersect(chain, target)) == expected);
+    CHECK(path_multiset(compose(chain, target)) == expected);
+  }
+  SECTION("builds only states on accepting paths") {
+    // (0,0) (0,3) (1,1) (1,3) (2,2) (2,3); the dead end (2,4) is left out.
+    const Graph both = intersect(chain, target);
+    CHECK(both.num_states() == 6);
+    CHECK(both.num_arcs() == 6);
+  }
+  SECTION("gradients") {
+    check_gradient([&] { return intersect(chain, target); }, {&chain, &target});
+  }
+  SECTION("zero windows") {
+    // The chain of an empty [0, C] tensor accepts only the empty sequence.
+    const Graph empty = emissions_graph(zeros({0, 3}));
+    CHECK(free_energy(intersect(empty, ctc_graph({}, 2))).item() == 0.0f);
+    CHECK(free_energy(intersect(empty, ctc_graph({1}, 2))).item() ==
+          std::numeric_limits<float>::infinity());
+  }
+}
+
 TEST_CASE("compose transducers", "[graph][compose]") {
   // first maps 0 -> 1 (energy 1) or 0 -> 2 (energy 2); second maps 1 -> 5, 2 -> 6.
   Graph first;
@@ -240,6 +295,31 @@ TEST_CASE("graph projections keep energies", "[graph][project]") {
   CHECK(out.output_label(0) == 4);
   CHECK(out.energy(0) == 1.5f);
   check_gradient([&] { return project_output(t); }, {&t});
+}
+
+TEST_CASE("graph add_arcs adds acceptor arcs", "[graph][builders]") {
+  Graph g;
+  g.add_state(true, false);
+  g.add_state(false, true);
+  SECTION("arcs and zero energies") {
+    g.add_arc(0, 1, 4, 2.0f);
+    g.add_arcs(std::vector<int32_t>{0, 1}, std::vector<int32_t>{1, 1}, std::vector<int32_t>{3, kEpsilon});
+    REQUIRE(g.num_arcs() == 3);
+    CHECK(g.source(2) == 1);
+    CHECK(g.destination(1) == 1);
+    CHECK(g.input_label(1) == 3);
+    CHECK(g.output_label(2) == kEpsilon);
+    CHECK(g.energy(0) == 2.0f);
+    CHECK(g.energy(1) == 0.0f);
+  }
+  SECTION("rejects bad arcs") {
+    const std::vector<int32_t> one{0};
+    const std::vector<int32_t> two{0, 1};
+    CHECK_THROWS_AS(g.add_arcs(one, two, one), std::invalid_argument);
+    CHECK_THROWS_AS(g.add_arcs(one, std::vector<int32_t>{2}, one), std::out_of_range);
+    CHECK_THROWS_AS(g.add_arcs(one, one, std::vector<int32_t>{-2}), std::invalid_argument);
+    CHECK(g.num_arcs() == 0);
+  }
 }
 
 TEST_CASE("graph builders", "[graph][builders]") {
