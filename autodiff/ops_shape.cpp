@@ -190,7 +190,8 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
       Tape::current().record("narrow", {x}, y, [x, start, inner](const Tensor& grad_y) {
         float* grad_x = grad_buffer(x) + start * inner;
         const float* g = grad_y.data();
-        for (int64_t i = 0; i < grad_y.numel(); ++i) {
+        const int64_t count = grad_y.numel();
+        for (int64_t i = 0; i < count; ++i) {
           grad_x[i] += g[i];
         }
       });
