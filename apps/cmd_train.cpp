@@ -33,6 +33,9 @@ struct TrainCommand {
   std::string topology = "separator";
   std::string init;  // checkpoint to start from
   std::string decode = "viterbi";
+  bool model_given = false;     // --model was on the command line
+  bool topology_given = false;  // --topology was on the command line
+  bool pretrain = false;
   CommonOptions common;
 };
 
@@ -51,6 +54,12 @@ void run_train(TrainCommand& options, const std::string& name) {
   if (options.train.run_dir.empty()) {
     options.train.run_dir = default_run_dir(name);
   }
+  if (options.pretrain && (options.data.source != "fonts" || options.data.cell_width != 18)) {
+    throw UserError(fmt::format(
+        "pretrain renders single characters in 18 px cells, one window each, so it needs "
+        "--source fonts and --cell-width 18 (got --source {} and --cell-width {})",
+        options.data.source, options.data.cell_width));
+  }
   if (options.data.min_length > options.data.max_length) {
     throw UserError(fmt::format("--min-length {} is greater than --max-length {}",
                                 options.data.min_length, options.data.max_length));
@@ -68,6 +77,17 @@ void run_train(TrainCommand& options, const std::string& name) {
     recognizer = std::make_unique<recognition::Recognizer>(spec, options.common.seed);
   } else {
     recognizer = std::make_unique<recognition::Recognizer>(recognition::Recognizer::load(options.init));
+    if (options.model_given && recognizer->spec().model != options.model) {
+      throw UserError(fmt::format("--model {} contradicts the --init checkpoint '{}', which holds a {} model; "
+                                  "drop --model or pick another checkpoint",
+                                  options.model, options.init, recognizer->spec().model));
+    }
+    if (options.topology_given && recognizer->spec().topology != spec.topology) {
+      throw UserError(fmt::format(
+          "--topology {} contradicts the --init checkpoint '{}', which decodes with the {} topology; "
+          "drop --topology or pick another checkpoint",
+          options.topology, options.init, alignment::topology_name(recognizer->spec().topology)));
+    }
     if (recognizer->spec().symbols != spec.symbols) {
       throw UserError(fmt::format("--init checkpoint '{}' scores symbols '{}' but this data uses '{}'",
                                   options.init, recognizer->spec().symbols, spec.symbols));
@@ -97,7 +117,9 @@ void run_train(TrainCommand& options, const std::string& name) {
                            {"model", best.spec().model},
                            {"loss", options.train.loss},
                            {"best_epoch", result.best_epoch},
-                           {"best_validation_cer", result.best_validation_cer},
+                           {"best_validation_cer", sets.validation.empty()
+                                                       ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(result.best_validation_cer)},
                            {"test_set", sets.test_name},
                            {"test_samples", sets.test.size()}};
   if (!sets.test.empty()) {
@@ -131,10 +153,12 @@ void add_training_options(CLI::App& command, TrainCommand& options) {
   add_data_options(command, options.data);
   command.add_option("--model", options.model, "Network: tiny (726 parameters) or cnn (157,659)")
       ->check(CLI::IsMember({"tiny", "cnn"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([&options](const std::string&) { options.model_given = true; });
   command.add_option("--topology", options.topology, "Target topology: separator or ctc")
       ->check(CLI::IsMember({"separator", "ctc"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([&options](const std::string&) { options.topology_given = true; });
   command.add_option("--init", options.init, "Checkpoint to start from (e.g. a pretrained net)");
   command.add_option("--epochs", options.train.epochs, "Passes over the training set")
       ->check(CLI::Range(1, 100000))
@@ -183,7 +207,16 @@ void add_train_command(CLI::App& app) {
   for (const auto& [name, loss] : alignment::alignment_losses()) {
     losses += ", " + name;
   }
-  command->add_option("--loss", options->train.loss, "Training loss: " + losses)->capture_default_str();
+  std::vector<std::string> loss_names = {recognition::kWindowCrossEntropy, recognition::kAsg};
+  for (const auto& [name, loss] : alignment::alignment_losses()) {
+    loss_names.push_back(name);
+  }
+  command->add_option("--loss", options->train.loss, "Training loss: " + losses)
+      ->check(CLI::IsMember(loss_names))
+      ->capture_default_str();
+  // One-letter words in 18 px cells give the tiny net one window, too few
+  // for the separator topology's two states, so train starts at two letters.
+  options->data.min_length = 2;
   add_training_options(*command, *options);
   command->callback([options] { run_train(*options, "train"); });
 }
@@ -196,6 +229,7 @@ void add_pretrain_command(CLI::App& app) {
   options->data.cell_width = 18;
   options->train.epochs = 5;
   options->decode = "greedy";
+  options->pretrain = true;
   CLI::App* command = app.add_subcommand(
       "pretrain", "Pretrain on single characters in 18 px cells with cross-entropy (one window each)");
   add_training_options(*command, *options);

@@ -167,8 +167,11 @@ void plot_metrics(const std::string& metrics_path, const std::string& path) {
     const double epoch = record.value("epoch", static_cast<double>(number));
     loss.x.push_back(epoch);
     loss.y.push_back(record.value("train_loss", 0.0));
-    cer.x.push_back(epoch);
-    cer.y.push_back(record.value("validation_cer", 0.0));
+    // Runs without a validation set store null; they have no CER curve.
+    if (record.contains("validation_cer") && record["validation_cer"].is_number()) {
+      cer.x.push_back(epoch);
+      cer.y.push_back(record["validation_cer"].get<double>());
+    }
   }
   if (loss.y.empty()) {
     throw std::runtime_error(fmt::format("metrics file '{}' has no records", metrics_path));
@@ -178,7 +181,10 @@ void plot_metrics(const std::string& metrics_path, const std::string& path) {
   options.x_label = "epoch";
   options.y_label = "value (log scale)";
   options.log_y = true;
-  const std::vector<data::Series> series = {loss, cer};
+  std::vector<data::Series> series = {loss};
+  if (!cer.y.empty()) {
+    series.push_back(cer);
+  }
   data::save_png(data::plot_lines(series, options), path);
 }
 

@@ -2,6 +2,8 @@
 #include "apps/recognition/recognizer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
@@ -65,6 +67,11 @@ Recognizer::Recognizer(const RecognizerSpec& spec, uint64_t seed)
     : spec_(spec), alphabet_(spec.symbols, spec.separator), model_(build_model(spec, seed)) {}
 
 Recognizer Recognizer::load(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint '{}' is not a file; pass a .safetensors file such as RUN_DIR/best.safetensors",
+        path));
+  }
   const std::map<std::string, std::string> metadata = nn::read_safetensors(path).metadata;
   RecognizerSpec spec;
   spec.model = metadata_value(metadata, "model", path);
@@ -74,6 +81,19 @@ Recognizer Recognizer::load(const std::string& path) {
 
   Recognizer recognizer(spec, /*seed=*/0);
   nn::load_checkpoint(path, *recognizer.model_);
+
+  // A diverged run's weights would only produce NaN energies downstream.
+  for (const auto& [name, parameter] : recognizer.model_->named_parameters()) {
+    const float* values = parameter.data();
+    for (int64_t i = 0; i < parameter.numel(); ++i) {
+      if (!std::isfinite(values[i])) {
+        throw std::runtime_error(fmt::format(
+            "checkpoint '{}' has a non-finite value in '{}' (element {}), so it comes from a "
+            "diverged run; use another checkpoint",
+            path, name, i));
+      }
+    }
+  }
   return recognizer;
 }
 

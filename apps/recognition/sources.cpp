@@ -23,14 +23,24 @@ constexpr const char* kDigits = "0123456789";
 constexpr uint64_t kValidationSeedOffset = 1'000'003;
 constexpr uint64_t kTestSeedOffset = 2'000'003;
 
-std::vector<data::Font> find_fonts(const std::vector<std::string>& families) {
+// A name with a path separator or a font file extension is loaded as a
+// file; anything else is looked up as a family under the system font folders.
+std::vector<data::Font> find_fonts(const std::vector<std::string>& names) {
   std::vector<data::Font> fonts;
-  for (const std::string& family : families) {
-    fonts.push_back(data::Font::find(family));
+  for (const std::string& name : names) {
+    const std::string extension = std::filesystem::path(name).extension().string();
+    const bool is_file = name.find('/') != std::string::npos || extension == ".ttf" ||
+                         extension == ".otf" || extension == ".TTF" || extension == ".OTF";
+    if (is_file && !std::filesystem::is_regular_file(name)) {
+      throw std::runtime_error(fmt::format("font file '{}' not found; pass an existing .ttf or .otf file", name));
+    }
+    fonts.push_back(is_file ? data::Font::load(name) : data::Font::find(name));
   }
   return fonts;
 }
 
+// Reads one word per line and checks each against the letters a-z, so a bad
+// word list fails before training with its file and line.
 std::vector<std::string> read_words(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
@@ -38,13 +48,22 @@ std::vector<std::string> read_words(const std::string& path) {
   }
   std::vector<std::string> words;
   std::string line;
+  int64_t number = 0;
   while (std::getline(in, line)) {
+    ++number;
     if (!line.empty() && line.back() == '\r') {
       line.pop_back();
     }
-    if (!line.empty()) {
-      words.push_back(line);
+    if (line.empty()) {
+      continue;
     }
+    const size_t bad = line.find_first_not_of(kLetters);
+    if (bad != std::string::npos) {
+      throw std::runtime_error(fmt::format(
+          "{}:{}: word '{}' has '{}', which is not a lowercase letter a-z; fix or remove that line",
+          path, number, line, line[bad]));
+    }
+    words.push_back(line);
   }
   if (words.empty()) {
     throw std::runtime_error(fmt::format("word list '{}' has no words", path));

@@ -5,10 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/data/progress.h"
 #include "apps/data/random.h"
@@ -64,6 +66,23 @@ alignment::AlignmentLossResult window_cross_entropy(const Tensor& energies, cons
   return {nn::cross_entropy_from_energies(flat, labels), Tensor(), 0};
 }
 
+bool all_finite(const Tensor& t) {
+  const float* values = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string checkpoint_note(const std::string& run_dir) {
+  if (std::filesystem::exists(run_dir + "/best.safetensors")) {
+    return fmt::format("the checkpoints of earlier epochs are kept in {}", run_dir);
+  }
+  return "no epoch finished, so no checkpoint was written";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -100,18 +119,23 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
-  // A run folder holds one run: reusing it would mix two runs' metrics and
-  // replace a good checkpoint with an unrelated one.
-  if (std::filesystem::exists(options.run_dir + "/metrics.jsonl")) {
-    throw std::invalid_argument(fmt::format(
-        "run folder '{}' already holds a run (metrics.jsonl exists); choose another --run-dir "
-        "or delete that folder",
-        options.run_dir));
+  // A run folder holds one run: training into a folder with checkpoints
+  // would replace a good checkpoint with an unrelated one and mix two runs'
+  // metrics. A folder whose run never finished an epoch holds none, so a
+  // failed start can be retried in place.
+  for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
+    if (std::filesystem::exists(options.run_dir + name)) {
+      throw std::invalid_argument(fmt::format(
+          "run folder '{}' already holds a run ({} exists); choose another --run-dir or delete "
+          "that folder",
+          options.run_dir, name + 1));
+    }
   }
   std::filesystem::create_directories(options.run_dir);
+  std::filesystem::remove(options.run_dir + "/metrics.jsonl");
   const std::string best_path = options.run_dir + "/best.safetensors";
   const std::string last_path = options.run_dir + "/last.safetensors";
-  MetricsLog metrics(options.run_dir + "/metrics.jsonl");
+  std::unique_ptr<MetricsLog> metrics;  // opened when the first epoch ends
 
   // ASG learns a [C, C] transition matrix beside the network.
   // NOTE: the transitions train the network but are not saved in the model
@@ -184,12 +208,28 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
         loss = alignment::alignment_loss(options.loss, energies, targets, loss_options);
       }
       const float value = loss.loss.item();
+      if (!all_finite(energies)) {
+        Tape::current().release();
+        throw std::runtime_error(fmt::format(
+            "the network's energies became NaN or infinite in epoch {} after {} samples, so "
+            "training diverged; {}. Lower --learning-rate or keep --clip-norm on",
+            epoch, done, checkpoint_note(options.run_dir)));
+      }
+      if (!std::isfinite(value) && loss.skipped == 0) {
+        Tape::current().release();
+        throw std::runtime_error(fmt::format(
+            "the {} loss became {} in epoch {} after {} samples, so training diverged; {}. "
+            "Lower --learning-rate or keep --clip-norm on",
+            options.loss, value, epoch, done, checkpoint_note(options.run_dir)));
+      }
       if (!std::isfinite(value)) {
         Tape::current().release();
         throw std::runtime_error(fmt::format(
-            "the {} loss became {} in epoch {} after {} samples; the last good checkpoint is "
-            "kept in {}. Lower --learning-rate, or keep --zero-infinity on",
-            options.loss, value, epoch, done, options.run_dir));
+            "the {} loss is {} in epoch {} after {} samples because {} samples in the batch have "
+            "no valid alignment (their images give too few windows for their labels); pass "
+            "--zero-infinity true to skip them, or use longer images (--min-width-per-symbol) or "
+            "shorter labels",
+            options.loss, value, epoch, done, loss.skipped));
       }
 
       optimizer.zero_grad();
@@ -228,8 +268,18 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
         {"epoch", std::to_string(epoch)},
         {"validation_cer", fmt::format("{:.6f}", summary.validation_cer)},
         {"loss", options.loss}};
+    for (const Tensor& parameter : recognizer.model().parameters()) {
+      if (!all_finite(parameter)) {
+        throw std::runtime_error(fmt::format(
+            "the weights became NaN or infinite in epoch {}, so training diverged and this epoch "
+            "is not saved; {}. Lower --learning-rate or keep --clip-norm on",
+            epoch, checkpoint_note(options.run_dir)));
+      }
+    }
     recognizer.save(last_path, &optimizer, checkpoint_metadata);
-    const bool improved = result.best_epoch == 0 || summary.validation_cer < result.best_validation_cer;
+    // Without a validation set the latest epoch counts as the best.
+    const bool improved = validation.empty() || result.best_epoch == 0 ||
+                          summary.validation_cer < result.best_validation_cer;
     if (improved) {
       result.best_validation_cer = summary.validation_cer;
       result.best_epoch = epoch;
@@ -239,10 +289,19 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       ++epochs_without_improvement;
     }
 
-    metrics.write({{"epoch", epoch},
+    if (!metrics) {
+      metrics = std::make_unique<MetricsLog>(options.run_dir + "/metrics.jsonl");
+    }
+    nlohmann::json validation_cer = nullptr;
+    nlohmann::json validation_word_accuracy = nullptr;
+    if (!validation.empty()) {
+      validation_cer = summary.validation_cer;
+      validation_word_accuracy = summary.validation_word_accuracy;
+    }
+    metrics->write({{"epoch", epoch},
                    {"train_loss", summary.train_loss},
-                   {"validation_cer", summary.validation_cer},
-                   {"validation_word_accuracy", summary.validation_word_accuracy},
+                   {"validation_cer", validation_cer},
+                   {"validation_word_accuracy", validation_word_accuracy},
                    {"skipped", skipped},
                    {"seconds", summary.train_seconds},
                    {"samples_per_second", summary.samples_per_second},
