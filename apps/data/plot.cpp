@@ -108,8 +108,9 @@ RgbImage plot_heatmap(std::span<const float> values, int rows, int cols,
   const int bottom = 10 + (options.col_title.empty() ? 0 : line);
   const int bar_height = std::max(matrix_height, 3 * line);
 
-  RgbImage image(top + std::max(matrix_height, options.colorbar ? bar_height : 0) + bottom,
-                 left + matrix_width + right);
+  // Wide enough for the title as well as the matrix and colorbar.
+  const int width = std::max(left + matrix_width + right, left + text_width(options.title, kTextScale) + 10);
+  RgbImage image(top + std::max(matrix_height, options.colorbar ? bar_height : 0) + bottom, width);
 
   // Cells.
   for (int row = 0; row < rows; ++row) {
@@ -226,8 +227,13 @@ RgbImage plot_lines(std::span<const Series> series, const LinePlotOptions& optio
   const double x_step = nice_step(x_high - x_low, 8);
 
   const int line = text_height("0", kTextScale) + 8;
-  const int plot_left = 20 + std::max(text_width(format_number(y_low), kTextScale),
-                                      text_width(format_number(y_high), kTextScale)) + 10;
+  // The left margin fits the widest tick label as drawn (10^y on a log axis).
+  int widest_label = 0;
+  for (double y = y_low; y <= y_high + 0.5 * y_step; y += y_step) {
+    const std::string label = format_number(options.log_y ? std::pow(10.0, y) : y);
+    widest_label = std::max(widest_label, text_width(label, kTextScale));
+  }
+  const int plot_left = 20 + widest_label + 10;
   const int plot_top = 10 + (options.title.empty() ? 0 : line) + (options.y_label.empty() ? 0 : line);
   const int plot_right = options.width - 20;
   const int plot_bottom = options.height - 10 - line - (options.x_label.empty() ? 0 : line);
