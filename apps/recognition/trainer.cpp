@@ -2,6 +2,7 @@
 #include "apps/recognition/trainer.h"
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -65,6 +66,28 @@ alignment::AlignmentLossResult window_cross_entropy(const Tensor& energies, cons
   const Tensor flat = reshape(energies, {energies.size(0), energies.size(2)});
   return {nn::cross_entropy_from_energies(flat, labels), Tensor(), 0};
 }
+
+// Set by SIGINT or SIGTERM; the loop stops at the next batch and says where
+// the checkpoints of finished epochs are.
+volatile std::sig_atomic_t interrupted = 0;
+
+void on_interrupt(int) { interrupted = 1; }
+
+// Installs on_interrupt for the lifetime of a training run, and restores the
+// default handlers however the run ends.
+struct InterruptGuard {
+  InterruptGuard() {
+    interrupted = 0;
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+};
 
 bool all_finite(const Tensor& t) {
   const float* values = t.data();
@@ -168,6 +191,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   progress_options.terminal = options.progress_bar;
   data::ProgressReporter progress(log, progress_options);
 
+  const InterruptGuard interrupt_guard;
   TrainResult result;
   int epochs_without_improvement = 0;
   recognizer.model().train();
@@ -194,6 +218,10 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
     int64_t done = 0;
     int64_t skipped = 0;
     for (const std::vector<size_t>& indices : batches) {
+      if (interrupted) {
+        throw std::runtime_error(fmt::format("interrupted in epoch {} after {} samples; {}", epoch,
+                                             done, checkpoint_note(options.run_dir)));
+      }
       const Batch batch = make_batch(train_set, indices, recognizer.alphabet());
       const alignment::AlignmentBatch targets =
           alignment::make_alignment_batch(batch.targets, recognizer.windows(batch.widths));
