@@ -1,6 +1,6 @@
 // Benchmark of one Adam training step of the two sliding-window recognizers
 // (nn/recognizers.h) against PyTorch, side by side in one run. Batch 32,
-// 27 symbols; four cases:
+// 27 symbols. The four cases:
 //   A-CTC  model A, 32 x 90 images, CTC on random 5-symbol targets (L = 13)
 //   A-CE   model A, 32 x 18 images, cross-entropy on one label each (L = 1)
 //   B-CTC  model B, 32 x 90 images, CTC as above
@@ -82,8 +82,8 @@ double process_cpu_ms() {
   return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) * 1e-6;
 }
 
-// Runs warmup steps, then returns the median wall-clock and process CPU
-// time of `steps` steps; on a shared machine the CPU time is steadier.
+// Runs the warm-up steps, then returns the median wall-clock and process CPU
+// time of `steps` steps. On a shared machine the CPU time is the steadier one.
 Timing time_steps(const Settings& settings, const std::function<double()>& step) {
   Timing timing;
   timing.first_loss = step();
@@ -107,7 +107,8 @@ Timing time_steps(const Settings& settings, const std::function<double()>& step)
   return timing;
 }
 
-// One training step's closure for a case: fresh model, optimizer and batch.
+// Builds a fresh model, optimizer and batch for a case and returns its
+// training step, which returns the loss.
 std::function<double()> make_step(const Case& shape, Generator& generator) {
   auto model = shape.cnn ? nn::make_cnn_recognizer(generator, kSymbols)
                          : nn::make_tiny_recognizer(generator, kSymbols);
@@ -143,8 +144,8 @@ std::function<double()> make_step(const Case& shape, Generator& generator) {
   };
 }
 
-// Runs the peer for one thread count; a case it did not report stays NaN,
-// and the peak memory -1.
+// Runs the peer for one thread count. A case it did not report stays NaN,
+// and the peak memory stays -1.
 struct PeerRun {
   std::map<std::string, Timing> timings;
   long peak_kib = -1;
@@ -228,8 +229,8 @@ Settings parse_settings(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Settings settings = parse_settings(argc, argv);
-  fmt::print("batch {}, {} symbols, median of {} steps after {} warm-up; samples/s "
-             "(wall and CPU time), ratio = Ember / PyTorch throughput\n",
+  fmt::print("batch {}, {} symbols, median of {} steps after {} warm-up; samples per "
+             "wall-clock second and per CPU second, ratio = Ember / PyTorch throughput\n",
              kBatch, kSymbols, settings.steps, settings.warmup);
   long torch_peak_kib = -1;
   for (const int threads : {1, 2}) {

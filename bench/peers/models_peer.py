@@ -10,8 +10,8 @@ in that order). Each case trains on a batch of 32 random 32 x W images
 one label per image), 27 symbols with blank 26, Adam at lr 1e-3.
 
 Prints one line per case: name, the median wall-clock and the median process
-CPU milliseconds of one step, and the loss of the first step; then a last
-line "peak_kib K" with the process's peak resident memory (VmHWM).
+CPU milliseconds of one step, and the loss of the first step. A last line
+"peak_kib K" gives the process's peak resident memory (VmHWM).
 
 OMP_NUM_THREADS and OPENBLAS_NUM_THREADS must be set before torch is
 imported (torch.set_num_threads alone does not limit OpenBLAS), so the
@@ -41,11 +41,11 @@ def parse_arguments():
 
 
 def reexec_with_thread_limits(threads):
-    wanted = str(threads)
-    if os.environ.get("OMP_NUM_THREADS") == wanted and \
-            os.environ.get("OPENBLAS_NUM_THREADS") == wanted:
+    expected = str(threads)
+    if os.environ.get("OMP_NUM_THREADS") == expected and \
+            os.environ.get("OPENBLAS_NUM_THREADS") == expected:
         return
-    environment = dict(os.environ, OMP_NUM_THREADS=wanted, OPENBLAS_NUM_THREADS=wanted)
+    environment = dict(os.environ, OMP_NUM_THREADS=expected, OPENBLAS_NUM_THREADS=expected)
     os.execve(sys.executable, [sys.executable] + sys.argv, environment)
 
 
@@ -106,8 +106,8 @@ def make_step(torch, model, loss_kind):
 
     def loss_of(energies):
         if loss_kind == "CTC":
-            # ctc_loss wants log-probabilities [L, B, C]; sum / B is the batch mean
-            # of -log p(y | x), the same as Ember's ctc loss.
+            # ctc_loss expects log-probabilities [L, B, C]. Sum / B is the batch
+            # mean of -log p(y | x), the same as Ember's ctc loss.
             log_probs = functional.log_softmax(-energies, dim=2).transpose(0, 1)
             return functional.ctc_loss(log_probs, targets, input_lengths, target_lengths,
                                        blank=BLANK, reduction="sum") / BATCH
