@@ -67,7 +67,7 @@ alignment::AlignmentLossResult window_cross_entropy(const Tensor& energies, cons
   return {nn::cross_entropy_from_energies(flat, labels), Tensor(), 0};
 }
 
-// Set by SIGINT or SIGTERM; the loop stops at the next batch and says where
+// Set by SIGINT or SIGTERM. The loop stops at the next batch and reports where
 // the checkpoints of finished epochs are.
 volatile std::sig_atomic_t interrupted = 0;
 
