@@ -78,7 +78,7 @@ void run_train(TrainCommand& options, const std::string& name) {
   } else {
     recognizer = std::make_unique<recognition::Recognizer>(recognition::Recognizer::load(options.init));
     if (options.model_given && recognizer->spec().model != options.model) {
-      throw UserError(fmt::format("--model {} contradicts the --init checkpoint '{}', which holds a {} model; "
+      throw UserError(fmt::format("--model {} contradicts the --init checkpoint '{}', which contains a {} model; "
                                   "drop --model or pick another checkpoint",
                                   options.model, options.init, recognizer->spec().model));
     }

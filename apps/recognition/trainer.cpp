@@ -142,14 +142,14 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
-  // A run folder holds one run: training into a folder with checkpoints
+  // A run folder contains one run. Training into a folder with checkpoints
   // would replace a good checkpoint with an unrelated one and mix two runs'
-  // metrics. A folder whose run never finished an epoch holds none, so a
+  // metrics. A folder whose run never finished an epoch contains none, so a
   // failed start can be retried in place.
   for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
     if (std::filesystem::exists(options.run_dir + name)) {
       throw std::invalid_argument(fmt::format(
-          "run folder '{}' already holds a run ({} exists); choose another --run-dir or delete "
+          "run folder '{}' already contains a run ({} exists); choose another --run-dir or delete "
           "that folder",
           options.run_dir, name + 1));
     }
