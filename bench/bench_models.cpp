@@ -12,6 +12,9 @@
 // resident memory (VmHWM), which model B dominates on both sides.
 //
 // Usage: ember_bench_models [--steps N] [--warmup N] [--peer PATH | --no-peer]
+//                           [--case NAME] [--threads N]
+// --case runs only one case and --threads only one thread count, which is
+// what a profiler wants to see.
 // PATH defaults to bench/peers/models_peer.py (run from the repository root);
 // it runs under /usr/bin/python3 with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
 // set to the thread count. Both sides draw their own random images, labels
@@ -74,6 +77,8 @@ struct Settings {
   int steps = 10;
   int warmup = 3;
   std::string peer = "bench/peers/models_peer.py";
+  std::string only;               // run just this case (e.g. "B-CTC"), for profiling
+  std::vector<int> threads{1, 2};
 };
 
 double process_cpu_ms() {
@@ -216,9 +221,13 @@ Settings parse_settings(int argc, char** argv) {
       settings.peer = argv[++i];
     } else if (argument == "--no-peer") {
       settings.peer.clear();
+    } else if (argument == "--case" && i + 1 < argc) {
+      settings.only = argv[++i];
+    } else if (argument == "--threads" && i + 1 < argc) {
+      settings.threads = {std::max(1, std::atoi(argv[++i]))};
     } else {
       fmt::print(stderr, "usage: ember_bench_models [--steps N] [--warmup N] "
-                         "[--peer PATH | --no-peer]\n");
+                         "[--peer PATH | --no-peer] [--case NAME] [--threads N]\n");
       std::exit(2);
     }
   }
@@ -233,16 +242,22 @@ int main(int argc, char** argv) {
              "wall-clock second and per CPU second, ratio = Ember / PyTorch throughput\n",
              kBatch, kSymbols, settings.steps, settings.warmup);
   long torch_peak_kib = -1;
-  for (const int threads : {1, 2}) {
+  for (const int threads : settings.threads) {
     kernels::set_num_threads(threads);
     std::map<std::string, Timing> ember;
     for (const Case& shape : cases()) {
+      if (!settings.only.empty() && shape.name != settings.only) {
+        continue;
+      }
       Generator generator(1234);
       ember[shape.name] = time_steps(settings, make_step(shape, generator));
     }
     const PeerRun torch = settings.peer.empty() ? PeerRun{} : run_peer(settings, threads);
     torch_peak_kib = std::max(torch_peak_kib, torch.peak_kib);
     for (const Case& shape : cases()) {
+      if (ember.count(shape.name) == 0) {
+        continue;
+      }
       const auto found = torch.timings.find(shape.name);
       print_case(shape.name, threads, ember[shape.name],
                  found == torch.timings.end() ? Timing{} : found->second);
