@@ -1,18 +1,24 @@
 // conv2d, max_pool2d and avg_pool2d: forward and backward side by side.
 //
-// conv2d runs one GEMM per image on the im2col columns. Backward recomputes
-// the columns instead of keeping them: a copy is cheap, while keeping them
-// would cost memory that grows with the batch. The im2col, col2im and pooling loops are the
-// scalar reference; faster versions belong in autodiff/kernels/.
+// conv2d runs one GEMM per image on the im2col columns, with the images of a
+// batch split across threads. Backward recomputes the columns instead of
+// keeping them: a copy is cheap, while keeping them would cost memory that
+// grows with the batch. im2col, col2im and max pooling are raw-pointer loops
+// in autodiff/kernels/ (im2col.h, pool.h); this file adds the tensors, the
+// checks and the tape. avg_pool2d keeps its plain loops here.
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <vector>
 
+#include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/gemm.h"
+#include "autodiff/kernels/pool.h"
+#include "autodiff/kernels/threads.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
 
@@ -118,76 +124,31 @@ int64_t pool_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t 
 
 namespace {
 
-// The output columns [begin, end) whose input column j s - p + q lies inside
-// [0, width); the others read padding. Computed once per kernel column so the
-// copy loops need no bounds test per element.
-struct ValidRange {
-  int64_t begin;
-  int64_t end;
-};
-
-ValidRange valid_outputs(int64_t q, int64_t stride, int64_t padding, int64_t width,
-                         int64_t out_width) {
-  // Smallest j with j s - p + q >= 0, and one past the largest with j s - p + q < width.
-  const int64_t first = padding - q;
-  int64_t begin = first <= 0 ? 0 : (first + stride - 1) / stride;
-  int64_t end = width + padding - q <= 0 ? 0 : (width + padding - q - 1) / stride + 1;
-  begin = std::min(begin, out_width);
-  end = std::clamp(end, begin, out_width);
-  return {begin, end};
+// The same geometry in the form the raw kernels take.
+kernels::Conv2dGeometry kernel_geometry(const ConvGeometry& g) {
+  kernels::Conv2dGeometry k;
+  k.channels = g.channels;
+  k.height = g.height;
+  k.width = g.width;
+  k.kernel_h = g.kernel[0];
+  k.kernel_w = g.kernel[1];
+  k.stride_h = g.stride[0];
+  k.stride_w = g.stride[1];
+  k.pad_h = g.padding[0];
+  k.pad_w = g.padding[1];
+  k.fixed_out_h = g.out_height;
+  k.fixed_out_w = g.out_width;
+  return k;
 }
 
 }  // namespace
 
 void im2col(const float* image, const ConvGeometry& g, float* columns) {
-  const int64_t positions = g.out_height * g.out_width;
-  for (int64_t c = 0; c < g.channels; ++c) {
-    for (int64_t p = 0; p < g.kernel[0]; ++p) {
-      for (int64_t q = 0; q < g.kernel[1]; ++q) {
-        float* row = columns + ((c * g.kernel[0] + p) * g.kernel[1] + q) * positions;
-        const ValidRange valid = valid_outputs(q, g.stride[1], g.padding[1], g.width, g.out_width);
-        for (int64_t i = 0; i < g.out_height; ++i) {
-          float* out = row + i * g.out_width;
-          const int64_t h = i * g.stride[0] - g.padding[0] + p;
-          if (h < 0 || h >= g.height) {
-            std::fill(out, out + g.out_width, 0.0f);
-            continue;
-          }
-          const float* in = image + (c * g.height + h) * g.width;
-          const int64_t shift = q - g.padding[1];
-          std::fill(out, out + valid.begin, 0.0f);
-          for (int64_t j = valid.begin; j < valid.end; ++j) {
-            out[j] = in[j * g.stride[1] + shift];
-          }
-          std::fill(out + valid.end, out + g.out_width, 0.0f);
-        }
-      }
-    }
-  }
+  kernels::im2col(kernel_geometry(g), image, columns);
 }
 
 void col2im(const float* columns, const ConvGeometry& g, float* image) {
-  const int64_t positions = g.out_height * g.out_width;
-  for (int64_t c = 0; c < g.channels; ++c) {
-    for (int64_t p = 0; p < g.kernel[0]; ++p) {
-      for (int64_t q = 0; q < g.kernel[1]; ++q) {
-        const float* row = columns + ((c * g.kernel[0] + p) * g.kernel[1] + q) * positions;
-        const ValidRange valid = valid_outputs(q, g.stride[1], g.padding[1], g.width, g.out_width);
-        for (int64_t i = 0; i < g.out_height; ++i) {
-          const int64_t h = i * g.stride[0] - g.padding[0] + p;
-          if (h < 0 || h >= g.height) {
-            continue;
-          }
-          const float* in = row + i * g.out_width;
-          float* out = image + (c * g.height + h) * g.width;
-          const int64_t shift = q - g.padding[1];
-          for (int64_t j = valid.begin; j < valid.end; ++j) {
-            out[j * g.stride[1] + shift] += in[j];
-          }
-        }
-      }
-    }
-  }
+  kernels::col2im(kernel_geometry(g), columns, image);
 }
 
 // ------------------------------------------------------------ conv2d
@@ -233,93 +194,240 @@ bool columns_are_image(const ConvGeometry& g) {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
-  const ConvGeometry g = conv_geometry(x, weight, bias, options);
-  const int64_t batch = x.size(0);
-  const int64_t out_channels = weight.size(0);
-  const int64_t rows = g.channels * g.kernel[0] * g.kernel[1];  // C_in KH KW
-  const int64_t positions = g.out_height * g.out_width;         // H_out W_out
-  const int64_t image_size = g.channels * g.height * g.width;
-  const bool identity_columns = columns_are_image(g);
+namespace {
 
-  // y_b [C_out, H_out W_out] = weight [C_out, C_in KH KW] columns_b [C_in KH KW, H_out W_out].
-  Tensor y = zeros({batch, out_channels, g.out_height, g.out_width});
-  std::vector<float> scratch(identity_columns ? 0 : static_cast<size_t>(rows * positions));
-  const float* xs = x.data();
-  const float* ws = weight.data();
-  float* ys = y.mutable_data();
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* columns = xs + b * image_size;
-    if (!identity_columns) {
-      im2col(columns, g, scratch.data());
-      columns = scratch.data();
+// Scratch memory for column matrices, from the buffer pool and not zeroed.
+using Scratch = std::vector<float, PoolAllocator<float>>;
+
+// A GEMM with few columns spends its time packing the weight rather than
+// multiplying, so images whose outputs have fewer positions than this share
+// one GEMM: their column matrices sit side by side, [rows, n positions].
+constexpr int64_t kMinGemmColumns = 512;
+
+int64_t images_per_gemm(int64_t positions) {
+  return std::max<int64_t>(1, (kMinGemmColumns + positions - 1) / positions);
+}
+
+// Calls body(first, last) over images [0, batch). Several images are split
+// across threads, each thread running whole images with one-thread GEMMs. A
+// single image leaves the threads to its GEMM instead.
+void for_image_chunks(int64_t batch, const std::function<void(int64_t, int64_t)>& body) {
+  if (batch > 1 && kernels::num_threads() > 1) {
+    kernels::parallel_for(batch, body);
+  } else {
+    body(0, batch);
+  }
+}
+
+// The sizes of one conv2d call, shared by its forward and backward.
+struct ConvSizes {
+  ConvGeometry g;
+  int64_t batch;
+  int64_t out_channels;
+  int64_t rows;        // C_in KH KW
+  int64_t positions;   // H_out W_out
+  int64_t image_size;  // C_in H W
+  bool identity_columns;
+};
+
+// group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
+// tensor, starting at image b0. gather copies into the group, scatter back out.
+void gather_group(const float* images, int64_t b0, int64_t n, int64_t channels,
+                  int64_t positions, float* group) {
+  const int64_t ld = n * positions;
+  for (int64_t j = 0; j < n; ++j) {
+    const float* image = images + (b0 + j) * channels * positions;
+    for (int64_t c = 0; c < channels; ++c) {
+      std::copy_n(image + c * positions, positions, group + c * ld + j * positions);
     }
-    float* y_b = ys + b * out_channels * positions;
-    kernels::gemm(Transpose::No, Transpose::No, out_channels, positions, rows, 1.0f, ws, rows,
-                  columns, positions, 0.0f, y_b, positions);
-    if (bias.defined()) {
-      for (int64_t o = 0; o < out_channels; ++o) {
-        const float shift = bias.data()[o];
-        for (int64_t k = 0; k < positions; ++k) {
-          y_b[o * positions + k] += shift;
+  }
+}
+
+void scatter_group(const float* group, int64_t b0, int64_t n, int64_t channels,
+                   int64_t positions, float* images) {
+  const int64_t ld = n * positions;
+  for (int64_t j = 0; j < n; ++j) {
+    float* image = images + (b0 + j) * channels * positions;
+    for (int64_t c = 0; c < channels; ++c) {
+      std::copy_n(group + c * ld + j * positions, positions, image + c * positions);
+    }
+  }
+}
+
+// The column matrix of images [b0, b0 + n): [rows, n positions], image j's
+// columns at column j positions. One image with identity columns is the
+// input itself; otherwise the columns are built in scratch.
+const float* load_columns(const ConvSizes& s, const float* xs, int64_t b0, int64_t n,
+                          Scratch& scratch) {
+  if (s.identity_columns && n == 1) {
+    return xs + b0 * s.image_size;
+  }
+  const kernels::Conv2dGeometry geometry = kernel_geometry(s.g);
+  const int64_t ld = n * s.positions;
+  for (int64_t j = 0; j < n; ++j) {
+    kernels::im2col(geometry, xs + (b0 + j) * s.image_size, scratch.data() + j * s.positions,
+                    ld);
+  }
+  return scratch.data();
+}
+
+// y_b [C_out, positions] += bias, broadcast over positions.
+void add_bias(const float* bias, int64_t out_channels, int64_t positions, float* y_b) {
+  for (int64_t o = 0; o < out_channels; ++o) {
+    float* row = y_b + o * positions;
+    const float shift = bias[o];
+    for (int64_t k = 0; k < positions; ++k) {
+      row[k] += shift;
+    }
+  }
+}
+
+// grad_bias [C_out] += the sum over positions of grad_y_b [C_out, positions].
+void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t positions,
+                          float* grad_bias) {
+  for (int64_t o = 0; o < out_channels; ++o) {
+    const float* row = grad_y_b + o * positions;
+    double total = 0.0;
+    for (int64_t k = 0; k < positions; ++k) {
+      total += row[k];
+    }
+    grad_bias[o] += static_cast<float>(total);
+  }
+}
+
+// Forward of images [first, last): y [B, C_out, positions] for those images.
+void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
+                         const float* bias, float* ys, int64_t first, int64_t last) {
+  const int64_t group = std::min(images_per_gemm(s.positions), last - first);
+  Scratch columns(static_cast<size_t>(s.rows * group * s.positions));
+  Scratch product(group == 1 ? 0 : static_cast<size_t>(s.out_channels * group * s.positions));
+  for (int64_t b0 = first; b0 < last; b0 += group) {
+    const int64_t n = std::min(group, last - b0);
+    const int64_t ld = n * s.positions;
+    const float* columns_group = load_columns(s, xs, b0, n, columns);
+
+    // y_group [C_out, n positions] = weight [C_out, rows] columns_group [rows, n positions]
+    float* y_group = n == 1 ? ys + b0 * s.out_channels * s.positions : product.data();
+    kernels::gemm(Transpose::No, Transpose::No, s.out_channels, ld, s.rows, 1.0f, ws, s.rows,
+                  columns_group, ld, 0.0f, y_group, ld);
+    if (n > 1) {
+      scatter_group(y_group, b0, n, s.out_channels, s.positions, ys);
+    }
+    for (int64_t b = b0; bias != nullptr && b < b0 + n; ++b) {
+      add_bias(bias, s.out_channels, s.positions, ys + b * s.out_channels * s.positions);
+    }
+  }
+}
+
+// Backward of images [first, last), given grad_y [B, C_out, positions]:
+//   grad_weight [C_out, rows]  += grad_y_group [C_out, n positions] columns_group^T
+//   grad_columns [rows, n positions] = weight^T [rows, C_out] grad_y_group,
+//     scattered into each image's grad_x by col2im (the adjoint of im2col)
+//   grad_bias [C_out] += sum over positions of grad_y_b
+// Any of grad_x, grad_w, grad_bias may be null when not wanted.
+void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
+                          const float* g_y, float* grad_x, float* grad_w, float* grad_bias,
+                          int64_t first, int64_t last) {
+  const int64_t group = std::min(images_per_gemm(s.positions), last - first);
+  const auto group_size = static_cast<size_t>(group * s.positions);
+  Scratch columns(grad_w != nullptr ? static_cast<size_t>(s.rows) * group_size : 0);
+  Scratch grad_columns(grad_x != nullptr ? static_cast<size_t>(s.rows) * group_size : 0);
+  Scratch grad_y_scratch(group == 1 ? 0 : static_cast<size_t>(s.out_channels) * group_size);
+  const kernels::Conv2dGeometry geometry = kernel_geometry(s.g);
+  for (int64_t b0 = first; b0 < last; b0 += group) {
+    const int64_t n = std::min(group, last - b0);
+    const int64_t ld = n * s.positions;
+    const float* grad_y_group = g_y + b0 * s.out_channels * s.positions;
+    if (n > 1) {
+      gather_group(g_y, b0, n, s.out_channels, s.positions, grad_y_scratch.data());
+      grad_y_group = grad_y_scratch.data();
+    }
+
+    if (grad_w != nullptr) {
+      const float* columns_group = load_columns(s, xs, b0, n, columns);
+      kernels::gemm(Transpose::No, Transpose::Yes, s.out_channels, s.rows, ld, 1.0f,
+                    grad_y_group, ld, columns_group, ld, 1.0f, grad_w, s.rows);
+    }
+    if (grad_x != nullptr) {
+      if (s.identity_columns && n == 1) {
+        // The identity layout lets the GEMM accumulate straight into grad_x.
+        kernels::gemm(Transpose::Yes, Transpose::No, s.rows, ld, s.out_channels, 1.0f, ws,
+                      s.rows, grad_y_group, ld, 1.0f, grad_x + b0 * s.image_size, ld);
+      } else {
+        kernels::gemm(Transpose::Yes, Transpose::No, s.rows, ld, s.out_channels, 1.0f, ws,
+                      s.rows, grad_y_group, ld, 0.0f, grad_columns.data(), ld);
+        for (int64_t j = 0; j < n; ++j) {
+          kernels::col2im(geometry, grad_columns.data() + j * s.positions,
+                          grad_x + (b0 + j) * s.image_size, ld);
         }
       }
     }
+    for (int64_t b = b0; grad_bias != nullptr && b < b0 + n; ++b) {
+      accumulate_bias_grad(g_y + b * s.out_channels * s.positions, s.out_channels, s.positions,
+                           grad_bias);
+    }
   }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  ConvSizes s;
+  s.g = conv_geometry(x, weight, bias, options);
+  s.batch = x.size(0);
+  s.out_channels = weight.size(0);
+  s.rows = s.g.channels * s.g.kernel[0] * s.g.kernel[1];
+  s.positions = s.g.out_height * s.g.out_width;
+  s.image_size = s.g.channels * s.g.height * s.g.width;
+  s.identity_columns = columns_are_image(s.g);
+
+  Tensor y = empty({s.batch, s.out_channels, s.g.out_height, s.g.out_width});
+  const float* xs = x.data();
+  const float* ws = weight.data();
+  const float* bias_values = bias.defined() ? bias.data() : nullptr;
+  float* ys = y.mutable_data();
+  for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+    conv_forward_images(s, xs, ws, bias_values, ys, first, last);
+  });
 
   if (needs_grad({&x, &weight, &bias})) {
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) {
       inputs.push_back(bias);
     }
-    Tape::current().record("conv2d", inputs, y, [x, weight, bias, g, batch, out_channels, rows,
-                                                  positions, image_size,
-                                                  identity_columns](const Tensor& grad_y) {
-      // With y_b = weight columns_b + bias:
-      //   grad_weight [C_out, rows]  += grad_y_b [C_out, positions] columns_b^T [positions, rows]
-      //   grad_columns [rows, positions] = weight^T [rows, C_out] grad_y_b [C_out, positions],
-      //     scattered into grad_x_b by col2im (the adjoint of im2col)
-      //   grad_bias [C_out] += sum over positions of grad_y_b
+    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s](const Tensor& grad_y) {
       float* grad_x = grad_buffer(x);
       float* grad_w = grad_buffer(weight);
       float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
-      std::vector<float> columns(identity_columns ? 0 : static_cast<size_t>(rows * positions));
-      std::vector<float> grad_columns(grad_x == nullptr ? 0
-                                                        : static_cast<size_t>(rows * positions));
-      const float* xs = x.data();
-      const float* ws = weight.data();
-      const float* g_y = grad_y.data();
-      for (int64_t b = 0; b < batch; ++b) {
-        const float* grad_y_b = g_y + b * out_channels * positions;
-        if (grad_w != nullptr) {
-          const float* columns_b = xs + b * image_size;
-          if (!identity_columns) {
-            im2col(columns_b, g, columns.data());
-            columns_b = columns.data();
-          }
-          kernels::gemm(Transpose::No, Transpose::Yes, out_channels, rows, positions, 1.0f,
-                        grad_y_b, positions, columns_b, positions, 1.0f, grad_w, rows);
+      const int64_t weight_size = s.out_channels * s.rows;
+
+      // Each chunk of images but the first sums its weight and bias gradients
+      // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
+      // order at the end, so a fixed thread count always gives the same bits.
+      std::vector<Scratch> partials(static_cast<size_t>(s.batch));
+      for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+        float* chunk_grad_w = grad_w;
+        float* chunk_grad_bias = grad_bias;
+        if (first > 0) {
+          Scratch& partial = partials[static_cast<size_t>(first)];
+          partial.assign(static_cast<size_t>(weight_size + s.out_channels), 0.0f);
+          chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
+          chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
         }
-        if (grad_x != nullptr) {
-          float* grad_x_b = grad_x + b * image_size;
-          // The identity layout lets the GEMM accumulate straight into grad_x.
-          float* target = identity_columns ? grad_x_b : grad_columns.data();
-          const float beta = identity_columns ? 1.0f : 0.0f;
-          kernels::gemm(Transpose::Yes, Transpose::No, rows, positions, out_channels, 1.0f, ws,
-                        rows, grad_y_b, positions, beta, target, positions);
-          if (!identity_columns) {
-            col2im(grad_columns.data(), g, grad_x_b);
-          }
+        conv_backward_images(s, x.data(), weight.data(), grad_y.data(), grad_x, chunk_grad_w,
+                             chunk_grad_bias, first, last);
+      });
+
+      for (const Scratch& partial : partials) {
+        if (partial.empty()) {
+          continue;
+        }
+        if (grad_w != nullptr) {
+          kernels::axpy(weight_size, 1.0f, partial.data(), grad_w);
         }
         if (grad_bias != nullptr) {
-          for (int64_t o = 0; o < out_channels; ++o) {
-            double total = 0.0;
-            for (int64_t k = 0; k < positions; ++k) {
-              total += grad_y_b[o * positions + k];
-            }
-            grad_bias[o] += static_cast<float>(total);
-          }
+          kernels::axpy(s.out_channels, 1.0f, partial.data() + weight_size, grad_bias);
         }
       }
     });
@@ -329,67 +437,51 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 // ------------------------------------------------------------ max_pool2d
 
-MaxPoolResult max_pool2d_with_argmax(const Tensor& x, const Pool2dOptions& options) {
+namespace {
+
+using Argmax = std::vector<int32_t, PoolAllocator<int32_t>>;
+
+// Max-pools x [B, C, H, W] and records the backward; argmax receives each
+// window's winner as its index h W + w within the plane.
+Tensor max_pool_forward(const Tensor& x, const Pool2dOptions& options, Argmax& argmax) {
   require_image_batch(x, "max_pool2d");
   const Pool2dOptions resolved = resolve_pool_options(options, "max_pool2d");
   const ConvGeometry g = pool_geometry(x, resolved, "max_pool2d");
-  const int64_t planes = x.size(0) * g.channels;  // B C
-  const int64_t plane_size = g.height * g.width;
-  const int64_t out_plane_size = g.out_height * g.out_width;
-
-  MaxPoolResult result;
-  result.output = zeros({x.size(0), g.channels, g.out_height, g.out_width});
-  result.argmax = zeros(result.output.shape());
-  // Positions picked, as integers, for backward; argmax is their float copy.
-  std::vector<int64_t> picked(static_cast<size_t>(planes * out_plane_size));
-
-  const float* xs = x.data();
-  float* ys = result.output.mutable_data();
-  float* arg = result.argmax.mutable_data();
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const float* image = xs + plane * plane_size;
-    for (int64_t i = 0; i < g.out_height; ++i) {
-      // The window clipped to the input: padding can never be the maximum.
-      const int64_t h0 = std::max<int64_t>(i * g.stride[0] - g.padding[0], 0);
-      const int64_t h1 = std::min(i * g.stride[0] - g.padding[0] + g.kernel[0], g.height);
-      for (int64_t j = 0; j < g.out_width; ++j) {
-        const int64_t w0 = std::max<int64_t>(j * g.stride[1] - g.padding[1], 0);
-        const int64_t w1 = std::min(j * g.stride[1] - g.padding[1] + g.kernel[1], g.width);
-        int64_t best = -1;
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) {
-            const float value = image[h * g.width + w];
-            const bool first = best < 0;
-            // Once a NaN is chosen nothing replaces it, since no comparison with NaN is true.
-            if (first || value > image[best] || (std::isnan(value) && !std::isnan(image[best]))) {
-              best = h * g.width + w;
-            }
-          }
-        }
-        const int64_t out = plane * out_plane_size + i * g.out_width + j;
-        ys[out] = image[best];
-        arg[out] = static_cast<float>(best);
-        picked[out] = plane * plane_size + best;
-      }
-    }
+  if (g.height * g.width > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument(fmt::format(
+        "max_pool2d: input planes of {} x {} pixels are too large; at most 2^31 - 1 per plane",
+        g.height, g.width));
   }
+  kernels::Conv2dGeometry planes = kernel_geometry(g);
+  planes.channels = x.size(0) * g.channels;  // every [H, W] plane of the batch, B C
+
+  Tensor y = empty({x.size(0), g.channels, g.out_height, g.out_width});
+  argmax.resize(static_cast<size_t>(y.numel()));
+  kernels::max_pool2d(planes, x.data(), y.mutable_data(), argmax.data());
 
   if (needs_grad({&x})) {
-    Tape::current().record("max_pool2d", {x}, result.output,
-                           [x, picked = std::move(picked)](const Tensor& grad_y) {
-                             // d y/d x = 1 at the window's argmax, 0 elsewhere.
-                             float* grad_x = grad_buffer(x);
-                             const float* g_y = grad_y.data();
-                             for (size_t k = 0; k < picked.size(); ++k) {
-                               grad_x[picked[k]] += g_y[k];
-                             }
-                           });
+    Tape::current().record("max_pool2d", {x}, y, [x, planes, argmax](const Tensor& grad_y) {
+      // d y/d x = 1 at the window's argmax, 0 elsewhere.
+      kernels::max_pool2d_backward(planes, grad_y.data(), argmax.data(), grad_buffer(x));
+    });
   }
+  return y;
+}
+
+}  // namespace
+
+MaxPoolResult max_pool2d_with_argmax(const Tensor& x, const Pool2dOptions& options) {
+  Argmax argmax;
+  MaxPoolResult result;
+  result.output = max_pool_forward(x, options, argmax);
+  result.argmax = empty(result.output.shape());
+  std::copy(argmax.begin(), argmax.end(), result.argmax.mutable_data());
   return result;
 }
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
-  return max_pool2d_with_argmax(x, options).output;
+  Argmax argmax;
+  return max_pool_forward(x, options, argmax);
 }
 
 // ------------------------------------------------------------ avg_pool2d

@@ -6,9 +6,8 @@
 //
 // conv2d lowers each image to a column matrix (im2col) and multiplies it by
 // the weight with kernels::gemm; backward uses the same GEMM with transposed
-// operands and scatters the column gradient back (col2im). The loops here are
-// the readable reference; faster im2col and pooling belong in
-// autodiff/kernels/ and must match these.
+// operands and scatters the column gradient back (col2im). The im2col, col2im
+// and max-pool loops themselves are in autodiff/kernels/ (im2col.h, pool.h).
 //
 // Left out on purpose: dilation, groups, and padding modes other than zeros.
 #pragma once

@@ -89,13 +89,19 @@ int64_t mapped(const std::vector<int64_t>& offsets, int64_t i) {
 using UnaryKernel = void (*)(int64_t n, const float* x, float* out);
 using BinaryKernel = void (*)(int64_t n, const float* a, const float* b, float* out);
 
+// The SIMD kernel that does a whole backward in one call:
+// grad_x[i] += grad_y[i] * df(x[i]).
+using UnaryBackwardKernel = void (*)(int64_t n, const float* x, const float* grad_y,
+                                     float* grad_x);
+
 // y = f(x) elementwise. df(x, y) is dy/dx at one element; backward adds
 // grad_y * df(x, y) into x's gradient. A `kernel` computing the same f, if
-// given, replaces the forward loop.
+// given, replaces the forward loop, and a `backward_kernel` computing the
+// same accumulation replaces the backward loop.
 template <class Forward, class Derivative>
 Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df,
-                UnaryKernel kernel = nullptr) {
-  Tensor y = zeros(x.shape());
+                UnaryKernel kernel = nullptr, UnaryBackwardKernel backward_kernel = nullptr) {
+  Tensor y = empty(x.shape());
   const float* x_values = x.data();
   float* y_values = y.mutable_data();
   const int64_t count = x.numel();
@@ -108,11 +114,15 @@ Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df,
   }
 
   if (needs_grad({&x})) {
-    Tape::current().record(op, {x}, y, [x, y, df, count](const Tensor& grad_y) {
+    Tape::current().record(op, {x}, y, [x, y, df, count, backward_kernel](const Tensor& grad_y) {
       float* grad_x = grad_buffer(x);
       const float* g = grad_y.data();
       const float* xs = x.data();
       const float* ys = y.data();
+      if (backward_kernel != nullptr) {
+        backward_kernel(count, xs, g, grad_x);
+        return;
+      }
       for (int64_t i = 0; i < count; ++i) {
         grad_x[i] += g[i] * df(xs[i], ys[i]);
       }
@@ -133,7 +143,7 @@ Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, De
   std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
   std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
 
-  Tensor y = zeros(out_shape);
+  Tensor y = empty(out_shape);
   const float* a_values = a.data();
   const float* b_values = b.data();
   float* y_values = y.mutable_data();
@@ -279,7 +289,8 @@ Tensor relu(const Tensor& x) {
   // d relu(x)/dx = 1 for x > 0, else 0 (including x = 0)
   return unary_op(
       "relu", x, [](float v) { return v > 0.0f ? v : 0.0f; },
-      [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; }, kernels::relu);
+      [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; }, kernels::relu,
+      kernels::relu_backward);
 }
 
 Tensor sigmoid(const Tensor& x) {
@@ -323,7 +334,7 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
   std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
 
-  Tensor y = zeros(out_shape);
+  Tensor y = empty(out_shape);
   const float* m = mask.data();
   const float* as = a.data();
   const float* bs = b.data();

@@ -41,7 +41,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch_shape;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor y = zeros(out_shape);
+  Tensor y = empty(out_shape);  // every element is written by a GEMM with beta = 0
 
   // One GEMM per batch element; a shared 2-D b is the same pointer each time.
   const int64_t b_step = shared_b ? 0 : K * N;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 
 #include "autodiff/tape.h"
@@ -78,7 +79,9 @@ int64_t Generator::randint(int64_t n) {
 
 namespace {
 
-Tensor make_tensor(const Shape& shape, float fill) {
+// A fresh tensor of the given shape, every element set to fill, or left
+// unset when fill is empty.
+Tensor make_tensor(const Shape& shape, std::optional<float> fill) {
   for (int64_t size : shape) {
     if (size < 0) {
       throw std::invalid_argument(
@@ -87,7 +90,12 @@ Tensor make_tensor(const Shape& shape, float fill) {
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>();
-  impl->storage->values.assign(static_cast<size_t>(shape_numel(shape)), fill);
+  const auto count = static_cast<size_t>(shape_numel(shape));
+  if (fill.has_value()) {
+    impl->storage->values.assign(count, *fill);
+  } else {
+    impl->storage->values.resize(count);
+  }
   impl->shape = shape;
   return Tensor(std::move(impl));
 }
@@ -200,7 +208,7 @@ Tensor Tensor::detach() const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor copy = make_tensor(shape(), 0.0f);
+  Tensor copy = make_tensor(shape(), std::nullopt);
   std::copy(data(), data() + numel(), copy.mutable_data());
   return copy;
 }
@@ -227,6 +235,7 @@ void Tensor::backward(const Tensor& upstream, bool retain_tape) const {
 // ---------------------------------------------------------------- factories
 
 Tensor zeros(const Shape& shape) { return make_tensor(shape, 0.0f); }
+Tensor empty(const Shape& shape) { return make_tensor(shape, std::nullopt); }
 Tensor ones(const Shape& shape) { return make_tensor(shape, 1.0f); }
 Tensor full(const Shape& shape, float value) { return make_tensor(shape, value); }
 Tensor scalar(float value) { return make_tensor({}, value); }
@@ -256,7 +265,7 @@ Tensor from_vector(const std::vector<float>& values, const Shape& shape) {
         "from_vector: {} values given for shape {}, which has {} elements", values.size(),
         shape_to_string(shape), shape_numel(shape)));
   }
-  Tensor t = make_tensor(shape, 0.0f);
+  Tensor t = make_tensor(shape, std::nullopt);
   std::copy(values.begin(), values.end(), t.mutable_data());
   return t;
 }
@@ -265,7 +274,7 @@ Tensor uniform(const Shape& shape, float low, float high, Generator& generator) 
   if (!(low <= high)) {
     throw std::invalid_argument(fmt::format("uniform: low {} > high {}", low, high));
   }
-  Tensor t = make_tensor(shape, 0.0f);
+  Tensor t = make_tensor(shape, std::nullopt);
   float* values = t.mutable_data();
   for (int64_t i = 0; i < t.numel(); ++i) {
     values[i] = generator.uniform(low, high);
@@ -277,7 +286,7 @@ Tensor normal(const Shape& shape, float mean, float std, Generator& generator) {
   if (!(std >= 0.0f)) {
     throw std::invalid_argument(fmt::format("normal: std is {}; expected std >= 0", std));
   }
-  Tensor t = make_tensor(shape, 0.0f);
+  Tensor t = make_tensor(shape, std::nullopt);
   float* values = t.mutable_data();
   for (int64_t i = 0; i < t.numel(); ++i) {
     values[i] = generator.normal(mean, std);

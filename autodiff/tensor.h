@@ -21,6 +21,8 @@
 
 #include <fmt/format.h>
 
+#include "autodiff/buffer_pool.h"
+
 namespace ember {
 
 using Shape = std::vector<int64_t>;
@@ -56,7 +58,8 @@ class Generator {
 
 // Memory shared by a tensor and its views.
 struct Storage {
-  std::vector<float> values;
+  // Allocated through the buffer pool (autodiff/buffer_pool.h).
+  std::vector<float, PoolAllocator<float>> values;
   // Bumped by every write through Tensor::mutable_data().
   uint64_t version = 0;
 };
@@ -137,6 +140,9 @@ class Tensor {
 
 // Factories. Each makes a fresh leaf tensor with requires_grad = false.
 Tensor zeros(const Shape& shape);
+// A tensor whose elements are not set, for ops that write every element
+// before anything reads it; reading one first is a bug.
+Tensor empty(const Shape& shape);
 Tensor ones(const Shape& shape);
 Tensor full(const Shape& shape, float value);
 Tensor scalar(float value);  // shape []

@@ -93,6 +93,7 @@ struct KernelTable {
   Unary log;
   void (*relu_backward)(int64_t n, const float* x, const float* grad_out, float* grad_x);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
+  float (*dot)(int64_t n, const float* x, const float* y);
 
   RowReduce row_sum;
   RowReduce row_max;

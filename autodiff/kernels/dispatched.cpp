@@ -78,6 +78,8 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   active_kernels().axpy(n, alpha, x, y);
 }
 
+float dot(int64_t n, const float* x, const float* y) { return active_kernels().dot(n, x, y); }
+
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for_row_chunks(rows, n, active_kernels().row_sum, x, out, /*out_per_element=*/false);
 }

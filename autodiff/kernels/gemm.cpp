@@ -49,10 +49,6 @@ struct Operand {
   const float* data;
   int64_t ld;
   bool transposed;
-
-  float at(int64_t row, int64_t col) const {
-    return transposed ? data[col * ld + row] : data[row * ld + col];
-  }
 };
 
 int64_t round_up(int64_t value, int64_t multiple) {
@@ -78,16 +74,23 @@ void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc
   for (int64_t p = 0; p < rows; p += mr) {
     float* panel = packed + p * kc;
     const int64_t valid = std::min(mr, rows - p);
-    for (int64_t i = 0; i < mr; ++i) {
-      if (i >= valid) {
+    const int64_t first_row = row0 + p;
+    // Each loop order reads op(A) along its stored rows, so memory is walked
+    // contiguously whether or not A is transposed.
+    if (!a.transposed) {
+      for (int64_t i = 0; i < valid; ++i) {
+        const float* source = a.data + (first_row + i) * a.ld + k0;
         for (int64_t k = 0; k < kc; ++k) {
-          panel[k * mr + i] = 0.0f;
+          panel[k * mr + i] = source[k];
         }
-        continue;
       }
+    } else {
       for (int64_t k = 0; k < kc; ++k) {
-        panel[k * mr + i] = a.at(row0 + p + i, k0 + k);
+        std::copy_n(a.data + (k0 + k) * a.ld + first_row, valid, panel + k * mr);
       }
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+      std::fill(panel + k * mr + valid, panel + (k + 1) * mr, 0.0f);
     }
   }
 }
@@ -97,16 +100,25 @@ void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc
 void pack_b_panel(const Operand& b, int64_t k0, int64_t kc, int64_t col0, int64_t cols,
                   int64_t nr, float* panel) {
   const int64_t valid = std::min(nr, cols);
-  for (int64_t k = 0; k < kc; ++k) {
-    float* row = panel + k * nr;
-    if (!b.transposed) {
-      std::copy_n(b.data + (k0 + k) * b.ld + col0, valid, row);
-    } else {
-      for (int64_t j = 0; j < valid; ++j) {
-        row[j] = b.data[(col0 + j) * b.ld + k0 + k];
+  if (!b.transposed) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* source = b.data + (k0 + k) * b.ld + col0;
+      float* row = panel + k * nr;
+      for (int64_t j = 0; j < valid; ++j) {  // nr floats or fewer: no library call
+        row[j] = source[j];
       }
     }
-    std::fill(row + valid, row + nr, 0.0f);
+  } else {
+    // Column j of op(B) is stored row j of B: read it contiguously.
+    for (int64_t j = 0; j < valid; ++j) {
+      const float* source = b.data + (col0 + j) * b.ld + k0;
+      for (int64_t k = 0; k < kc; ++k) {
+        panel[k * nr + j] = source[k];
+      }
+    }
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
   }
 }
 
@@ -161,7 +173,50 @@ void check_arguments(Transpose transpose_a, Transpose transpose_b, int64_t M, in
   }
 }
 
-void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose transpose_b,
+// Products with at most this many rows of C, or this many terms per element
+// (K), skip packing. With B untransposed each C row is a sum of B's rows, one
+// axpy per k. With B transposed each C element is the dot product of two
+// stored rows. Packing would copy all of B to compute one or two rows, and
+// that cost model A's 1-channel convolution about half its training step.
+constexpr int64_t kMaxUnpackedRows = 2;
+
+// C = alpha * op(A) B + beta * C by rows: C[i, :] += alpha A(i, k) B[k, :].
+void gemm_by_axpy(const KernelTable& table, bool a_transposed, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                  float beta, float* C, int64_t ldc) {
+  scale_output(M, N, beta, C, ldc);
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t k = 0; k < K; ++k) {
+      const float a_ik = a_transposed ? A[k * lda + i] : A[i * lda + k];
+      table.axpy(N, alpha * a_ik, B + k * ldb, C + i * ldc);
+    }
+  }
+}
+
+// C = alpha * op(A) B^T + beta * C by dot products: C[i, j] is row i of
+// op(A) (copied out when A is transposed) dotted with stored row j of B.
+void gemm_by_dot(const KernelTable& table, bool a_transposed, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                 float beta, float* C, int64_t ldc) {
+  std::vector<float> a_row(a_transposed ? static_cast<size_t>(K) : 0);
+  for (int64_t i = 0; i < M; ++i) {
+    const float* row = A + i * lda;
+    if (a_transposed) {
+      for (int64_t k = 0; k < K; ++k) {
+        a_row[static_cast<size_t>(k)] = A[k * lda + i];
+      }
+      row = a_row.data();
+    }
+    float* c_row = C + i * ldc;
+    for (int64_t j = 0; j < N; ++j) {
+      const float product = alpha * table.dot(K, row, B + j * ldb);
+      // beta = 0 overwrites without reading C, which may hold NaN.
+      c_row[j] = beta == 0.0f ? product : beta * c_row[j] + product;
+    }
+  }
+}
+
+void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose transpose_b,
                   int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   check_arguments(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc);
@@ -172,6 +227,17 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
     scale_output(M, N, beta, C, ldc);
     return;
   }
+  const bool a_transposed = transpose_a == Transpose::Yes;
+  if (transpose_b == Transpose::No && (M <= kMaxUnpackedRows || K <= kMaxUnpackedRows)) {
+    gemm_by_axpy(table, a_transposed, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (transpose_b == Transpose::Yes && M <= kMaxUnpackedRows) {
+    gemm_by_dot(table, a_transposed, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+
+  const GemmMicroKernel& micro = table.gemm;
 
   const int64_t mr = micro.mr;
   const int64_t nr = micro.nr;
@@ -260,14 +326,14 @@ void gemm_blocked(const GemmMicroKernel& micro, Transpose transpose_a, Transpose
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, int64_t K,
           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc) {
-  gemm_blocked(active_kernels().gemm, transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
+  gemm_blocked(active_kernels(), transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
                beta, C, ldc);
 }
 
 void gemm_variant(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
                   int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_blocked(kernel_table(isa).gemm, transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
+  gemm_blocked(kernel_table(isa), transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
                beta, C, ldc);
 }
 

@@ -3,7 +3,6 @@
 #include "autodiff/kernels/pool.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -44,7 +43,10 @@ void pool_planes(const Conv2dGeometry& g, int64_t first, int64_t last, const flo
         for (int64_t h = h_begin; h < h_end; ++h) {
           for (int64_t w = w_begin; w < w_end; ++w) {
             const float value = plane[h * g.width + w];
-            if (value > best || (std::isnan(value) && !std::isnan(best))) {
+            // Replaces on value > best, and on a NaN value while best is a
+            // number; a NaN best is never replaced. One compare of each,
+            // where std::isnan would cost two calls per pixel.
+            if (!(value <= best) && best == best) {
               best = value;
               best_index = h * g.width + w;
             }

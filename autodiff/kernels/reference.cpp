@@ -99,6 +99,14 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   }
 }
 
+float dot(int64_t n, const float* x, const float* y) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    sum += x[i] * y[i];
+  }
+  return sum;
+}
+
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     float sum = 0.0f;
@@ -266,6 +274,7 @@ const KernelTable& scalar_table() {
       .log = log,
       .relu_backward = relu_backward,
       .axpy = axpy,
+      .dot = dot,
       .row_sum = row_sum,
       .row_max = row_max,
       .row_logsumexp = row_logsumexp,

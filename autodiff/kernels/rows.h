@@ -12,6 +12,10 @@
 
 namespace ember::kernels {
 
+// sum_i x[i] y[i] over n elements; 0 when n = 0. Like the row sums, the SIMD
+// variants add in another order than the reference.
+float dot(int64_t n, const float* x, const float* y);
+
 // out[r] = sum_j x[r, j]; out is [rows]. An empty row sums to 0.
 void row_sum(int64_t rows, int64_t n, const float* x, float* out);
 

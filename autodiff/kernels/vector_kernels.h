@@ -192,6 +192,20 @@ float sum_exp_shifted(int64_t n, const float* x, float shift) {
   return V::reduce_add(sum);
 }
 
+// sum_i x_i y_i, with interleaved partial sums in the lanes like sum_of.
+template <class V>
+float dot(int64_t n, const float* x, const float* y) {
+  V sum = V::zero();
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    sum = sum + V::load(x + i) * V::load(y + i);
+  }
+  if (i < n) {
+    sum = sum + V::load_partial(x + i, n - i) * V::load_partial(y + i, n - i);
+  }
+  return V::reduce_add(sum);
+}
+
 template <class V>
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -418,6 +432,7 @@ KernelTable make_table(Isa isa) {
       .log = log<V>,
       .relu_backward = relu_backward<V>,
       .axpy = axpy<V>,
+      .dot = dot<V>,
       .row_sum = row_sum<V>,
       .row_max = row_max<V>,
       .row_logsumexp = row_logsumexp<V>,

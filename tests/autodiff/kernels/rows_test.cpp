@@ -50,6 +50,15 @@ TEST_CASE("row kernels match reference", "[kernels][rows]") {
       reference.row_sum(rows, n, x.data(), want.data());
       check_close(got, want, rows, 5.0f * n_scale, "row_sum");
 
+      // dot of row 0 with row 1 (from an unaligned start when n > 1)
+      const float* other = x.data() + n + (n > 1 ? 1 : 0);
+      const int64_t dot_n = n > 1 ? n - 1 : n;
+      Buffer dot_got(1);
+      Buffer dot_want(1);
+      dot_got[0] = simd.dot(dot_n, x.data(), other);
+      dot_want[0] = reference.dot(dot_n, x.data(), other);
+      check_close(dot_got, dot_want, 1, 25.0f * n_scale, "dot");
+
       simd.row_max(rows, n, x.data(), got.data());
       reference.row_max(rows, n, x.data(), want.data());
       CHECK(first_bit_difference(got, want, rows) == -1);
@@ -77,6 +86,11 @@ TEST_CASE("row kernels by hand", "[kernels][rows]") {
   row_sum(2, 2, x, out);
   CHECK(out[0] == Approx(std::log(3.0f)));
   CHECK(out[1] == 2.0f);
+
+  const float a[3] = {1.0f, 2.0f, 3.0f};
+  const float b[3] = {4.0f, -5.0f, 6.0f};
+  CHECK(dot(3, a, b) == 12.0f);  // 4 - 10 + 18
+  CHECK(dot(0, a, b) == 0.0f);
 
   row_max(2, 2, x, out);
   CHECK(out[0] == std::log(3.0f));
