@@ -228,17 +228,29 @@ struct ConvSizes {
   int64_t positions;   // H_out W_out
   int64_t image_size;  // C_in H W
   bool identity_columns;
+  bool relu;  // fused relu on the output
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
 // tensor, starting at image b0. gather copies into the group, scatter back out.
-void gather_group(const float* images, int64_t b0, int64_t n, int64_t channels,
-                  int64_t positions, float* group) {
+// Given relu_output (same layout as images), gather keeps only the elements
+// where it is > 0, which applies a fused relu's derivative on the way.
+void gather_group(const float* images, const float* relu_output, int64_t b0, int64_t n,
+                  int64_t channels, int64_t positions, float* group) {
   const int64_t ld = n * positions;
   for (int64_t j = 0; j < n; ++j) {
-    const float* image = images + (b0 + j) * channels * positions;
+    const int64_t image = (b0 + j) * channels * positions;
     for (int64_t c = 0; c < channels; ++c) {
-      std::copy_n(image + c * positions, positions, group + c * ld + j * positions);
+      const float* source = images + image + c * positions;
+      float* target = group + c * ld + j * positions;
+      if (relu_output == nullptr) {
+        std::copy_n(source, positions, target);
+        continue;
+      }
+      const float* mask = relu_output + image + c * positions;
+      for (int64_t p = 0; p < positions; ++p) {
+        target[p] = mask[p] > 0.0f ? source[p] : 0.0f;
+      }
     }
   }
 }
@@ -282,7 +294,7 @@ void add_bias(const float* bias, int64_t out_channels, int64_t positions, float*
   }
 }
 
-// grad_bias [C_out] += the sum over positions of grad_y_b [C_out, positions].
+// grad_bias [C_out] += the row sums of grad_y [C_out, positions].
 void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t positions,
                           float* grad_bias) {
   for (int64_t o = 0; o < out_channels; ++o) {
@@ -313,33 +325,42 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
     if (n > 1) {
       scatter_group(y_group, b0, n, s.out_channels, s.positions, ys);
     }
-    for (int64_t b = b0; bias != nullptr && b < b0 + n; ++b) {
-      add_bias(bias, s.out_channels, s.positions, ys + b * s.out_channels * s.positions);
+    for (int64_t b = b0; b < b0 + n; ++b) {
+      float* y_b = ys + b * s.out_channels * s.positions;
+      if (bias != nullptr) {
+        add_bias(bias, s.out_channels, s.positions, y_b);
+      }
+      if (s.relu) {  // while y_b is still in cache
+        kernels::relu(s.out_channels * s.positions, y_b, y_b);
+      }
     }
   }
 }
 
-// Backward of images [first, last), given grad_y [B, C_out, positions]:
+// Backward of images [first, last), given grad_y [B, C_out, positions]
+// (masked by y > 0 first with the fused relu):
 //   grad_weight [C_out, rows]  += grad_y_group [C_out, n positions] columns_group^T
 //   grad_columns [rows, n positions] = weight^T [rows, C_out] grad_y_group,
 //     scattered into each image's grad_x by col2im (the adjoint of im2col)
-//   grad_bias [C_out] += sum over positions of grad_y_b
+//   grad_bias [C_out] += sum over n positions of grad_y_group
 // Any of grad_x, grad_w, grad_bias may be null when not wanted.
 void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
-                          const float* g_y, float* grad_x, float* grad_w, float* grad_bias,
-                          int64_t first, int64_t last) {
+                          const float* ys, const float* g_y, float* grad_x, float* grad_w,
+                          float* grad_bias, int64_t first, int64_t last) {
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
   const auto group_size = static_cast<size_t>(group * s.positions);
+  const bool copy_grad_y = group > 1 || s.relu;
   Scratch columns(grad_w != nullptr ? static_cast<size_t>(s.rows) * group_size : 0);
   Scratch grad_columns(grad_x != nullptr ? static_cast<size_t>(s.rows) * group_size : 0);
-  Scratch grad_y_scratch(group == 1 ? 0 : static_cast<size_t>(s.out_channels) * group_size);
+  Scratch grad_y_scratch(copy_grad_y ? static_cast<size_t>(s.out_channels) * group_size : 0);
   const kernels::Conv2dGeometry geometry = kernel_geometry(s.g);
   for (int64_t b0 = first; b0 < last; b0 += group) {
     const int64_t n = std::min(group, last - b0);
     const int64_t ld = n * s.positions;
     const float* grad_y_group = g_y + b0 * s.out_channels * s.positions;
-    if (n > 1) {
-      gather_group(g_y, b0, n, s.out_channels, s.positions, grad_y_scratch.data());
+    if (copy_grad_y) {
+      gather_group(g_y, s.relu ? ys : nullptr, b0, n, s.out_channels, s.positions,
+                   grad_y_scratch.data());
       grad_y_group = grad_y_scratch.data();
     }
 
@@ -362,9 +383,8 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
         }
       }
     }
-    for (int64_t b = b0; grad_bias != nullptr && b < b0 + n; ++b) {
-      accumulate_bias_grad(g_y + b * s.out_channels * s.positions, s.out_channels, s.positions,
-                           grad_bias);
+    if (grad_bias != nullptr) {
+      accumulate_bias_grad(grad_y_group, s.out_channels, ld, grad_bias);
     }
   }
 }
@@ -381,6 +401,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   s.positions = s.g.out_height * s.g.out_width;
   s.image_size = s.g.channels * s.g.height * s.g.width;
   s.identity_columns = columns_are_image(s.g);
+  s.relu = options.relu;
 
   Tensor y = empty({s.batch, s.out_channels, s.g.out_height, s.g.out_width});
   const float* xs = x.data();
@@ -396,7 +417,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     if (bias.defined()) {
       inputs.push_back(bias);
     }
-    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s](const Tensor& grad_y) {
+    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s, y](const Tensor& grad_y) {
+      // With the fused relu, the gradient reaching the convolution is grad_y
+      // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
+      // conv_backward_images applies that mask image by image.
       float* grad_x = grad_buffer(x);
       float* grad_w = grad_buffer(weight);
       float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
@@ -415,7 +439,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
           chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
           chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
         }
-        conv_backward_images(s, x.data(), weight.data(), grad_y.data(), grad_x, chunk_grad_w,
+        conv_backward_images(s, x.data(), weight.data(), y.data(), grad_y.data(), grad_x,
+                             chunk_grad_w,
                              chunk_grad_bias, first, last);
       });
 

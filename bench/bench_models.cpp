@@ -9,7 +9,8 @@
 // runs warm-up steps, then prints the median wall-clock and process CPU time
 // of --steps steps as samples per second, at 1 and 2 threads, with PyTorch's
 // figures and the ratios Ember / PyTorch. Last come both processes' peak
-// resident memory (VmHWM), which model B dominates on both sides.
+// resident memory (VmHWM), which model B dominates on both sides. Ember's
+// buffer cache is emptied between cases.
 //
 // Usage: ember_bench_models [--steps N] [--warmup N] [--peer PATH | --no-peer]
 //                           [--case NAME] [--threads N]
@@ -251,6 +252,9 @@ int main(int argc, char** argv) {
       }
       Generator generator(1234);
       ember[shape.name] = time_steps(settings, make_step(shape, generator));
+      // Each case starts with an empty buffer cache, as in a fresh process, so
+      // blocks cached for one model do not count against the next.
+      release_cached_buffers();
     }
     const PeerRun torch = settings.peer.empty() ? PeerRun{} : run_peer(settings, threads);
     torch_peak_kib = std::max(torch_peak_kib, torch.peak_kib);

@@ -25,8 +25,60 @@ void check_pool_geometry(const char* operation, const Conv2dGeometry& g) {
 // Below this many output elements one thread is faster than waking another.
 constexpr int64_t kMinParallelOutputs = 1 << 14;
 
+// The max-pool update of one candidate: take value when it beats best, or
+// when it is NaN and best is a number. A NaN best is never replaced. Written
+// as selects, with no branch, because on real activations the branch is a
+// coin flip that the CPU mispredicts half the time.
+inline void take_larger(float value, int32_t index, float& best, int32_t& best_index) {
+  const bool take = !(value <= best) && best == best;
+  best = take ? value : best;
+  best_index = take ? index : best_index;
+}
+
+// True when every window lies inside the image (no padding, no partial
+// window at the end), so all windows have the same shape.
+bool windows_inside(const Conv2dGeometry& g) {
+  return g.pad_h == 0 && g.pad_w == 0 &&
+         (g.out_h() - 1) * g.stride_h + g.kernel_h <= g.height &&
+         (g.out_w() - 1) * g.stride_w + g.kernel_w <= g.width;
+}
+
+// pool_planes for windows_inside(g): one output row at a time, each window
+// position (p, q) compared across the whole row, in the same row-major window
+// order as pool_planes so ties resolve alike.
+void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
+                        const float* input, float* output, int32_t* argmax) {
+  const int64_t out_h = g.out_h();
+  const int64_t out_w = g.out_w();
+  for (int64_t plane_index = first; plane_index < last; ++plane_index) {
+    const float* plane = input + plane_index * g.height * g.width;
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      float* best = output + (plane_index * out_h + oh) * out_w;
+      int32_t* best_index = argmax + (plane_index * out_h + oh) * out_w;
+      const int64_t top = oh * g.stride_h;
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        best[ow] = plane[top * g.width + ow * g.stride_w];
+        best_index[ow] = static_cast<int32_t>(top * g.width + ow * g.stride_w);
+      }
+      for (int64_t p = 0; p < g.kernel_h; ++p) {
+        for (int64_t q = 0; q < g.kernel_w; ++q) {
+          const int64_t offset = (top + p) * g.width + q;
+          for (int64_t ow = 0; ow < out_w; ++ow) {
+            const int64_t at = offset + ow * g.stride_w;
+            take_larger(plane[at], static_cast<int32_t>(at), best[ow], best_index[ow]);
+          }
+        }
+      }
+    }
+  }
+}
+
 void pool_planes(const Conv2dGeometry& g, int64_t first, int64_t last, const float* input,
                  float* output, int32_t* argmax) {
+  if (windows_inside(g)) {
+    pool_planes_inside(g, first, last, input, output, argmax);
+    return;
+  }
   const int64_t out_h = g.out_h();
   const int64_t out_w = g.out_w();
   for (int64_t p = first; p < last; ++p) {
@@ -38,24 +90,18 @@ void pool_planes(const Conv2dGeometry& g, int64_t first, int64_t last, const flo
         const int64_t w_begin = std::max<int64_t>(0, ow * g.stride_w - g.pad_w);
         const int64_t w_end = std::min(g.width, ow * g.stride_w - g.pad_w + g.kernel_w);
 
-        int64_t best_index = h_begin * g.width + w_begin;
+        auto best_index = static_cast<int32_t>(h_begin * g.width + w_begin);
         float best = plane[best_index];
         for (int64_t h = h_begin; h < h_end; ++h) {
           for (int64_t w = w_begin; w < w_end; ++w) {
-            const float value = plane[h * g.width + w];
-            // Replaces on value > best, and on a NaN value while best is a
-            // number; a NaN best is never replaced. One compare of each,
-            // where std::isnan would cost two calls per pixel.
-            if (!(value <= best) && best == best) {
-              best = value;
-              best_index = h * g.width + w;
-            }
+            const auto index = static_cast<int32_t>(h * g.width + w);
+            take_larger(plane[index], index, best, best_index);
           }
         }
 
         const int64_t out_index = (p * out_h + oh) * out_w + ow;
         output[out_index] = best;
-        argmax[out_index] = static_cast<int32_t>(best_index);
+        argmax[out_index] = best_index;
       }
     }
   }

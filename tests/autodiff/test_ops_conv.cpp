@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/kernels/threads.h"
 #include "autodiff/ops_conv.h"
 
 using namespace ember;
@@ -115,6 +116,76 @@ TEST_CASE("conv2d gradient", "[autodiff][conv2d]") {
     const GradCheckResult result = gradcheck(f, {x, weight});
     INFO(result.report);
     REQUIRE(result.ok);
+  }
+}
+
+namespace {
+
+// The gradients of x, weight and bias after backward of sum(y * probe).
+std::vector<std::vector<float>> conv_gradients(const Tensor& x, const Tensor& weight,
+                                               const Tensor& bias, bool fused_relu,
+                                               const Tensor& probe) {
+  for (Tensor t : {x, weight, bias}) {
+    t.zero_grad();
+  }
+  const Conv2dOptions options = {.padding = {1, 0}, .relu = fused_relu};
+  const Tensor y = fused_relu ? conv2d(x, weight, bias, options)
+                              : relu(conv2d(x, weight, bias, options));
+  sum(y * probe).backward();
+  return {x.grad().to_vector(), weight.grad().to_vector(), bias.grad().to_vector()};
+}
+
+void require_close(const std::vector<float>& actual, const std::vector<float>& expected,
+                   const char* what) {
+  REQUIRE(actual.size() == expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    INFO(what << " element " << i);
+    CHECK(actual[i] == Approx(expected[i]).margin(1e-5));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d fused relu matches relu after conv2d", "[autodiff][conv2d]") {
+  Generator generator(11);
+  // 9 images with 12 output positions each, so several share one GEMM.
+  Tensor x = normal({9, 2, 3, 4}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor weight = normal({3, 2, 3, 2}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor bias = normal({3}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  const Tensor probe = normal({9, 3, 3, 3}, 0.0f, 1.0f, generator);
+
+  const int threads_before = kernels::num_threads();
+  for (const int threads : {1, 2}) {
+    INFO(threads << " threads");
+    kernels::set_num_threads(threads);
+    const Conv2dOptions options = {.padding = {1, 0}, .relu = true};
+    require_values(conv2d(x, weight, bias, options),
+                   relu(conv2d(x, weight, bias, {.padding = {1, 0}})).to_vector());
+
+    const auto fused = conv_gradients(x, weight, bias, true, probe);
+    const auto separate = conv_gradients(x, weight, bias, false, probe);
+    require_close(fused[0], separate[0], "grad x");
+    require_close(fused[1], separate[1], "grad weight");
+    require_close(fused[2], separate[2], "grad bias");
+  }
+  kernels::set_num_threads(threads_before);
+}
+
+TEST_CASE("conv2d of a batch matches conv2d of each image", "[autodiff][conv2d]") {
+  // 5 images with 6 output positions share GEMMs; each alone has its own.
+  Generator generator(12);
+  const Tensor x = normal({5, 3, 2, 3}, 0.0f, 1.0f, generator);
+  const Tensor weight = normal({4, 3, 2, 2}, 0.0f, 1.0f, generator);
+  const Tensor bias = normal({4}, 0.0f, 1.0f, generator);
+  const Conv2dOptions options = {.padding = {1, 1}};
+  const Tensor batched = conv2d(x, weight, bias, options);
+  const int64_t per_image = batched.numel() / 5;
+  const std::vector<float> all = batched.to_vector();
+  for (int64_t b = 0; b < 5; ++b) {
+    INFO("image " << b);
+    const Tensor alone = conv2d(narrow(x, 0, b, 1), weight, bias, options);
+    require_values(alone, std::vector<float>(all.begin() + b * per_image,
+                                             all.begin() + (b + 1) * per_image));
   }
 }
 
