@@ -169,6 +169,10 @@ void add_training_options(CLI::App& command, TrainCommand& options) {
   command.add_option("--learning-rate,--lr", options.train.learning_rate, "Adam's step size")
       ->check(CLI::Range(1e-7, 1.0))
       ->capture_default_str();
+  command.add_option("--lr-schedule", options.train.lr_schedule,
+                     "constant, or cosine: anneal the step size to 1% of --lr over all epochs")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   command.add_option("--beta", options.train.beta, "Inverse temperature of free energies and softmin")
       ->check(CLI::Range(1e-3, 1e3))
       ->capture_default_str();

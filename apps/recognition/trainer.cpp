@@ -22,6 +22,7 @@
 #include "ebm/graph/losses.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "nn/schedule.h"
 
 namespace ember::recognition {
 
@@ -194,6 +195,14 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   const InterruptGuard interrupt_guard;
   TrainResult result;
   int epochs_without_improvement = 0;
+  // The cosine schedule spans every epoch at the full training set's size.
+  const auto steps_per_epoch =
+      static_cast<int64_t>((train_set.size() + static_cast<size_t>(options.batch_size) - 1) /
+                           static_cast<size_t>(options.batch_size));
+  const nn::Cosine cosine(options.learning_rate, options.epochs * steps_per_epoch,
+                          0.01f * options.learning_rate);
+  const bool anneal = options.lr_schedule == "cosine";
+  int64_t step = 0;
   recognizer.model().train();
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -260,6 +269,10 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
             options.loss, value, epoch, done, loss.skipped));
       }
 
+      if (anneal) {
+        optimizer.set_learning_rate(cosine(step));
+      }
+      ++step;
       optimizer.zero_grad();
       loss.loss.backward();
       if (options.clip_norm > 0.0f) {
@@ -333,7 +346,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
                    {"skipped", skipped},
                    {"seconds", summary.train_seconds},
                    {"samples_per_second", summary.samples_per_second},
-                   {"learning_rate", options.learning_rate}});
+                   {"learning_rate", optimizer.learning_rate()}});
     result.epochs.push_back(summary);
 
     if (options.patience > 0 && epochs_without_improvement >= options.patience) {

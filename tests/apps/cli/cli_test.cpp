@@ -582,3 +582,32 @@ TEST_CASE("cli plot rejects bad input", "[cli][plot][errors]") {
     CHECK(run.err.find("bad.fst") != std::string::npos);
   }
 }
+
+TEST_CASE("cli train anneals the learning rate with cosine", "[cli][train]") {
+  TempFolder temp("train-cosine");
+  const fs::path run_dir = temp / "run";
+  const Run run = run_ember(fmt::format(
+      "train --epochs 3 --train-samples 64 --validation-samples 8 --test-samples 8 --lr 0.002 "
+      "--lr-schedule cosine --quiet --run-dir '{}'",
+      run_dir.string()));
+  INFO("train stderr: " << run.err);
+  REQUIRE(run.status == 0);
+
+  // metrics.jsonl records the step size in use at the end of each epoch.
+  std::istringstream lines(read_text(run_dir / "metrics.jsonl"));
+  std::vector<double> rates;
+  for (std::string line; std::getline(lines, line);) {
+    const std::string key = "\"learning_rate\":";
+    const size_t at = line.find(key);
+    REQUIRE(at != std::string::npos);
+    rates.push_back(std::stod(line.substr(at + key.size())));
+  }
+  REQUIRE(rates.size() == 3);
+  CHECK(rates[0] < 0.002);
+  CHECK(rates[1] < rates[0]);
+  CHECK(rates[2] < rates[1]);
+  // 64 samples in batches of 32: 6 steps in all, the last one step 5 of a
+  // cosine from 0.002 down to 1% of it, 0.00002.
+  const double last = 0.00002 + (0.002 - 0.00002) * (1.0 + std::cos(M_PI * 5.0 / 6.0)) / 2.0;
+  CHECK(rates[2] == Approx(last).epsilon(1e-4));
+}
