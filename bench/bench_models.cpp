@@ -23,10 +23,12 @@
 //
 // A benchmark, not a test: it prints medians and ratios and asserts nothing.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <ctime>
 #include <fstream>
 #include <functional>
@@ -45,9 +47,48 @@
 #include "nn/optim.h"
 #include "nn/recognizers.h"
 
+// Every operator new in this process, counted so the benchmark can report
+// the heap allocations of one training step (tape nodes, std::function
+// closures, shape vectors). Tensor buffers go through the buffer pool, which
+// counts its own.
+std::atomic<uint64_t> g_new_calls{0};
+
+void* operator new(std::size_t bytes) {
+  g_new_calls.fetch_add(1, std::memory_order_relaxed);
+  if (void* block = std::malloc(bytes == 0 ? 1 : bytes)) {
+    return block;
+  }
+  throw std::bad_alloc();
+}
+
+void operator delete(void* block) noexcept { std::free(block); }
+void operator delete(void* block, std::size_t /*bytes*/) noexcept { std::free(block); }
+
 namespace {
 
 using namespace ember;
+
+// Heap allocations during one training step.
+struct StepAllocations {
+  uint64_t buffers = 0;         // tensor buffers requested (each one a malloc without the pool)
+  uint64_t fresh_buffers = 0;   // of those, the ones the pool's cache could not serve
+  uint64_t small_buffers = 0;   // tensor buffers under 1 KiB, always from malloc
+  uint64_t other = 0;           // operator new: nodes, closures, shapes
+};
+
+// Counts the allocations of one call of step, after earlier steps warmed the pool.
+StepAllocations count_allocations(const std::function<double()>& step) {
+  reset_buffer_pool_stats();
+  const uint64_t new_before = g_new_calls.load();
+  step();
+  const BufferPoolStats pool = buffer_pool_stats();
+  StepAllocations counts;
+  counts.buffers = pool.requests;
+  counts.fresh_buffers = pool.system_allocations;
+  counts.small_buffers = pool.small_allocations;
+  counts.other = g_new_calls.load() - new_before;
+  return counts;
+}
 
 constexpr int64_t kBatch = 32;
 constexpr int64_t kSymbols = 27;
@@ -72,6 +113,7 @@ struct Timing {
   double wall_ms = std::nan("");
   double cpu_ms = std::nan("");
   double first_loss = std::nan("");
+  StepAllocations allocations;
 };
 
 struct Settings {
@@ -106,6 +148,7 @@ Timing time_steps(const Settings& settings, const std::function<double()>& step)
     cpu.push_back(process_cpu_ms() - cpu_start);
     wall.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
   }
+  timing.allocations = count_allocations(step);
   std::sort(wall.begin(), wall.end());
   std::sort(cpu.begin(), cpu.end());
   timing.wall_ms = wall[wall.size() / 2];
@@ -243,6 +286,7 @@ int main(int argc, char** argv) {
              "wall-clock second and per CPU second, ratio = Ember / PyTorch throughput\n",
              kBatch, kSymbols, settings.steps, settings.warmup);
   long torch_peak_kib = -1;
+  std::map<std::string, StepAllocations> last_allocations;
   for (const int threads : settings.threads) {
     kernels::set_num_threads(threads);
     std::map<std::string, Timing> ember;
@@ -252,6 +296,7 @@ int main(int argc, char** argv) {
       }
       Generator generator(1234);
       ember[shape.name] = time_steps(settings, make_step(shape, generator));
+      last_allocations[shape.name] = ember[shape.name].allocations;
       // Each case starts with an empty buffer cache, as in a fresh process, so
       // blocks cached for one model do not count against the next.
       release_cached_buffers();
@@ -266,6 +311,17 @@ int main(int argc, char** argv) {
       print_case(shape.name, threads, ember[shape.name],
                  found == torch.timings.end() ? Timing{} : found->second);
     }
+  }
+  fmt::print("heap allocations in one step at the last thread count: tensor buffers requested "
+             "(each a malloc without the pool) / of those not served by the pool's cache / "
+             "buffers under 1 KiB / other operator new calls\n");
+  for (const Case& shape : cases()) {
+    if (last_allocations.count(shape.name) == 0) {
+      continue;
+    }
+    const StepAllocations& a = last_allocations[shape.name];
+    fmt::print("{:<6} {} / {} / {} / {}\n", shape.name, a.buffers, a.fresh_buffers,
+               a.small_buffers, a.other);
   }
   const long ember_peak_kib = peak_resident_kib();
   fmt::print("peak resident memory (VmHWM, whole process, all four cases): ember {:.1f} MiB, "
