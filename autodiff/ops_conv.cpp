@@ -12,6 +12,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -268,20 +269,32 @@ void scatter_group(const float* group, int64_t b0, int64_t n, int64_t channels,
 
 // The column matrix of images [b0, b0 + n): [rows, n positions], image j's
 // columns at column j positions. One image with identity columns is the
-// input itself; otherwise the columns are built in scratch.
+// input itself; otherwise the columns are built in target.
 const float* load_columns(const ConvSizes& s, const float* xs, int64_t b0, int64_t n,
-                          Scratch& scratch) {
+                          float* target) {
   if (s.identity_columns && n == 1) {
     return xs + b0 * s.image_size;
   }
   const kernels::Conv2dGeometry geometry = kernel_geometry(s.g);
   const int64_t ld = n * s.positions;
   for (int64_t j = 0; j < n; ++j) {
-    kernels::im2col(geometry, xs + (b0 + j) * s.image_size, scratch.data() + j * s.positions,
-                    ld);
+    kernels::im2col(geometry, xs + (b0 + j) * s.image_size, target + j * s.positions, ld);
   }
-  return scratch.data();
+  return target;
 }
+
+// Backward needs the column matrices again. They are rebuilt there, unless
+// the whole batch's columns take at most this many bytes: then forward keeps
+// them. That spares small images a second im2col, which was half of model A's
+// step on 32 x 18 images, and costs at most this much memory per convolution.
+constexpr int64_t kKeepColumnsBytes = int64_t{2} << 20;
+
+// Column matrices kept from forward: the group of n images starting at image
+// b0 is at values + b0 rows positions, and group_at[b0] = n.
+struct KeptColumns {
+  Scratch values;
+  std::vector<int64_t> group_at;
+};
 
 // y_b [C_out, positions] += bias, broadcast over positions.
 void add_bias(const float* bias, int64_t out_channels, int64_t positions, float* y_b) {
@@ -308,15 +321,22 @@ void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t p
 }
 
 // Forward of images [first, last): y [B, C_out, positions] for those images.
+// With kept, the columns are built in (and recorded by) it.
 void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
-                         const float* bias, float* ys, int64_t first, int64_t last) {
+                         const float* bias, float* ys, KeptColumns* kept, int64_t first,
+                         int64_t last) {
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
-  Scratch columns(static_cast<size_t>(s.rows * group * s.positions));
+  Scratch columns(kept != nullptr ? 0 : static_cast<size_t>(s.rows * group * s.positions));
   Scratch product(group == 1 ? 0 : static_cast<size_t>(s.out_channels * group * s.positions));
   for (int64_t b0 = first; b0 < last; b0 += group) {
     const int64_t n = std::min(group, last - b0);
     const int64_t ld = n * s.positions;
-    const float* columns_group = load_columns(s, xs, b0, n, columns);
+    float* target = columns.data();
+    if (kept != nullptr) {
+      target = kept->values.data() + b0 * s.rows * s.positions;
+      kept->group_at[static_cast<size_t>(b0)] = n;
+    }
+    const float* columns_group = load_columns(s, xs, b0, n, target);
 
     // y_group [C_out, n positions] = weight [C_out, rows] columns_group [rows, n positions]
     float* y_group = n == 1 ? ys + b0 * s.out_channels * s.positions : product.data();
@@ -345,8 +365,9 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
 //   grad_bias [C_out] += sum over n positions of grad_y_group
 // Any of grad_x, grad_w, grad_bias may be null when not wanted.
 void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
-                          const float* ys, const float* g_y, float* grad_x, float* grad_w,
-                          float* grad_bias, int64_t first, int64_t last) {
+                          const float* ys, const KeptColumns* kept, const float* g_y,
+                          float* grad_x, float* grad_w, float* grad_bias, int64_t first,
+                          int64_t last) {
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
   const auto group_size = static_cast<size_t>(group * s.positions);
   const bool copy_grad_y = group > 1 || s.relu;
@@ -365,7 +386,11 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
     }
 
     if (grad_w != nullptr) {
-      const float* columns_group = load_columns(s, xs, b0, n, columns);
+      // Forward's columns when it kept this very group, else rebuilt.
+      const bool was_kept = kept != nullptr && kept->group_at[static_cast<size_t>(b0)] == n;
+      const float* columns_group =
+          was_kept ? kept->values.data() + b0 * s.rows * s.positions
+                   : load_columns(s, xs, b0, n, columns.data());
       kernels::gemm(Transpose::No, Transpose::Yes, s.out_channels, s.rows, ld, 1.0f,
                     grad_y_group, ld, columns_group, ld, 1.0f, grad_w, s.rows);
     }
@@ -408,16 +433,26 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const float* ws = weight.data();
   const float* bias_values = bias.defined() ? bias.data() : nullptr;
   float* ys = y.mutable_data();
+  const bool record = needs_grad({&x, &weight, &bias});
+  std::shared_ptr<KeptColumns> kept;
+  const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
+  if (record && weight.requires_grad() && !s.identity_columns &&
+      columns_bytes <= kKeepColumnsBytes) {
+    kept = std::make_shared<KeptColumns>();
+    kept->values.resize(static_cast<size_t>(s.batch * s.rows * s.positions));
+    kept->group_at.assign(static_cast<size_t>(s.batch), 0);
+  }
   for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
-    conv_forward_images(s, xs, ws, bias_values, ys, first, last);
+    conv_forward_images(s, xs, ws, bias_values, ys, kept.get(), first, last);
   });
 
-  if (needs_grad({&x, &weight, &bias})) {
+  if (record) {
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) {
       inputs.push_back(bias);
     }
-    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s, y](const Tensor& grad_y) {
+    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s, y,
+                                                  kept](const Tensor& grad_y) {
       // With the fused relu, the gradient reaching the convolution is grad_y
       // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
       // conv_backward_images applies that mask image by image.
@@ -439,9 +474,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
           chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
           chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
         }
-        conv_backward_images(s, x.data(), weight.data(), y.data(), grad_y.data(), grad_x,
-                             chunk_grad_w,
-                             chunk_grad_bias, first, last);
+        conv_backward_images(s, x.data(), weight.data(), y.data(), kept.get(), grad_y.data(),
+                             grad_x, chunk_grad_w, chunk_grad_bias, first, last);
       });
 
       for (const Scratch& partial : partials) {
