@@ -19,6 +19,7 @@
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/gemm.h"
 #include "autodiff/kernels/pool.h"
+#include "autodiff/kernels/rows.h"
 #include "autodiff/kernels/threads.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
@@ -307,16 +308,15 @@ void add_bias(const float* bias, int64_t out_channels, int64_t positions, float*
   }
 }
 
-// grad_bias [C_out] += the row sums of grad_y [C_out, positions].
+// grad_bias [C_out] += the row sums of grad_y [C_out, positions], summed by
+// the vectorized row_sum kernel: a scalar loop's chain of dependent adds
+// took about 4% of a model B step.
 void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t positions,
                           float* grad_bias) {
+  Scratch sums(static_cast<size_t>(out_channels));
+  kernels::row_sum(out_channels, positions, grad_y_b, sums.data());
   for (int64_t o = 0; o < out_channels; ++o) {
-    const float* row = grad_y_b + o * positions;
-    double total = 0.0;
-    for (int64_t k = 0; k < positions; ++k) {
-      total += row[k];
-    }
-    grad_bias[o] += static_cast<float>(total);
+    grad_bias[o] += sums[static_cast<size_t>(o)];
   }
 }
 
