@@ -112,6 +112,21 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+void check_run_folder(const std::string& run_dir) {
+  // A run folder contains one run. Training into a folder with checkpoints
+  // would replace a good checkpoint with an unrelated one and mix two runs'
+  // metrics. A folder whose run never finished an epoch contains none, so a
+  // failed start can be retried in place.
+  for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
+    if (std::filesystem::exists(run_dir + name)) {
+      throw std::invalid_argument(fmt::format(
+          "run folder '{}' already contains a run ({} exists); choose another --run-dir or delete "
+          "that folder",
+          run_dir, name + 1));
+    }
+  }
+}
+
 Evaluation evaluate(Recognizer& recognizer, const Samples& samples, DecodeMethod method,
                     int64_t batch_size, const alignment::Lexicon* lexicon) {
   ErrorCounter counter;
@@ -142,18 +157,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
-  // A run folder contains one run. Training into a folder with checkpoints
-  // would replace a good checkpoint with an unrelated one and mix two runs'
-  // metrics. A folder whose run never finished an epoch contains none, so a
-  // failed start can be retried in place.
-  for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
-    if (std::filesystem::exists(options.run_dir + name)) {
-      throw std::invalid_argument(fmt::format(
-          "run folder '{}' already contains a run ({} exists); choose another --run-dir or delete "
-          "that folder",
-          options.run_dir, name + 1));
-    }
-  }
+  check_run_folder(options.run_dir);
   std::filesystem::create_directories(options.run_dir);
   std::filesystem::remove(options.run_dir + "/metrics.jsonl");
   const std::string best_path = options.run_dir + "/best.safetensors";
