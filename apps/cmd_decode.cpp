@@ -98,7 +98,7 @@ void run_decode(DecodeCommand& options) {
   recognition::Recognizer recognizer = recognition::load_recognizer(options.checkpoint);
   recognizer.model().eval();
 
-  const Decoding decoding = load_decoding(options.decoding, recognizer);
+  const DecodingSetup decoding = load_decoding(options.decoding, recognizer);
 
   int64_t skipped = 0;
   const std::vector<Input> inputs = load_inputs(options, recognizer, parse_polarity(options.polarity), skipped);

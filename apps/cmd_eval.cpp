@@ -92,7 +92,7 @@ TestSet make_test_set(const EvalCommand& options, const recognition::Recognizer&
   return {std::move(sets.test), sets.test_name, 0};
 }
 
-recognition::ErrorCounter run_ember(const EvalCommand& options, const Decoding& decoding,
+recognition::ErrorCounter run_ember(const EvalCommand& options, const DecodingSetup& decoding,
                                     recognition::Recognizer& recognizer, const recognition::Samples& samples) {
   recognizer.model().eval();
   recognition::ErrorCounter counter;
@@ -189,7 +189,7 @@ void run_eval(EvalCommand& options) {
     prepare_output_file(options.json, "--json");
   }
   recognition::Recognizer recognizer = recognition::load_recognizer(options.checkpoint);
-  const Decoding decoding = load_decoding(options.decoding, recognizer);
+  const DecodingSetup decoding = load_decoding(options.decoding, recognizer);
   const TestSet set = make_test_set(options, recognizer);
   if (set.samples.empty()) {
     throw UserError("the test set is empty; raise --test-samples or add images to the folder");

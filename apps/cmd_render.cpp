@@ -98,9 +98,14 @@ void check_labels(const recognition::Samples& samples, const recognition::DataOp
   for (const auto& sample : samples) {
     const size_t bad = sample.text.find_first_not_of(letters);
     if (bad != std::string::npos) {
+      // Show the whole UTF-8 character: its first byte and the continuation bytes 10xxxxxx.
+      size_t end = bad + 1;
+      while (end < sample.text.size() && (static_cast<unsigned char>(sample.text[end]) & 0xC0) == 0x80) {
+        ++end;
+      }
       throw UserError(fmt::format("label '{}' has the symbol '{}', which is outside the alphabet '{}'; "
                                   "use only those symbols",
-                                  sample.text, sample.text[bad], letters));
+                                  sample.text, sample.text.substr(bad, end - bad), letters));
     }
   }
 }

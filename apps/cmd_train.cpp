@@ -55,10 +55,6 @@ void check_options(const TrainCommand& options) {
         "--source fonts and --cell-width 18 (got --source {} and --cell-width {})",
         options.data.source, options.data.cell_width));
   }
-  if (options.data.min_length > options.data.max_length) {
-    throw UserError(fmt::format("--min-length {} is greater than --max-length {}",
-                                options.data.min_length, options.data.max_length));
-  }
   recognition::check_run_folder(options.train.run_dir);
   check_output_folder(options.train.run_dir, "--run-dir");
 }

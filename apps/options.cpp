@@ -79,8 +79,8 @@ void add_decoding_options(CLI::App& command, DecodingOptions& options) {
                      "Word list, one word per line: output only these words (implies --decode beam)");
 }
 
-Decoding load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer) {
-  Decoding decoding;
+DecodingSetup load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer) {
+  DecodingSetup decoding;
   decoding.method = recognition::parse_decode_method(options.method);
   decoding.beam_width = options.beam_width;
   decoding.description = options.method;
@@ -88,7 +88,15 @@ Decoding load_decoding(const DecodingOptions& options, const recognition::Recogn
     if (!std::filesystem::is_regular_file(options.lexicon)) {
       throw UserError(fmt::format("lexicon '{}' not found; pass a file with one word per line", options.lexicon));
     }
-    decoding.lexicon = alignment::Lexicon::load(options.lexicon, recognizer.alphabet());
+    try {
+      decoding.lexicon = alignment::Lexicon::load(options.lexicon, recognizer.alphabet());
+    } catch (const std::invalid_argument& error) {
+      throw UserError(fmt::format("{}; fix or remove that word", error.what()));
+    }
+    if (decoding.lexicon->size() == 0) {
+      throw UserError(fmt::format("lexicon '{}' has no words; pass a file with one word per line",
+                                  options.lexicon));
+    }
     decoding.method = recognition::DecodeMethod::beam;
     decoding.description = "beam with lexicon";
   }

@@ -31,7 +31,7 @@ void add_decoding_options(CLI::App& command, DecodingOptions& options);
 
 // The decoding method, ready to run: a lexicon, when given, is loaded in the
 // recognizer's alphabet and switches the method to beam search.
-struct Decoding {
+struct DecodingSetup {
   recognition::DecodeMethod method = recognition::DecodeMethod::viterbi;
   int64_t beam_width = 16;
   std::optional<alignment::Lexicon> lexicon;
@@ -40,7 +40,8 @@ struct Decoding {
   const alignment::Lexicon* lexicon_or_null() const { return lexicon ? &*lexicon : nullptr; }
 };
 
-// Throws a UserError naming the lexicon file when it is missing.
-Decoding load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer);
+// Throws a UserError naming the lexicon file when it is missing, has no
+// words, or has a word with a symbol outside the recognizer's alphabet.
+DecodingSetup load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer);
 
 }  // namespace ember::apps

@@ -227,6 +227,14 @@ std::string source_symbols(const DataOptions& options) {
 }
 
 DataSets load_data(const DataOptions& options) {
+  if (options.min_length > options.max_length) {
+    throw std::invalid_argument(fmt::format("--min-length {} is greater than --max-length {}; swap them",
+                                            options.min_length, options.max_length));
+  }
+  if (options.min_digits > options.max_digits) {
+    throw std::invalid_argument(fmt::format("--min-digits {} is greater than --max-digits {}; swap them",
+                                            options.min_digits, options.max_digits));
+  }
   DataSets sets;
   if (options.source == "fonts") {
     sets = load_fonts(options);

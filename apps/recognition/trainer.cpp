@@ -275,7 +275,8 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       loss_sum += static_cast<double>(value) * static_cast<double>(size);
       done += size;
       skipped += loss.skipped;
-      progress.update(done, loss_sum / static_cast<double>(done), 0.0);
+      // The error is measured on the validation set after the epoch, not here.
+      progress.update(done, loss_sum / static_cast<double>(done), std::numeric_limits<double>::quiet_NaN());
     }
 
     EpochSummary summary;
@@ -289,7 +290,8 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       summary.validation_cer = evaluation.cer;
       summary.validation_word_accuracy = evaluation.word_accuracy;
     }
-    progress.finish_epoch(summary.train_loss, summary.validation_cer);
+    progress.finish_epoch(summary.train_loss, validation.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                                                 : summary.validation_cer);
     if (skipped > 0) {
       progress.message(fmt::format("epoch {}: {} samples had no valid alignment and were skipped "
                                    "(too few windows for their labels)",

@@ -116,6 +116,16 @@ TEST_CASE("cli render rejects bad input", "[cli][render][errors]") {
     CHECK(run.err.find("'H'") != std::string::npos);
     CHECK_FALSE(fs::exists(temp / "out" / "labels.tsv"));
   }
+  SECTION("label with a character outside ASCII") {
+    const Run run = run_ember(fmt::format("render --text 'h\xc3\xa9llo' --out '{}'", out));
+    require_one_line_error(run);
+    CHECK(run.err.find("symbol '\xc3\xa9'") != std::string::npos);
+  }
+  SECTION("shortest word longer than the longest") {
+    const Run run = run_ember(fmt::format("render --min-length 5 --max-length 2 --out '{}'", out));
+    require_one_line_error(run);
+    CHECK(run.err.find("--min-length 5 is greater than --max-length 2") != std::string::npos);
+  }
   SECTION("empty dataset") {
     const Run run = run_ember(fmt::format("render --set test --test-samples 0 --out '{}'", out));
     require_one_line_error(run);
@@ -257,6 +267,21 @@ TEST_CASE("cli decode rejects bad images", "[cli][decode][errors]") {
     require_one_line_error(run);
     CHECK(run.err.find("words.txt") != std::string::npos);
   }
+  SECTION("lexicon without words") {
+    write_text(temp / "words.txt", "\n\n");
+    const Run run = run_ember(fmt::format("decode --lexicon '{}' '{}' '{}'", (temp / "words.txt").string(), checkpoint,
+                                          (temp / "words").string()));
+    require_one_line_error(run);
+    CHECK(run.err.find("'" + (temp / "words.txt").string() + "' has no words") != std::string::npos);
+  }
+  SECTION("lexicon word outside the alphabet") {
+    write_text(temp / "words.txt", "hello\nWorld\n");
+    const Run run = run_ember(fmt::format("decode --lexicon '{}' '{}' '{}'", (temp / "words.txt").string(), checkpoint,
+                                          (temp / "words").string()));
+    require_one_line_error(run);
+    CHECK(run.err.find("words.txt:2") != std::string::npos);
+    CHECK(run.err.find("fix or remove that word") != std::string::npos);
+  }
 }
 
 TEST_CASE("cli rejects bad checkpoints", "[cli][checkpoint][errors]") {
@@ -271,6 +296,12 @@ TEST_CASE("cli rejects bad checkpoints", "[cli][checkpoint][errors]") {
     const Run run = decode_with(temp / "nowhere.safetensors");
     require_one_line_error(run);
     CHECK(run.err.find("nowhere.safetensors") != std::string::npos);
+  }
+  SECTION("a run folder instead of its checkpoint") {
+    const Run run = decode_with(fixture_run());
+    require_one_line_error(run);
+    CHECK(run.err.find("is a folder") != std::string::npos);
+    CHECK(run.err.find((fixture_run() / "best.safetensors").string()) != std::string::npos);
   }
   SECTION("a file that is not safetensors") {
     write_text(temp / "notes.safetensors", "these are notes, not weights\n");
@@ -367,6 +398,8 @@ TEST_CASE("cli eval rejects bad input", "[cli][eval][errors]") {
     require_one_line_error(run);
     CHECK(run.err.find("broken") != std::string::npos);
     CHECK(run.err.find("1 damaged") != std::string::npos);
+    CHECK(run.err.find("the first: image") != std::string::npos);
+    CHECK(run.err.find("a.png") != std::string::npos);
   }
 }
 
