@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "apps/options.h"
 #include "apps/recognition/inference.h"
 
 namespace ember::apps {
@@ -26,9 +27,7 @@ namespace {
 struct DecodeCommand {
   std::string checkpoint;
   std::vector<std::string> inputs;
-  std::string decode = "viterbi";
-  int64_t beam_width = 16;
-  std::string lexicon;
+  DecodingOptions decoding;
   std::string polarity = "detect";
   int64_t batch_size = 32;
   CommonOptions common;
@@ -99,15 +98,7 @@ void run_decode(DecodeCommand& options) {
   recognition::Recognizer recognizer = recognition::load_recognizer(options.checkpoint);
   recognizer.model().eval();
 
-  recognition::DecodeMethod method = recognition::parse_decode_method(options.decode);
-  std::optional<alignment::Lexicon> lexicon;
-  if (!options.lexicon.empty()) {
-    if (!std::filesystem::is_regular_file(options.lexicon)) {
-      throw UserError(fmt::format("lexicon '{}' not found; pass a file with one word per line", options.lexicon));
-    }
-    lexicon = alignment::Lexicon::load(options.lexicon, recognizer.alphabet());
-    method = recognition::DecodeMethod::beam;
-  }
+  const DecodingSetup decoding = load_decoding(options.decoding, recognizer);
 
   int64_t skipped = 0;
   const std::vector<Input> inputs = load_inputs(options, recognizer, parse_polarity(options.polarity), skipped);
@@ -116,8 +107,7 @@ void run_decode(DecodeCommand& options) {
   }
   if (!options.common.quiet) {
     fmt::print(stderr, "ember decode: {} model over '{}', {} decoding, {} images\n", recognizer.spec().model,
-               recognizer.alphabet().symbols(), options.lexicon.empty() ? options.decode : "beam with lexicon",
-               inputs.size());
+               recognizer.alphabet().symbols(), decoding.description, inputs.size());
   }
 
   recognition::Samples samples;
@@ -130,7 +120,7 @@ void run_decode(DecodeCommand& options) {
     std::iota(indices.begin(), indices.end(), start);
     const recognition::Batch batch = recognition::make_batch(samples, indices, recognizer.alphabet());
     const auto transcriptions =
-        recognizer.transcribe(batch, method, lexicon ? &*lexicon : nullptr, options.beam_width);
+        recognizer.transcribe(batch, decoding.method, decoding.lexicon_or_null(), decoding.beam_width);
     const std::vector<float> free = recognition::transcription_free_energies(recognizer, batch, transcriptions);
     for (size_t b = 0; b < transcriptions.size(); ++b) {
       fmt::print("{}\t{}\t{:.3f}\n", inputs[start + b].file, transcriptions[b].text, free[b]);
@@ -153,15 +143,7 @@ void add_decode_command(CLI::App& app) {
   command->add_option("images", options->inputs,
                       "Image files (PNG, JPEG, BMP, GIF, ...) or folders of them; any size, scaled to 32 px tall")
       ->required();
-  command->add_option("--decode", options->decode,
-                      "Decoding: greedy (per-window best symbol), viterbi (best alignment) or beam")
-      ->check(CLI::IsMember({"greedy", "viterbi", "beam"}))
-      ->capture_default_str();
-  command->add_option("--beam-width", options->beam_width, "Hypotheses kept per window by beam decoding")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--lexicon", options->lexicon,
-                      "Word list, one word per line: output only these words (implies --decode beam)");
+  add_decoding_options(*command, options->decoding);
   command->add_option("--polarity", options->polarity,
                       "Ink polarity: detect (from the border), keep (light ink on dark) or invert (dark ink on light)")
       ->check(CLI::IsMember({"detect", "keep", "invert"}))

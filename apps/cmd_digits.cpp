@@ -4,8 +4,9 @@
 // files (or any IDX image and label files) and splits them into a seeded,
 // stratified 8,000 train / 2,000 test split. It trains with AdamW, a cosine
 // learning-rate schedule and randomly warped and shifted training digits,
-// and reports the test error after every epoch. It writes a loss-curve PNG
-// and a .safetensors checkpoint of the model with its optimizer state.
+// and reports the test error after every epoch. After every epoch it writes
+// a loss-curve PNG and a .safetensors checkpoint of the model with its
+// optimizer state.
 //
 // The network outputs one energy per digit (lower = better), so the loss is
 // the cross-entropy of the negated energies and the prediction is the argmin.
@@ -42,6 +43,7 @@ struct DigitsOptions {
   std::string images = "data/mnist/digits-images.idx3-ubyte";
   std::string labels = "data/mnist/digits-labels.idx1-ubyte";
   std::string output = "runs/digits";
+  bool overwrite = false;
   int64_t test_count = 2000;
   int epochs = 20;
   int64_t batch_size = 32;
@@ -316,23 +318,63 @@ void train_epoch(Training& training, int epoch, data::ProgressReporter& progress
                         static_cast<double>(errors) / static_cast<double>(count));
 }
 
-void run(const DigitsOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  const DigitData digits = load_digits(options);
-  Training training(options, digits);
+// The files a run writes into its --output folder.
+struct OutputFiles {
+  std::string curve;
+  std::string checkpoint;
+};
 
-  data::ProgressReporter progress(std::cout, {.quiet = options.common.quiet,
-                                              .terminal = data::is_terminal(1)});
+OutputFiles output_files(const DigitsOptions& options) {
+  const std::filesystem::path folder(options.output);
+  return {(folder / "loss.png").string(), (folder / "lenet5.safetensors").string()};
+}
+
+// Checks that the --output folder can be written, before any training. Like a train run folder, a folder with an earlier run's files is
+// rejected, unless --overwrite allows replacing them.
+void check_output_files(const DigitsOptions& options) {
+  const OutputFiles files = output_files(options);
+  for (const std::string& file : {files.checkpoint, files.curve}) {
+    if (std::filesystem::exists(file) && !options.overwrite) {
+      throw apps::UserError(fmt::format(
+          "--output folder '{}' already contains a run ({} exists); pick another --output, delete "
+          "that folder, or pass --overwrite to replace its files",
+          options.output, std::filesystem::path(file).filename().string()));
+    }
+  }
+  apps::check_output_folder(options.output, "--output");
+}
+
+void print_configuration(const DigitsOptions& options, const Training& training,
+                         data::ProgressReporter& progress) {
   progress.message(fmt::format(
       "ember digits: LeNet-5-style net with {} and {} channels ({} parameters); {} train / {} "
       "test digits (stratified, seed {}); {} epochs of batch {}; AdamW, lr {} with cosine "
       "decay, weight decay {}; augmentation {}",
       options.widths.conv1, options.widths.conv2, training.model->parameter_count(),
-      digits.train.size(), digits.test.size(), options.common.seed, options.epochs,
-      options.batch_size, options.learning_rate, options.weight_decay,
+      training.digits.train.size(), training.digits.test.size(), options.common.seed,
+      options.epochs, options.batch_size, options.learning_rate, options.weight_decay,
       options.augment ? "on" : "off"));
+}
+
+// Writes the loss curve and the checkpoint of the model and its optimizer.
+// Each write replaces its file atomically, so an interrupted run keeps the
+// files of its last finished epoch.
+void write_outputs(const Training& training, const OutputFiles& files) {
+  write_loss_curve(training.curves, files.curve);
+  nn::save_checkpoint(files.checkpoint, *training.model, &training.optimizer);
+}
+
+void run(const DigitsOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  check_output_files(options);
+  const DigitData digits = load_digits(options);
+  Training training(options, digits);
+  data::ProgressReporter progress(std::cout, {.quiet = options.common.quiet,
+                                              .terminal = data::is_terminal(1)});
+  print_configuration(options, training, progress);
   std::filesystem::create_directories(options.output);
 
+  const OutputFiles files = output_files(options);
   Evaluation last;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     train_epoch(training, epoch, progress);
@@ -342,20 +384,64 @@ void run(const DigitsOptions& options) {
                                  last.loss, 100.0 * last.error,
                                  std::llround(last.error * static_cast<double>(digits.test.size())),
                                  digits.test.size()));
+    write_outputs(training, files);
   }
-
-  const std::filesystem::path folder(options.output);
-  const std::string curve_file = (folder / "loss.png").string();
-  const std::string checkpoint_file = (folder / "lenet5.safetensors").string();
-  write_loss_curve(training.curves, curve_file);
-  nn::save_checkpoint(checkpoint_file, *training.model, &training.optimizer);
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("test error {:.2f}% on {} digits after {} epochs in {:.1f} s; loss curve {}, "
              "checkpoint {}\n",
-             100.0 * last.error, digits.test.size(), options.epochs, seconds, curve_file,
-             checkpoint_file);
+             100.0 * last.error, digits.test.size(), options.epochs, seconds, files.curve,
+             files.checkpoint);
+}
+
+// Adds the options that name the digit files, the split and the output folder.
+void add_files_options(CLI::App& command, DigitsOptions& options) {
+  command.add_option("--images", options.images, "IDX image file (idx3-ubyte, 28 x 28)")
+      ->capture_default_str();
+  command.add_option("--labels", options.labels, "IDX label file (idx1-ubyte, digits 0-9)")
+      ->capture_default_str();
+  command.add_option("--output", options.output,
+                     "Folder for loss.png and the lenet5.safetensors checkpoint")
+      ->capture_default_str();
+  command.add_flag("--overwrite", options.overwrite,
+                   "Replace loss.png and lenet5.safetensors of an earlier run in --output");
+  command.add_option("--test-count", options.test_count,
+                     "Digits held out for testing, stratified by label")
+      ->capture_default_str();
+}
+
+void add_optimizer_options(CLI::App& command, DigitsOptions& options) {
+  command.add_option("--epochs", options.epochs, "Passes over the training digits")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  command.add_option("--batch-size", options.batch_size, "Digits per optimizer step")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--learning-rate", options.learning_rate,
+                     "Initial AdamW learning rate, decayed to 0 by a cosine schedule")
+      ->check(CLI::Range(1e-6f, 1.0f))
+      ->capture_default_str();
+  command.add_option("--weight-decay", options.weight_decay, "AdamW decoupled weight decay")
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->capture_default_str();
+  command.add_flag("!--no-augment", options.augment,
+                   "Train on the digits as they are, without random warps and shifts");
+}
+
+void add_network_options(CLI::App& command, DigitsOptions& options) {
+  command.add_option("--conv1", options.widths.conv1, "Channels of the first convolution")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  command.add_option("--conv2", options.widths.conv2, "Channels of the second convolution")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  command.add_option("--fc1", options.widths.fc1, "Units of the first fully connected layer")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--fc2", options.widths.fc2, "Units of the second fully connected layer")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -366,43 +452,9 @@ void add_digits_command(CLI::App& app) {
   auto options = std::make_shared<DigitsOptions>();
   CLI::App* command = app.add_subcommand(
       "digits", "Train a LeNet-5-style network on the MNIST digits and report its test error");
-  command->add_option("--images", options->images, "IDX image file (idx3-ubyte, 28 x 28)")
-      ->capture_default_str();
-  command->add_option("--labels", options->labels, "IDX label file (idx1-ubyte, digits 0-9)")
-      ->capture_default_str();
-  command->add_option("--output", options->output,
-                      "Folder for loss.png and the lenet5.safetensors checkpoint")
-      ->capture_default_str();
-  command->add_option("--test-count", options->test_count,
-                      "Digits held out for testing, stratified by label")
-      ->capture_default_str();
-  command->add_option("--epochs", options->epochs, "Passes over the training digits")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  command->add_option("--batch-size", options->batch_size, "Digits per optimizer step")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--learning-rate", options->learning_rate,
-                      "Initial AdamW learning rate, decayed to 0 by a cosine schedule")
-      ->check(CLI::Range(1e-6f, 1.0f))
-      ->capture_default_str();
-  command->add_option("--weight-decay", options->weight_decay, "AdamW decoupled weight decay")
-      ->check(CLI::Range(0.0f, 1.0f))
-      ->capture_default_str();
-  command->add_flag("!--no-augment", options->augment,
-                   "Train on the digits as they are, without random warps and shifts");
-  command->add_option("--conv1", options->widths.conv1, "Channels of the first convolution")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  command->add_option("--conv2", options->widths.conv2, "Channels of the second convolution")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  command->add_option("--fc1", options->widths.fc1, "Units of the first fully connected layer")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--fc2", options->widths.fc2, "Units of the second fully connected layer")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  add_files_options(*command, *options);
+  add_optimizer_options(*command, *options);
+  add_network_options(*command, *options);
   add_common_options(*command, options->common);
   command->callback([options] {
     apply_common_options(options->common);

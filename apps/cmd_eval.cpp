@@ -29,9 +29,7 @@ namespace {
 struct EvalCommand {
   std::string checkpoint;
   recognition::DataOptions data;
-  std::string decode = "viterbi";
-  int64_t beam_width = 16;
-  std::string lexicon;
+  DecodingOptions decoding;
   int confusions = 10;
   std::string json;
   bool tesseract = false;
@@ -88,21 +86,14 @@ TestSet make_test_set(const EvalCommand& options, const recognition::Recognizer&
   data.train_count = 1;
   data.validation_count = 0;
   recognition::DataSets sets = recognition::load_data(data);
+  for (const std::string& note : sets.notes) {
+    fmt::print(stderr, "ember eval: {}\n", note);
+  }
   return {std::move(sets.test), sets.test_name, 0};
 }
 
-recognition::ErrorCounter run_ember(const EvalCommand& options, recognition::Recognizer& recognizer,
-                                    const recognition::Samples& samples) {
-  recognition::DecodeMethod method = recognition::parse_decode_method(options.decode);
-  std::optional<alignment::Lexicon> lexicon;
-  if (!options.lexicon.empty()) {
-    if (!std::filesystem::is_regular_file(options.lexicon)) {
-      throw UserError(fmt::format("lexicon '{}' not found; pass a file with one word per line", options.lexicon));
-    }
-    lexicon = alignment::Lexicon::load(options.lexicon, recognizer.alphabet());
-    method = recognition::DecodeMethod::beam;
-  }
-
+recognition::ErrorCounter run_ember(const EvalCommand& options, const DecodingSetup& decoding,
+                                    recognition::Recognizer& recognizer, const recognition::Samples& samples) {
   recognizer.model().eval();
   recognition::ErrorCounter counter;
   for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(options.batch_size)) {
@@ -111,7 +102,7 @@ recognition::ErrorCounter run_ember(const EvalCommand& options, recognition::Rec
     std::iota(indices.begin(), indices.end(), start);
     const recognition::Batch batch = recognition::make_batch(samples, indices, recognizer.alphabet());
     const auto transcriptions =
-        recognizer.transcribe(batch, method, lexicon ? &*lexicon : nullptr, options.beam_width);
+        recognizer.transcribe(batch, decoding.method, decoding.lexicon_or_null(), decoding.beam_width);
     for (size_t b = 0; b < transcriptions.size(); ++b) {
       counter.add(batch.texts[b], transcriptions[b].text);
     }
@@ -194,17 +185,21 @@ void print_report(const EvalCommand& options, const TestSet& set, const recognit
 void run_eval(EvalCommand& options) {
   apply_common_options(options.common);
   options.data.seed = options.common.seed;
+  if (!options.json.empty()) {
+    prepare_output_file(options.json, "--json");
+  }
   recognition::Recognizer recognizer = recognition::load_recognizer(options.checkpoint);
+  const DecodingSetup decoding = load_decoding(options.decoding, recognizer);
   const TestSet set = make_test_set(options, recognizer);
   if (set.samples.empty()) {
     throw UserError("the test set is empty; raise --test-samples or add images to the folder");
   }
   if (!options.common.quiet) {
     fmt::print(stderr, "ember eval: {} model on {} images ({}), {} decoding\n", recognizer.spec().model,
-               set.samples.size(), set.name, options.lexicon.empty() ? options.decode : "beam with lexicon");
+               set.samples.size(), set.name, decoding.description);
   }
 
-  const recognition::ErrorCounter ember = run_ember(options, recognizer, set.samples);
+  const recognition::ErrorCounter ember = run_ember(options, decoding, recognizer, set.samples);
   std::optional<recognition::ErrorCounter> tesseract;
   if (options.tesseract) {
     tesseract = score_tesseract(set.samples, recognizer);
@@ -214,7 +209,7 @@ void run_eval(EvalCommand& options) {
   if (!options.json.empty()) {
     nlohmann::json report = {{"checkpoint", options.checkpoint}, {"test_set", set.name},
                              {"samples", set.samples.size()},     {"skipped", set.skipped},
-                             {"decoding", options.decode},        {"ember", counter_json(ember, options.confusions)}};
+                             {"decoding", decoding.description},        {"ember", counter_json(ember, options.confusions)}};
     if (options.tesseract) {
       report["tesseract"] = tesseract ? counter_json(*tesseract, options.confusions) : nlohmann::json(nullptr);
     }
@@ -233,15 +228,7 @@ void add_eval_command(CLI::App& app) {
   command->add_option("checkpoint", options->checkpoint, "Checkpoint written by ember train (.safetensors)")
       ->required();
   add_data_options(*command, options->data);
-  command->add_option("--decode", options->decode,
-                      "Decoding: greedy (per-window best symbol), viterbi (best alignment) or beam")
-      ->check(CLI::IsMember({"greedy", "viterbi", "beam"}))
-      ->capture_default_str();
-  command->add_option("--beam-width", options->beam_width, "Hypotheses kept per window by beam decoding")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--lexicon", options->lexicon,
-                      "Word list, one word per line: output only these words (implies --decode beam)");
+  add_decoding_options(*command, options->decoding);
   command->add_option("--confusions", options->confusions, "How many of the most frequent confusions to list")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();

@@ -316,23 +316,45 @@ ember::data::RgbImage render(const std::vector<float>& surface, int size, int sc
   return image;
 }
 
-void run(const Options& options) {
-  Generator generator(options.common.seed);
-  const Region region = region_for(options.data);
-  const std::vector<Point> data = make_data(options.data, options.samples, generator);
-  const std::vector<float> grid = y_grid(region, options.grid);
-  EnergyNet net(options.hidden, generator);
-  Adam optimizer(net.parameters(), options.learning_rate);
+std::string output_file(const Options& options) {
+  return options.output.empty() ? fmt::format("landscape-{}-{}.png", options.data, options.loss)
+                                : options.output;
+}
 
-  if (!options.common.quiet) {
-    fmt::print(
-        "ember landscape: {} data ({} points), {} loss (margin {}, beta {}), MLP 2-{}-{}-1, "
-        "{} negatives on a y grid (exclusion {}), {} steps of Adam (batch {}, learning rate {})\n",
-        options.data, options.samples, options.loss, options.margin, options.beta,
-        options.hidden, options.hidden, options.grid, options.exclusion, options.steps,
-        options.batch, options.learning_rate);
+// The largest batch x (grid + 1) x hidden, the hidden units of one step's
+// network inputs. The tape keeps about 48 bytes per unit (600 MB measured at
+// batch 4000, grid 48, hidden 64), so this limit keeps a step near 1.6 GB.
+constexpr int64_t kMaxUnitsPerStep = int64_t{1} << 25;
+
+// Rejects sizes whose training step would not fit in memory, naming the
+// largest --batch that fits with the given --grid and --hidden.
+void check_step_size(const Options& options) {
+  const int64_t inputs_per_point = static_cast<int64_t>(options.grid) + 1;
+  const int64_t units = static_cast<int64_t>(options.batch) * inputs_per_point * options.hidden;
+  if (units > kMaxUnitsPerStep) {
+    const int64_t max_batch = kMaxUnitsPerStep / (inputs_per_point * options.hidden);
+    throw ember::apps::UserError(fmt::format(
+        "--batch {} with --grid {} and --hidden {} needs about {:.1f} GB per step (batch x (grid + 1) "
+        "x hidden = {}, above the limit of {}); use --batch from 1 to {} or lower --grid or --hidden",
+        options.batch, options.grid, options.hidden, static_cast<double>(units) * 48.0 / 1e9, units,
+        kMaxUnitsPerStep, max_batch));
   }
+}
 
+void print_configuration(const Options& options) {
+  fmt::print(
+      "ember landscape: {} data ({} points), {} loss (margin {}, beta {}), MLP 2-{}-{}-1, "
+      "{} negatives on a y grid (exclusion {}), {} steps of Adam (batch {}, learning rate {})\n",
+      options.data, options.samples, options.loss, options.margin, options.beta, options.hidden,
+      options.hidden, options.grid, options.exclusion, options.steps, options.batch,
+      options.learning_rate);
+}
+
+// Runs options.steps Adam steps on batches drawn with replacement from data,
+// printing the loss ten times along the way.
+void train_network(const Options& options, EnergyNet& net, const std::vector<Point>& data,
+                   const std::vector<float>& grid, Generator& generator) {
+  Adam optimizer(net.parameters(), options.learning_rate);
   const int report_every = std::max(1, options.steps / 10);
   std::vector<Point> batch(static_cast<size_t>(options.batch));
   for (int step = 1; step <= options.steps; ++step) {
@@ -351,7 +373,11 @@ void run(const Options& options) {
       fmt::print("step {:5d}  loss {:.5f}\n", step, loss.item());
     }
   }
+}
 
+// Draws the trained surface to the output PNG and prints the collapse measure.
+void write_surface(const Options& options, const EnergyNet& net, const std::vector<Point>& data,
+                   const Region& region) {
   constexpr int kPicture = 160;
   constexpr int kScale = 3;
   const std::vector<float> surface = evaluate_surface(net, region, kPicture);
@@ -359,9 +385,7 @@ void run(const Options& options) {
   const std::string caption =
       fmt::format("{} data, {} loss\nF in [{:.4g}, {:.4g}], contrast {:.3f}", options.data,
                   options.loss, summary.low, summary.high, summary.contrast);
-  const std::string file = options.output.empty()
-                               ? fmt::format("landscape-{}-{}.png", options.data, options.loss)
-                               : options.output;
+  const std::string file = output_file(options);
   ember::data::save_png(
       render(surface, kPicture, kScale, data, region, summary, caption), file);
 
@@ -369,6 +393,65 @@ void run(const Options& options) {
       "collapse measure: contrast {:.3f} (mean F over y minus F at the data, over the spread "
       "of F; near 0 = collapsed); F in [{:.4g}, {:.4g}], data mean {:.4g}; wrote {}\n",
       summary.contrast, summary.low, summary.high, summary.data_mean, file);
+}
+
+void run(const Options& options) {
+  check_step_size(options);
+  ember::apps::prepare_output_file(output_file(options), "--output");
+  if (!options.common.quiet) {
+    print_configuration(options);
+  }
+
+  Generator generator(options.common.seed);
+  const Region region = region_for(options.data);
+  const std::vector<Point> data = make_data(options.data, options.samples, generator);
+  const std::vector<float> grid = y_grid(region, options.grid);
+  EnergyNet net(options.hidden, generator);
+  train_network(options, net, data, grid, generator);
+  write_surface(options, net, data, region);
+}
+
+// The toy problem: data, loss and the grid of negatives.
+void add_problem_options(CLI::App& command, Options& options) {
+  command.add_option("--data", options.data, "Toy data set")
+      ->check(CLI::IsMember({"parabola", "circle", "spiral"}))
+      ->capture_default_str();
+  command.add_option("--loss", options.loss, "Loss that shapes the energy surface")
+      ->check(CLI::IsMember({"energy", "hinge", "square-square", "nll"}))
+      ->capture_default_str();
+  command.add_option("--samples", options.samples, "Training points")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  command.add_option("--grid", options.grid, "Number of y values used as negatives")
+      ->check(CLI::Range(2, 4096))
+      ->capture_default_str();
+  command.add_option("--exclusion", options.exclusion,
+                     "Grid values closer than this to a point's y are not negatives")
+      ->check(CLI::Range(0.0f, 10.0f))
+      ->capture_default_str();
+  command.add_option("--margin", options.margin, "Margin m of the hinge and square-square losses")
+      ->check(CLI::Range(0.0f, 1e6f))
+      ->capture_default_str();
+  command.add_option("--beta", options.beta, "Inverse temperature of the NLL loss")
+      ->check(CLI::Range(1e-6f, 1e6f))
+      ->capture_default_str();
+}
+
+// The network and how long and how it trains.
+void add_training_options(CLI::App& command, Options& options) {
+  command.add_option("--hidden", options.hidden, "Units in each of the two hidden layers")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--steps", options.steps, "Optimizer steps")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  command.add_option("--batch", options.batch,
+                     "Training points per step; batch x (grid + 1) x hidden must stay at most 33,554,432")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--learning-rate", options.learning_rate, "Adam step size")
+      ->check(CLI::Range(1e-7f, 1.0f))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -380,40 +463,8 @@ void add_landscape_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "landscape",
       "Train an energy network F(x, y) on 2-D toy data with one loss and draw its energy surface");
-  command->add_option("--data", options->data, "Toy data set")
-      ->check(CLI::IsMember({"parabola", "circle", "spiral"}))
-      ->capture_default_str();
-  command->add_option("--loss", options->loss, "Loss that shapes the energy surface")
-      ->check(CLI::IsMember({"energy", "hinge", "square-square", "nll"}))
-      ->capture_default_str();
-  command->add_option("--samples", options->samples, "Training points")
-      ->check(CLI::Range(1, 100'000))
-      ->capture_default_str();
-  command->add_option("--steps", options->steps, "Optimizer steps")
-      ->check(CLI::Range(1, 10'000'000))
-      ->capture_default_str();
-  command->add_option("--batch", options->batch, "Training points per step")
-      ->check(CLI::Range(1, 100'000))
-      ->capture_default_str();
-  command->add_option("--hidden", options->hidden, "Units in each of the two hidden layers")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--grid", options->grid, "Number of y values used as negatives")
-      ->check(CLI::Range(2, 4096))
-      ->capture_default_str();
-  command->add_option("--exclusion", options->exclusion,
-                      "Grid values closer than this to a point's y are not negatives")
-      ->check(CLI::Range(0.0f, 10.0f))
-      ->capture_default_str();
-  command->add_option("--learning-rate", options->learning_rate, "Adam step size")
-      ->check(CLI::Range(1e-7f, 1.0f))
-      ->capture_default_str();
-  command->add_option("--margin", options->margin, "Margin m of the hinge and square-square losses")
-      ->check(CLI::Range(0.0f, 1e6f))
-      ->capture_default_str();
-  command->add_option("--beta", options->beta, "Inverse temperature of the NLL loss")
-      ->check(CLI::Range(1e-6f, 1e6f))
-      ->capture_default_str();
+  add_problem_options(*command, *options);
+  add_training_options(*command, *options);
   command->add_option("--output,-o", options->output,
                       "PNG file to write; default landscape-DATA-LOSS.png");
   add_common_options(*command, options->common);

@@ -38,15 +38,12 @@ struct RenderCommand {
 };
 
 // Renders each word of texts (split at white space) once per training font.
-recognition::Samples render_given_words(const RenderCommand& options) {
+recognition::Samples render_given_words(const RenderCommand& options, std::vector<std::string>& notes) {
   if (options.data.source != "fonts") {
     throw UserError(fmt::format("--text renders with fonts, but --source is '{}'; drop one of them",
                                 options.data.source));
   }
-  std::vector<data::Font> fonts;
-  for (const std::string& family : options.data.fonts) {
-    fonts.push_back(data::Font::find(family));
-  }
+  const std::vector<data::Font> fonts = recognition::find_fonts(options.data.fonts, notes);
   recognition::WordOptions words = recognition::word_options(options.data);
 
   recognition::Samples samples;
@@ -101,9 +98,14 @@ void check_labels(const recognition::Samples& samples, const recognition::DataOp
   for (const auto& sample : samples) {
     const size_t bad = sample.text.find_first_not_of(letters);
     if (bad != std::string::npos) {
+      // Show the whole UTF-8 character: its first byte and the continuation bytes 10xxxxxx.
+      size_t end = bad + 1;
+      while (end < sample.text.size() && (static_cast<unsigned char>(sample.text[end]) & 0xC0) == 0x80) {
+        ++end;
+      }
       throw UserError(fmt::format("label '{}' has the symbol '{}', which is outside the alphabet '{}'; "
                                   "use only those symbols",
-                                  sample.text, sample.text[bad], letters));
+                                  sample.text, sample.text.substr(bad, end - bad), letters));
     }
   }
 }
@@ -159,10 +161,14 @@ void run_render(RenderCommand& options) {
     throw UserError(fmt::format("'{}' already contains a dataset (labels.tsv); pick another --out or pass --overwrite",
                                 options.out));
   }
+  check_output_folder(folder, "--out");
+  if (!options.preview.empty()) {
+    prepare_output_file(options.preview, "--preview");
+  }
 
   std::vector<std::string> notes;
   const recognition::Samples samples =
-      options.texts.empty() ? render_set(options, notes) : render_given_words(options);
+      options.texts.empty() ? render_set(options, notes) : render_given_words(options, notes);
   check_labels(samples, options.data);
   for (const std::string& note : notes) {
     fmt::print(stderr, "ember render: {}\n", note);

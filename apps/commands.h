@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -22,6 +25,16 @@ void add_common_options(CLI::App& command, CommonOptions& options);
 
 // Applies the common options that act globally (the thread count).
 void apply_common_options(const CommonOptions& options);
+
+// Throws a UserError naming the option and the folder unless files can be
+// created in the folder, or in its nearest existing ancestor when the folder
+// is still to be made. Commands call it before long work, so a bad output
+// path fails at the start instead of after training.
+void check_output_folder(const std::filesystem::path& folder, std::string_view option);
+
+// Checks the folder of an output file as check_output_folder does, then
+// creates that folder, so that the file can be written at the end.
+void prepare_output_file(const std::filesystem::path& file, std::string_view option);
 
 // Thrown by commands for errors the user can fix: main prints the message
 // as one line on stderr and exits with status 1.

@@ -1,5 +1,11 @@
-// Binding DataOptions to CLI11 options.
+// Binding DataOptions and DecodingOptions to CLI11 options.
 #include "apps/options.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
 
 namespace ember::apps {
 
@@ -59,6 +65,42 @@ void add_data_options(CLI::App& command, recognition::DataOptions& options) {
   command.add_option("--test-samples", options.test_count, "Test images")
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
+}
+
+void add_decoding_options(CLI::App& command, DecodingOptions& options) {
+  command.add_option("--decode", options.method,
+                     "Decoding: greedy (per-window best symbol), viterbi (best alignment) or beam")
+      ->check(CLI::IsMember({"greedy", "viterbi", "beam"}))
+      ->capture_default_str();
+  command.add_option("--beam-width", options.beam_width, "Hypotheses kept per window by beam decoding")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--lexicon", options.lexicon,
+                     "Word list, one word per line: output only these words (implies --decode beam)");
+}
+
+DecodingSetup load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer) {
+  DecodingSetup decoding;
+  decoding.method = recognition::parse_decode_method(options.method);
+  decoding.beam_width = options.beam_width;
+  decoding.description = options.method;
+  if (!options.lexicon.empty()) {
+    if (!std::filesystem::is_regular_file(options.lexicon)) {
+      throw UserError(fmt::format("lexicon '{}' not found; pass a file with one word per line", options.lexicon));
+    }
+    try {
+      decoding.lexicon = alignment::Lexicon::load(options.lexicon, recognizer.alphabet());
+    } catch (const std::invalid_argument& error) {
+      throw UserError(fmt::format("{}; fix or remove that word", error.what()));
+    }
+    if (decoding.lexicon->size() == 0) {
+      throw UserError(fmt::format("lexicon '{}' has no words; pass a file with one word per line",
+                                  options.lexicon));
+    }
+    decoding.method = recognition::DecodeMethod::beam;
+    decoding.description = "beam with lexicon";
+  }
+  return decoding;
 }
 
 }  // namespace ember::apps

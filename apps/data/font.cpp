@@ -167,10 +167,22 @@ std::u32string Font::missing_glyphs(std::string_view text) const {
 }
 
 bool Font::has_lowercase_letterforms() const {
-  int x0 = 0, y0 = 0, x1 = 0, lower_top = 0, upper_top = 0;
-  if (!stbtt_GetCodepointBox(&impl_->info, 'x', &x0, &y0, &x1, &lower_top)) return false;
-  if (!stbtt_GetCodepointBox(&impl_->info, 'X', &x0, &y0, &x1, &upper_top)) return false;
-  return upper_top > 0 && lower_top <= 0.85 * upper_top;
+  // Lowercase b, d, h, k and l have ascenders that rise above the x-height.
+  // Capitals drawn at a-z, full size or as small capitals, have none, and
+  // neither has a lowercase 'x' that is shorter than its 'X'.
+  int x0 = 0, y0 = 0, x1 = 0, x_top = 0, capital_top = 0;
+  if (!stbtt_GetCodepointBox(&impl_->info, 'x', &x0, &y0, &x1, &x_top)) return false;
+  if (!stbtt_GetCodepointBox(&impl_->info, 'X', &x0, &y0, &x1, &capital_top)) return false;
+  if (x_top <= 0 || x_top > 0.85 * capital_top) return false;
+
+  int ascenders = 0;
+  for (char letter : {'b', 'd', 'h', 'k', 'l'}) {
+    int top = 0;
+    if (stbtt_GetCodepointBox(&impl_->info, letter, &x0, &y0, &x1, &top) && top >= 1.2 * x_top) {
+      ++ascenders;
+    }
+  }
+  return ascenders >= 3;
 }
 
 namespace {

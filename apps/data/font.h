@@ -44,11 +44,12 @@ class Font {
   // The characters of `text` (UTF-8) that the font has no glyph for.
   std::u32string missing_glyphs(std::string_view text) const;
 
-  // Reports whether lowercase letters are drawn smaller than capitals, by
-  // comparing the heights of the outlines of 'x' and 'X' (x-height at most
-  // 85% of the cap height). Some fonts, such as Humor Sans
-  // (fonts-humor-sans), map a-z to glyphs with capital letterforms, so the
-  // code points exist but the letters do not look lowercase.
+  // Reports whether a-z look lowercase. The outline of 'x' must be at most
+  // 85% as tall as that of 'X', and at least three of b, d, h, k and l must
+  // rise to 1.2 times the height of 'x' (ascenders). Some fonts map a-z to
+  // capital letterforms, full size (Humor Sans, fonts-humor-sans) or as small
+  // capitals (some faces of fonts-bwht), so the code points exist but the
+  // letters do not look lowercase.
   bool has_lowercase_letterforms() const;
 
   struct Impl;

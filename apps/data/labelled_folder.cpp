@@ -60,8 +60,8 @@ std::vector<Entry> read_label_list(const std::filesystem::path& list, std::u32st
       for (char32_t symbol : text) {
         if (alphabet.find(symbol) == std::u32string_view::npos) {
           throw std::runtime_error(fmt::format(
-              "{}:{}: label \"{}\" of '{}' has symbol '{}' outside the alphabet \"{}\"; fix the "
-              "label or widen the alphabet",
+              "{}:{}: label \"{}\" of '{}' has symbol '{}' outside the alphabet \"{}\"; fix or "
+              "remove that line",
               list.string(), number, entry.text, entry.file, encode_utf8(std::u32string(1, symbol)),
               encode_utf8(alphabet)));
         }
@@ -104,10 +104,12 @@ LabelledFolder read_labelled_folder(const std::filesystem::path& folder,
   }
 
   if (result.samples.empty()) {
+    const std::string first_damage =
+        result.skipped.empty() ? "" : fmt::format("; the first: {}", result.skipped.front());
     throw std::runtime_error(fmt::format(
         "labelled folder '{}' has no usable sample ({} listed in labels.tsv, {} damaged); add "
-        "images and their labels",
-        folder.string(), entries.size(), result.skipped.size()));
+        "images and their labels{}",
+        folder.string(), entries.size(), result.skipped.size(), first_damage));
   }
   return result;
 }

@@ -43,14 +43,24 @@ void ProgressReporter::start_epoch(int epoch, int epochs, std::int64_t total) {
   last_output_ = start_time_;
 }
 
+namespace {
+
+// The error as a percent in the given format, or nothing when it is NaN
+// (not measured).
+std::string error_field(fmt::format_string<double> format, double error) {
+  return std::isnan(error) ? std::string() : fmt::format(format, 100.0 * error);
+}
+
+}  // namespace
+
 std::string ProgressReporter::status(std::int64_t done, double loss, double error,
                                      double now) const {
   const double elapsed = now - start_time_;
   const double rate = elapsed > 0.0 ? static_cast<double>(done) / elapsed : 0.0;
   const double eta = rate > 0.0 ? static_cast<double>(total_ - done) / rate
                                 : std::numeric_limits<double>::infinity();
-  return fmt::format("{}/{} loss {:.4f} error {:.2f}% {:.0f} samples/s ETA {}", done, total_,
-                     loss, 100.0 * error, rate, format_duration(eta));
+  return fmt::format("{}/{} loss {:.4f}{} {:.0f} samples/s ETA {}", done, total_, loss,
+                     error_field(" error {:.2f}%", error), rate, format_duration(eta));
 }
 
 void ProgressReporter::update(std::int64_t done, double loss, double error) {
@@ -90,9 +100,9 @@ void ProgressReporter::finish_epoch(double loss, double error) {
   const double elapsed = clock_() - start_time_;
   const double rate = elapsed > 0.0 ? static_cast<double>(total_) / elapsed : 0.0;
   clear_bar();
-  out_ << fmt::format("epoch {}/{} done: {} samples in {}, loss {:.4f}, error {:.2f}%, {:.0f} "
-                      "samples/s",
-                      epoch_, epochs_, total_, format_duration(elapsed), loss, 100.0 * error, rate)
+  out_ << fmt::format("epoch {}/{} done: {} samples in {}, loss {:.4f}{}, {:.0f} samples/s", epoch_,
+                      epochs_, total_, format_duration(elapsed), loss,
+                      error_field(", error {:.2f}%", error), rate)
        << '\n';
   out_.flush();
 }

@@ -41,12 +41,13 @@ class ProgressReporter {
   void start_epoch(int epoch, int epochs, std::int64_t total);
 
   // Records `done` samples finished so far in this epoch with the running
-  // mean loss and error (a fraction, shown as a percent). Output is rate
+  // mean loss and error (a fraction, shown as a percent; NaN leaves it out). Output is rate
   // limited: a bar redraw every redraw_interval, a plain line every
   // line_interval.
   void update(std::int64_t done, double loss, double error);
 
-  // Ends the epoch with one summary line: samples, time, loss, error, rate.
+  // Ends the epoch with one summary line: samples, time, loss, error (left
+  // out when NaN), rate.
   void finish_epoch(double loss, double error);
 
   // Writes one line of text (a configuration line, a validation result)

@@ -11,6 +11,11 @@
 namespace ember::recognition {
 
 Recognizer load_recognizer(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint '{}' is a folder; pass a file in it, such as '{}'", path,
+        (std::filesystem::path(path) / "best.safetensors").string()));
+  }
   if (!std::filesystem::is_regular_file(path)) {
     throw std::runtime_error(fmt::format(
         "checkpoint '{}' not found; pass the best.safetensors of an ember train run folder", path));

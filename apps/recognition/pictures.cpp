@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -81,6 +82,9 @@ void plot_energies(Recognizer& recognizer, const data::LabelledImage& sample,
   options.col_labels = window_labels(L);
   // The target's best alignment when it has one, else each window's argmin.
   bool aligned = false;
+  // Images read from a file have no label text, so the title leaves it out.
+  const std::string energies_of =
+      sample.text.empty() ? std::string("energies") : fmt::format("energies of '{}'", sample.text);
   if (!target.empty()) {
     const alignment::AlignmentBatch alignment_batch =
         alignment::make_alignment_batch(batch.targets, {L});
@@ -90,14 +94,14 @@ void plot_energies(Recognizer& recognizer, const data::LabelledImage& sample,
     for (int64_t i = 0; aligned && i < L; ++i) {
       options.path.emplace_back(static_cast<int>(best.symbols[0][i]), static_cast<int>(i));
     }
-    options.title = fmt::format("energies of '{}' with the best alignment of '{}'", sample.text, target);
+    options.title = fmt::format("{} with the best alignment of '{}'", energies_of, target);
   }
   if (!aligned) {
     for (int64_t i = 0; i < L; ++i) {
       const float* row = energies.data() + i * C;
       options.path.emplace_back(static_cast<int>(std::min_element(row, row + C) - row), static_cast<int>(i));
     }
-    options.title = fmt::format("energies of '{}' with each window's lowest-energy symbol", sample.text);
+    options.title = fmt::format("{} with each window's lowest-energy symbol", energies_of);
   }
   data::save_png(data::plot_heatmap(grid, static_cast<int>(C), static_cast<int>(L), options), path);
 }

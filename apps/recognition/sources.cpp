@@ -23,22 +23,6 @@ constexpr const char* kDigits = "0123456789";
 constexpr uint64_t kValidationSeedOffset = 1'000'003;
 constexpr uint64_t kTestSeedOffset = 2'000'003;
 
-// A name with a path separator or a font file extension is loaded as a
-// file; anything else is looked up as a family under the system font folders.
-std::vector<data::Font> find_fonts(const std::vector<std::string>& names) {
-  std::vector<data::Font> fonts;
-  for (const std::string& name : names) {
-    const std::string extension = std::filesystem::path(name).extension().string();
-    const bool is_file = name.find('/') != std::string::npos || extension == ".ttf" ||
-                         extension == ".otf" || extension == ".TTF" || extension == ".OTF";
-    if (is_file && !std::filesystem::is_regular_file(name)) {
-      throw std::runtime_error(fmt::format("font file '{}' not found; pass an existing .ttf or .otf file", name));
-    }
-    fonts.push_back(is_file ? data::Font::load(name) : data::Font::find(name));
-  }
-  return fonts;
-}
-
 // Reads one word per line and checks each against the letters a-z, so a bad
 // word list fails before training with its file and line.
 std::vector<std::string> read_words(const std::string& path) {
@@ -73,6 +57,27 @@ std::vector<std::string> read_words(const std::string& path) {
 
 }  // namespace
 
+std::vector<data::Font> find_fonts(const std::vector<std::string>& names, std::vector<std::string>& notes) {
+  std::vector<data::Font> fonts;
+  for (const std::string& name : names) {
+    const std::string extension = std::filesystem::path(name).extension().string();
+    const bool is_file = name.find('/') != std::string::npos || extension == ".ttf" ||
+                         extension == ".otf" || extension == ".TTF" || extension == ".OTF";
+    if (is_file && !std::filesystem::is_regular_file(name)) {
+      throw std::runtime_error(fmt::format("font file '{}' not found; pass an existing .ttf or .otf file", name));
+    }
+    data::Font font = is_file ? data::Font::load(name) : data::Font::find(name);
+    if (!font.has_lowercase_letterforms()) {
+      notes.push_back(fmt::format(
+          "warning: font '{}' ({}) draws capital letterforms at the lowercase letters a-z, so its "
+          "images do not look like lowercase text; pick another font for lowercase training",
+          name, font.file().string()));
+    }
+    fonts.push_back(std::move(font));
+  }
+  return fonts;
+}
+
 WordOptions word_options(const DataOptions& options) {
   WordOptions words;
   words.letters = kLetters;
@@ -98,8 +103,8 @@ DataSets load_fonts(const DataOptions& options) {
     throw std::invalid_argument("no training fonts named; pass --fonts");
   }
   const WordOptions words = word_options(options);
-  const std::vector<data::Font> train_fonts = find_fonts(options.fonts);
   DataSets sets;
+  const std::vector<data::Font> train_fonts = find_fonts(options.fonts, sets.notes);
   sets.symbols = std::string(kLetters) + "_";
   sets.train = render_words(train_fonts, words, options.train_count, options.seed);
   sets.validation = render_words(train_fonts, words, options.validation_count,
@@ -108,7 +113,7 @@ DataSets load_fonts(const DataOptions& options) {
     sets.test = render_words(train_fonts, words, options.test_count, options.seed + kTestSeedOffset);
     sets.test_name = fmt::format("new words in the training fonts ({})", fmt::join(options.fonts, ", "));
   } else {
-    sets.test = render_words(find_fonts(options.holdout_fonts), words, options.test_count,
+    sets.test = render_words(find_fonts(options.holdout_fonts, sets.notes), words, options.test_count,
                              options.seed + kTestSeedOffset);
     sets.test_name = fmt::format("held-out fonts ({})", fmt::join(options.holdout_fonts, ", "));
   }
@@ -222,6 +227,14 @@ std::string source_symbols(const DataOptions& options) {
 }
 
 DataSets load_data(const DataOptions& options) {
+  if (options.min_length > options.max_length) {
+    throw std::invalid_argument(fmt::format("--min-length {} is greater than --max-length {}; swap them",
+                                            options.min_length, options.max_length));
+  }
+  if (options.min_digits > options.max_digits) {
+    throw std::invalid_argument(fmt::format("--min-digits {} is greater than --max-digits {}; swap them",
+                                            options.min_digits, options.max_digits));
+  }
   DataSets sets;
   if (options.source == "fonts") {
     sets = load_fonts(options);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/data/font.h"
 #include "apps/recognition/dataset.h"
 
 namespace ember::recognition {
@@ -61,12 +62,19 @@ struct DataSets {
   Samples test;
   std::string symbols;     // the alphabet's symbols, separator last
   std::string test_name;   // what the test set is, for reports
-  std::vector<std::string> notes;  // e.g. damaged images skipped while reading
+  std::vector<std::string> notes;  // e.g. unsuitable fonts, damaged images skipped while reading
 };
 
 // Builds the three sets. Throws std::invalid_argument or std::runtime_error
 // with a one-line message naming the missing font, file or bad value.
 DataSets load_data(const DataOptions& options);
+
+// Loads each named font: a name with a path separator or a font file
+// extension as a file, anything else as a family under the system font
+// folders. Appends a warning to notes for each font that draws capital
+// letterforms at a-z (see data::Font::has_lowercase_letterforms). Throws
+// std::runtime_error naming a font that is not found.
+std::vector<data::Font> find_fonts(const std::vector<std::string>& names, std::vector<std::string>& notes);
 
 // How the fonts source renders words: lengths, word list, cell width,
 // binarisation and augmentations. Reads the word list file when one is named.

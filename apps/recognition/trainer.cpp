@@ -113,6 +113,21 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+void check_run_folder(const std::string& run_dir) {
+  // A run folder contains one run. Training into a folder with checkpoints
+  // would replace a good checkpoint with an unrelated one and mix two runs'
+  // metrics. A folder whose run never finished an epoch contains none, so a
+  // failed start can be retried in place.
+  for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
+    if (std::filesystem::exists(run_dir + name)) {
+      throw std::invalid_argument(fmt::format(
+          "run folder '{}' already contains a run ({} exists); choose another --run-dir or delete "
+          "that folder",
+          run_dir, name + 1));
+    }
+  }
+}
+
 Evaluation evaluate(Recognizer& recognizer, const Samples& samples, DecodeMethod method,
                     int64_t batch_size, const alignment::Lexicon* lexicon) {
   ErrorCounter counter;
@@ -143,18 +158,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   if (options.run_dir.empty()) {
     throw std::invalid_argument("train: no run folder given for checkpoints and metrics");
   }
-  // A run folder contains one run. Training into a folder with checkpoints
-  // would replace a good checkpoint with an unrelated one and mix two runs'
-  // metrics. A folder whose run never finished an epoch contains none, so a
-  // failed start can be retried in place.
-  for (const char* name : {"/best.safetensors", "/last.safetensors"}) {
-    if (std::filesystem::exists(options.run_dir + name)) {
-      throw std::invalid_argument(fmt::format(
-          "run folder '{}' already contains a run ({} exists); choose another --run-dir or delete "
-          "that folder",
-          options.run_dir, name + 1));
-    }
-  }
+  check_run_folder(options.run_dir);
   std::filesystem::create_directories(options.run_dir);
   std::filesystem::remove(options.run_dir + "/metrics.jsonl");
   const std::string best_path = options.run_dir + "/best.safetensors";
@@ -284,7 +288,8 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       loss_sum += static_cast<double>(value) * static_cast<double>(size);
       done += size;
       skipped += loss.skipped;
-      progress.update(done, loss_sum / static_cast<double>(done), 0.0);
+      // The error is measured on the validation set after the epoch, not here.
+      progress.update(done, loss_sum / static_cast<double>(done), std::numeric_limits<double>::quiet_NaN());
     }
 
     EpochSummary summary;
@@ -298,7 +303,8 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       summary.validation_cer = evaluation.cer;
       summary.validation_word_accuracy = evaluation.word_accuracy;
     }
-    progress.finish_epoch(summary.train_loss, summary.validation_cer);
+    progress.finish_epoch(summary.train_loss, validation.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                                                 : summary.validation_cer);
     if (skipped > 0) {
       progress.message(fmt::format("epoch {}: {} samples had no valid alignment and were skipped "
                                    "(too few windows for their labels)",

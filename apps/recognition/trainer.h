@@ -75,6 +75,10 @@ struct Evaluation {
 Evaluation evaluate(Recognizer& recognizer, const Samples& samples, DecodeMethod method,
                     int64_t batch_size = 64, const alignment::Lexicon* lexicon = nullptr);
 
+// Throws std::invalid_argument naming the folder when run_dir already
+// contains a checkpoint of another run. train() calls it first.
+void check_run_folder(const std::string& run_dir);
+
 // Trains recognizer on train, validating on validation after every epoch.
 // Progress goes to log (a bar when log is a terminal, plain lines otherwise).
 TrainResult train(Recognizer& recognizer, const Samples& train, const Samples& validation,

@@ -30,9 +30,22 @@ constexpr int kSpinPolls = 20000;
 
 int parse_num_threads(std::string_view text) {
   const auto invalid = [text] {
-    return std::invalid_argument("EMBER_NUM_THREADS=" + std::string(text) +
-                                 " is invalid; expected a whole number from 1 to " +
-                                 std::to_string(kMaxThreads));
+    // Quotes show stray spaces. Control characters become '?' and a long
+    // value is cut, so the error stays one line.
+    constexpr size_t kShown = 32;
+    std::string shown(text.substr(0, kShown));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        c = '?';
+      }
+    }
+    if (text.size() > kShown) {
+      shown += "...";
+    }
+    return std::invalid_argument("EMBER_NUM_THREADS='" + shown +
+                                 "' is invalid; set it to a whole number from 1 to " +
+                                 std::to_string(kMaxThreads) +
+                                 ", or unset it to use every hardware thread");
   };
   // More than 4 digits is out of range anyway, and this keeps the sum exact.
   if (text.empty() || text.size() > 4) {

@@ -16,112 +16,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/cli/cli_helpers.h"
 #include "apps/data/image_io.h"
 #include "apps/data/test_helpers.h"
 #include "nn/checkpoint.h"
 
-namespace {
-
-namespace fs = std::filesystem;
 using ember::data::testing::TempFolder;
-
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream(file, std::ios::binary) << text;
-}
-
-// Runs `ember <arguments>` through /bin/sh, with `environment` (e.g.
-// "PATH=/nowhere") put in front of the command.
-Run run_ember(const std::string& arguments, const std::string& environment = "") {
-  static int counter = 0;
-  const fs::path base = fs::temp_directory_path() / fmt::format("ember-cli-{}-{}", getpid(), counter++);
-  const std::string command = fmt::format("{} '{}' {} > '{}.out' 2> '{}.err'", environment, EMBER_BINARY,
-                                          arguments, base.string(), base.string());
-  const int raw = std::system(command.c_str());
-  Run run;
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = read_text(base.string() + ".out");
-  run.err = read_text(base.string() + ".err");
-  fs::remove(base.string() + ".out");
-  fs::remove(base.string() + ".err");
-  return run;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    lines.push_back(line);
-  }
-  return lines;
-}
-
-// Checks a run failed with status 1 and one line on stderr, `ember: ...`.
-void require_one_line_error(const Run& run) {
-  INFO("stderr: " << run.err);
-  CHECK(run.status == 1);
-  REQUIRE(lines_of(run.err).size() == 1);
-  CHECK(run.err.rfind("ember: ", 0) == 0);
-}
-
-// A run folder of a briefly pretrained tiny recognizer, made once per build
-// next to the binary and remade when the binary is newer. Its accuracy is
-// poor: the tests check the commands, not the model.
-fs::path fixture_run() {
-  const fs::path folder = fs::path(EMBER_BINARY).parent_path() / "cli-test-fixture";
-  const fs::path checkpoint = folder / "best.safetensors";
-  if (fs::exists(checkpoint) && fs::last_write_time(checkpoint) > fs::last_write_time(EMBER_BINARY)) {
-    return folder;
-  }
-  const fs::path staging = folder.string() + fmt::format("-{}", getpid());
-  const Run run = run_ember(fmt::format("pretrain --epochs 2 --train-samples 256 --validation-samples 32 "
-                                    "--test-samples 8 --quiet --run-dir '{}'",
-                                    staging.string()));
-  INFO("pretrain stderr: " << run.err);
-  REQUIRE(run.status == 0);
-  fs::remove_all(folder);
-  fs::rename(staging, folder);
-  return folder;
-}
-
-std::string fixture_checkpoint() { return (fixture_run() / "best.safetensors").string(); }
-
-// Renders words into folder with Anonymous Pro, the homework's setup.
-void render_words(const fs::path& folder, const std::string& words) {
-  const Run run = run_ember(fmt::format("render --quiet --text '{}' --out '{}'", words, folder.string()));
-  INFO("render stderr: " << run.err);
-  REQUIRE(run.status == 0);
-}
-
-bool is_png(const fs::path& file) {
-  const std::string bytes = read_text(file);
-  return bytes.size() > 8 && bytes.compare(1, 3, "PNG") == 0;
-}
-
-// Bytes of a PNG whose header claims width x height pixels.
-std::string png_with_size(const std::string& png, uint32_t width, uint32_t height) {
-  std::string bytes = png;
-  for (int k = 0; k < 4; ++k) {
-    bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
-    bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
-  }
-  return bytes;
-}
-
-}  // namespace
+using namespace ember::cli_testing;
 
 TEST_CASE("cli help of every command", "[cli][help]") {
   for (const std::string command : {"render", "decode", "eval", "plot energies", "plot path", "plot metrics",
@@ -214,6 +115,16 @@ TEST_CASE("cli render rejects bad input", "[cli][render][errors]") {
     CHECK(run.err.find("'Hello'") != std::string::npos);
     CHECK(run.err.find("'H'") != std::string::npos);
     CHECK_FALSE(fs::exists(temp / "out" / "labels.tsv"));
+  }
+  SECTION("label with a character outside ASCII") {
+    const Run run = run_ember(fmt::format("render --text 'h\xc3\xa9llo' --out '{}'", out));
+    require_one_line_error(run);
+    CHECK(run.err.find("symbol '\xc3\xa9'") != std::string::npos);
+  }
+  SECTION("shortest word longer than the longest") {
+    const Run run = run_ember(fmt::format("render --min-length 5 --max-length 2 --out '{}'", out));
+    require_one_line_error(run);
+    CHECK(run.err.find("--min-length 5 is greater than --max-length 2") != std::string::npos);
   }
   SECTION("empty dataset") {
     const Run run = run_ember(fmt::format("render --set test --test-samples 0 --out '{}'", out));
@@ -356,6 +267,21 @@ TEST_CASE("cli decode rejects bad images", "[cli][decode][errors]") {
     require_one_line_error(run);
     CHECK(run.err.find("words.txt") != std::string::npos);
   }
+  SECTION("lexicon without words") {
+    write_text(temp / "words.txt", "\n\n");
+    const Run run = run_ember(fmt::format("decode --lexicon '{}' '{}' '{}'", (temp / "words.txt").string(), checkpoint,
+                                          (temp / "words").string()));
+    require_one_line_error(run);
+    CHECK(run.err.find("'" + (temp / "words.txt").string() + "' has no words") != std::string::npos);
+  }
+  SECTION("lexicon word outside the alphabet") {
+    write_text(temp / "words.txt", "hello\nWorld\n");
+    const Run run = run_ember(fmt::format("decode --lexicon '{}' '{}' '{}'", (temp / "words.txt").string(), checkpoint,
+                                          (temp / "words").string()));
+    require_one_line_error(run);
+    CHECK(run.err.find("words.txt:2") != std::string::npos);
+    CHECK(run.err.find("fix or remove that word") != std::string::npos);
+  }
 }
 
 TEST_CASE("cli rejects bad checkpoints", "[cli][checkpoint][errors]") {
@@ -370,6 +296,12 @@ TEST_CASE("cli rejects bad checkpoints", "[cli][checkpoint][errors]") {
     const Run run = decode_with(temp / "nowhere.safetensors");
     require_one_line_error(run);
     CHECK(run.err.find("nowhere.safetensors") != std::string::npos);
+  }
+  SECTION("a run folder instead of its checkpoint") {
+    const Run run = decode_with(fixture_run());
+    require_one_line_error(run);
+    CHECK(run.err.find("is a folder") != std::string::npos);
+    CHECK(run.err.find((fixture_run() / "best.safetensors").string()) != std::string::npos);
   }
   SECTION("a file that is not safetensors") {
     write_text(temp / "notes.safetensors", "these are notes, not weights\n");
@@ -466,6 +398,8 @@ TEST_CASE("cli eval rejects bad input", "[cli][eval][errors]") {
     require_one_line_error(run);
     CHECK(run.err.find("broken") != std::string::npos);
     CHECK(run.err.find("1 damaged") != std::string::npos);
+    CHECK(run.err.find("the first: image") != std::string::npos);
+    CHECK(run.err.find("a.png") != std::string::npos);
   }
 }
 
@@ -581,33 +515,4 @@ TEST_CASE("cli plot rejects bad input", "[cli][plot][errors]") {
     require_one_line_error(run);
     CHECK(run.err.find("bad.fst") != std::string::npos);
   }
-}
-
-TEST_CASE("cli train anneals the learning rate with cosine", "[cli][train]") {
-  TempFolder temp("train-cosine");
-  const fs::path run_dir = temp / "run";
-  const Run run = run_ember(fmt::format(
-      "train --epochs 3 --train-samples 64 --validation-samples 8 --test-samples 8 --lr 0.002 "
-      "--lr-schedule cosine --quiet --run-dir '{}'",
-      run_dir.string()));
-  INFO("train stderr: " << run.err);
-  REQUIRE(run.status == 0);
-
-  // metrics.jsonl records the step size in use at the end of each epoch.
-  std::istringstream lines(read_text(run_dir / "metrics.jsonl"));
-  std::vector<double> rates;
-  for (std::string line; std::getline(lines, line);) {
-    const std::string key = "\"learning_rate\":";
-    const size_t at = line.find(key);
-    REQUIRE(at != std::string::npos);
-    rates.push_back(std::stod(line.substr(at + key.size())));
-  }
-  REQUIRE(rates.size() == 3);
-  CHECK(rates[0] < 0.002);
-  CHECK(rates[1] < rates[0]);
-  CHECK(rates[2] < rates[1]);
-  // 64 samples in batches of 32: 6 steps in all, the last one step 5 of a
-  // cosine from 0.002 down to 1% of it, 0.00002.
-  const double last = 0.00002 + (0.002 - 0.00002) * (1.0 + std::cos(M_PI * 5.0 / 6.0)) / 2.0;
-  CHECK(rates[2] == Approx(last).epsilon(1e-4));
 }

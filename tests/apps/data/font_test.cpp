@@ -2,6 +2,7 @@
 // whose font package is absent is skipped with a warning naming the package.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -182,6 +183,24 @@ TEST_CASE("humor sans lowercase looks like capitals", "[data][font]") {
 
   CHECK(font->missing_glyphs(kLowercase).empty());
   CHECK_FALSE(font->has_lowercase_letterforms());
+}
+
+TEST_CASE("capital letterforms at a-z are detected", "[data][font]") {
+  // fonts-bwht draws capitals at a-z: full size in some faces, small
+  // capitals (shorter than 'X' but without ascenders) in others.
+  const std::string folder = "/usr/share/fonts/opentype/bwht/";
+  for (const char* face : {"BecauseWeBuild-Regular.otf", "BecauseWeConnect-Regular.otf",
+                           "BecauseWeCreate-Regular.otf", "BecauseWeLearn-Regular.otf",
+                           "BecauseWeMentor-Regular.otf", "BecauseWeOrganize-Regular.otf"}) {
+    if (!std::filesystem::exists(folder + face)) {
+      WARN(face << " not installed (Debian package fonts-bwht); skipping");
+      continue;
+    }
+    INFO("font " << face);
+    const Font font = Font::load(folder + face);
+    CHECK(font.missing_glyphs(kLowercase).empty());
+    CHECK_FALSE(font.has_lowercase_letterforms());
+  }
 }
 
 TEST_CASE("UTF-8 decoding", "[data][font]") {

@@ -55,6 +55,22 @@ TEST_CASE("plain progress lines", "[data][progress]") {
                                         "12.50%, 10 samples/s\n"));
 }
 
+TEST_CASE("progress without an error", "[data][progress]") {
+  std::ostringstream out;
+  FakeClock time;
+  ProgressReporter reporter(out, ProgressOptions{}, time.clock());
+  const double not_measured = std::numeric_limits<double>::quiet_NaN();
+
+  reporter.start_epoch(1, 1, 100);
+  time.now += 10.0;
+  reporter.update(50, 2.0, not_measured);
+  CHECK(out.str() == "epoch 1/1: 50/100 loss 2.0000 5 samples/s ETA 0:10\n");
+
+  time.now += 10.0;
+  reporter.finish_epoch(1.5, not_measured);
+  CHECK_THAT(out.str(), Catch::EndsWith("epoch 1/1 done: 100 samples in 0:20, loss 1.5000, 5 samples/s\n"));
+}
+
 TEST_CASE("terminal progress bar", "[data][progress]") {
   std::ostringstream out;
   FakeClock time;

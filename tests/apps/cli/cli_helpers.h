@@ -1,0 +1,119 @@
+// Helpers for the command-line tests: run the built ember binary (EMBER_BINARY,
+// set by tests/CMakeLists.txt) in a shell and read what it printed and wrote.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+namespace ember::cli_testing {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string read_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream(file, std::ios::binary) << text;
+}
+
+// Runs `ember <arguments>` through /bin/sh, with `environment` (e.g.
+// "PATH=/nowhere") put in front of the command.
+inline Run run_ember(const std::string& arguments, const std::string& environment = "") {
+  static int counter = 0;
+  const fs::path base = fs::temp_directory_path() / fmt::format("ember-cli-{}-{}", getpid(), counter++);
+  const std::string command = fmt::format("{} '{}' {} > '{}.out' 2> '{}.err'", environment, EMBER_BINARY,
+                                          arguments, base.string(), base.string());
+  const int raw = std::system(command.c_str());
+  Run run;
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  run.out = read_text(base.string() + ".out");
+  run.err = read_text(base.string() + ".err");
+  fs::remove(base.string() + ".out");
+  fs::remove(base.string() + ".err");
+  return run;
+}
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// Checks a run failed with status 1 and one line on stderr, `ember: ...`.
+inline void require_one_line_error(const Run& run) {
+  INFO("stderr: " << run.err);
+  CHECK(run.status == 1);
+  REQUIRE(lines_of(run.err).size() == 1);
+  CHECK(run.err.rfind("ember: ", 0) == 0);
+}
+
+// A run folder of a briefly pretrained tiny recognizer, made once per build
+// next to the binary and remade when the binary is newer. Its accuracy is
+// poor: the tests check the commands, not the model.
+inline fs::path fixture_run() {
+  const fs::path folder = fs::path(EMBER_BINARY).parent_path() / "cli-test-fixture";
+  const fs::path checkpoint = folder / "best.safetensors";
+  if (fs::exists(checkpoint) && fs::last_write_time(checkpoint) > fs::last_write_time(EMBER_BINARY)) {
+    return folder;
+  }
+  const fs::path staging = folder.string() + fmt::format("-{}", getpid());
+  const Run run = run_ember(fmt::format("pretrain --epochs 2 --train-samples 256 --validation-samples 32 "
+                                    "--test-samples 8 --quiet --run-dir '{}'",
+                                    staging.string()));
+  INFO("pretrain stderr: " << run.err);
+  REQUIRE(run.status == 0);
+  fs::remove_all(folder);
+  fs::rename(staging, folder);
+  return folder;
+}
+
+inline std::string fixture_checkpoint() { return (fixture_run() / "best.safetensors").string(); }
+
+// Renders words into folder with Anonymous Pro, the homework's setup.
+inline void render_words(const fs::path& folder, const std::string& words) {
+  const Run run = run_ember(fmt::format("render --quiet --text '{}' --out '{}'", words, folder.string()));
+  INFO("render stderr: " << run.err);
+  REQUIRE(run.status == 0);
+}
+
+inline bool is_png(const fs::path& file) {
+  const std::string bytes = read_text(file);
+  return bytes.size() > 8 && bytes.compare(1, 3, "PNG") == 0;
+}
+
+// Bytes of a PNG whose header claims width x height pixels.
+inline std::string png_with_size(const std::string& png, uint32_t width, uint32_t height) {
+  std::string bytes = png;
+  for (int k = 0; k < 4; ++k) {
+    bytes[16 + k] = static_cast<char>(width >> (24 - 8 * k));
+    bytes[20 + k] = static_cast<char>(height >> (24 - 8 * k));
+  }
+  return bytes;
+}
+
+}  // namespace ember::cli_testing
