@@ -151,18 +151,27 @@ namespace {
 ArcIndex index_arcs_by(const std::vector<int32_t>& keys, int64_t num_states) {
   ArcIndex index;
   index.offsets.assign(static_cast<size_t>(num_states + 1), 0);
+  index.arcs.resize(keys.size());
+
+  // Keys already in order (the sources of most built graphs) need neither
+  // counts nor a scatter: the arcs of key s end where its last arc does,
+  // and a key with no arcs ends where the previous one did.
+  if (std::is_sorted(keys.begin(), keys.end())) {
+    for (size_t a = 0; a < keys.size(); ++a) {
+      index.offsets[static_cast<size_t>(keys[a]) + 1] = static_cast<int32_t>(a + 1);
+    }
+    for (size_t s = 0; s < static_cast<size_t>(num_states); ++s) {
+      index.offsets[s + 1] = std::max(index.offsets[s + 1], index.offsets[s]);
+    }
+    std::iota(index.arcs.begin(), index.arcs.end(), 0);
+    return index;
+  }
+
   for (int32_t key : keys) {
     ++index.offsets[static_cast<size_t>(key) + 1];
   }
   for (size_t s = 0; s < static_cast<size_t>(num_states); ++s) {
     index.offsets[s + 1] += index.offsets[s];
-  }
-
-  // Keys already in order (the sources of most built graphs) need no scatter.
-  index.arcs.resize(keys.size());
-  if (std::is_sorted(keys.begin(), keys.end())) {
-    std::iota(index.arcs.begin(), index.arcs.end(), 0);
-    return index;
   }
   std::vector<int32_t> next(index.offsets.begin(), index.offsets.end() - 1);
   for (size_t a = 0; a < keys.size(); ++a) {
