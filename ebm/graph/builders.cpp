@@ -3,6 +3,7 @@
 #include "ebm/graph/builders.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "ebm/graph/builders_detail.h"
 #include "ebm/graph/passes.h"
@@ -32,7 +33,7 @@ Graph emissions_chain(int64_t windows, int64_t symbols) {
   for (int32_t& d : destinations) {
     ++d;
   }
-  graph.add_arcs(sources, destinations, labels);
+  graph.add_arcs(std::move(sources), std::move(destinations), std::move(labels));
   return graph;
 }
 

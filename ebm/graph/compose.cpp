@@ -18,6 +18,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include "ebm/graph/arc_origins.h"
 #include "ebm/graph/functions.h"
@@ -454,7 +455,7 @@ class ChainIntersector {
       std::swap(built, next_built);
       next_built.clear();
     }
-    result_.add_arcs(sources_, destinations_, labels_);
+    result_.add_arcs(std::move(sources_), std::move(destinations_), std::move(labels_));
   }
 
   const Graph& chain_;
