@@ -46,7 +46,8 @@ double log_add(double x, double y) {
 // Forward: alpha[d] = log(start(d) + sum over arcs s -> d of
 // exp(alpha[s] - beta E)), pushed along out-arcs in topological order.
 // Pushing shares the posterior pass's arc index. A pull would need a second
-// index, by destination, whose counting sort cost as much as the exps.
+// index, by destination, whose counting sort took about a fifth of the
+// pass on the CTC lattices of bench/bench_graph.cpp (docs/graphs.md).
 // Each state keeps the largest term pushed into it so far, m, and the sum of
 // exp(term - m) (an online log-sum-exp). A new largest term rescales the sum
 // by exp(m_old - m_new), so every argument of exp is <= 0 and nothing
