@@ -72,11 +72,65 @@ constexpr int64_t kMinSamplesPerThread = 2;
 // whole batch, and dF_b/dE_second[k] for each sample whose second graph's
 // energies require grad (empty for the others).
 struct BatchPosteriors {
-  Tensor energies;                             // E [B, L, C]
-  std::vector<float> emissions;                // [B * L * C], empty if E needs no grad
-  std::vector<Tensor> second_energies;         // [B], each [A of seconds[b]]
-  std::vector<std::vector<float>> second;      // [B], each [A of seconds[b]] or empty
+  Tensor energies;                         // E [B, L, C]
+  int64_t row = 0;                         // L * C, one sample's share of E
+  std::vector<float> emissions;            // [B * L * C], empty if E needs no grad
+  std::vector<Tensor> second_energies;     // [B], each [A of seconds[b]]
+  std::vector<std::vector<float>> second;  // [B], each [A of seconds[b]] or empty
 };
+
+// Scores one sample: log Z of chain ∩ second, with chain's arc energies
+// emissions (E[b] as [L * C]) and second's second_energies. When the
+// gradient outputs are not null, adds dF/dE_chain to emissions_grad [L * C]
+// and dF/dE_second to second_grad [A of second]. arc_energies and
+// posteriors are scratch space that a worker reuses across samples.
+double score_sample(const Graph& chain, const Graph& second, const float* emissions,
+                    const float* second_energies, float beta, const char* op,
+                    float* emissions_grad, float* second_grad, std::vector<float>& arc_energies,
+                    std::vector<float>& posteriors) {
+  const Product product = intersect_product(chain, second);
+  const auto num_arcs = static_cast<size_t>(product.graph.num_arcs());
+  arc_energies.resize(num_arcs);
+  sum_pair_energies(product.origins, emissions, second_energies, arc_energies.data());
+
+  const bool want_posteriors = emissions_grad != nullptr || second_grad != nullptr;
+  posteriors.resize(want_posteriors ? num_arcs : 0);
+  const double log_z = log_partition(product.graph, arc_energies.data(), beta,
+                                     want_posteriors ? posteriors.data() : nullptr, op);
+
+  // dF/dE_side[k] = sum of the posteriors of the product arcs made from arc k.
+  if (emissions_grad != nullptr) {
+    scatter_pair_gradient(product.origins.first, posteriors.data(), 1.0f, emissions_grad);
+  }
+  if (second_grad != nullptr) {
+    scatter_pair_gradient(product.origins.second, posteriors.data(), 1.0f, second_grad);
+  }
+  return log_z;
+}
+
+// The batch node's backward: dL/dE[b, i, c] += dL/dF_b * dF_b/dE[b, i, c],
+// and the same for each second graph that needs grad. Samples that share a
+// second graph add into it one after another, in order of b.
+void backward_batch(const BatchPosteriors& saved, const Tensor& grad_free) {
+  const float* g = grad_free.data();
+  float* grad = grad_buffer(saved.energies);
+  for (size_t b = 0; b < saved.second.size(); ++b) {
+    if (grad != nullptr) {
+      const float* posterior = saved.emissions.data() + static_cast<int64_t>(b) * saved.row;
+      float* grad_row = grad + static_cast<int64_t>(b) * saved.row;
+      for (int64_t k = 0; k < saved.row; ++k) {
+        grad_row[k] += g[b] * posterior[k];
+      }
+    }
+    const std::vector<float>& second = saved.second[b];
+    if (!second.empty()) {
+      float* grad_second = grad_buffer(saved.second_energies[b]);
+      for (size_t k = 0; k < second.size(); ++k) {
+        grad_second[k] += g[b] * second[k];
+      }
+    }
+  }
+}
 
 // F_b = F_beta(emissions of sample b's first lengths[b] windows intersected
 // with seconds[b]) [B], with one tape node for the batch.
@@ -92,10 +146,9 @@ Tensor batch_free_energy(const Tensor& energies, const std::vector<int64_t>& len
                          const std::vector<const Graph*>& seconds, float beta, const char* op) {
   const int64_t batch = energies.size(0);
   const int64_t symbols = energies.size(2);
-  const int64_t row = energies.size(1) * symbols;
 
-  // One emissions chain per distinct length; arc i * C + c of every chain
-  // is E[b, i, c] of the sample it serves.
+  // One emissions chain per distinct length. Arc i * C + c of a chain is
+  // E[b, i, c] of each sample it serves.
   std::map<int64_t, Graph> chains;
   for (int64_t length : lengths) {
     if (!chains.contains(length)) {
@@ -106,16 +159,18 @@ Tensor batch_free_energy(const Tensor& energies, const std::vector<int64_t>& len
   // energies() may create a tensor, so it runs here and not in the workers.
   auto saved = std::make_shared<BatchPosteriors>();
   saved->energies = energies;
+  saved->row = energies.size(1) * symbols;
   const bool emissions_grad = needs_grad({&energies});
-  std::vector<uint8_t> second_grad(static_cast<size_t>(batch), 0);
-  for (int64_t b = 0; b < batch; ++b) {
-    saved->second_energies.push_back(seconds[static_cast<size_t>(b)]->energies());
-    second_grad[static_cast<size_t>(b)] = needs_grad({&saved->second_energies.back()}) ? 1 : 0;
-  }
   if (emissions_grad) {
-    saved->emissions.assign(static_cast<size_t>(batch * row), 0.0f);
+    saved->emissions.assign(static_cast<size_t>(batch * saved->row), 0.0f);
   }
   saved->second.resize(static_cast<size_t>(batch));
+  for (size_t b = 0; b < seconds.size(); ++b) {
+    saved->second_energies.push_back(seconds[b]->energies());
+    if (needs_grad({&saved->second_energies[b]})) {
+      saved->second[b].assign(static_cast<size_t>(saved->second_energies[b].numel()), 0.0f);
+    }
+  }
 
   std::vector<double> log_z(static_cast<size_t>(batch));
   const float* data = energies.data();
@@ -124,27 +179,11 @@ Tensor batch_free_energy(const Tensor& energies, const std::vector<int64_t>& len
     std::vector<float> posteriors;
     for (int64_t b = begin; b < end; ++b) {
       const auto bu = static_cast<size_t>(b);
-      const Product product = intersect_product(chains.at(lengths[bu]), *seconds[bu]);
-      const auto num_arcs = static_cast<size_t>(product.graph.num_arcs());
-      arc_energies.resize(num_arcs);
-      sum_pair_energies(product.origins, data + b * row, saved->second_energies[bu].data(),
-                        arc_energies.data());
-
-      const bool want_posteriors = emissions_grad || second_grad[bu] != 0;
-      posteriors.resize(want_posteriors ? num_arcs : 0);
-      log_z[bu] = log_partition(product.graph, arc_energies.data(), beta,
-                                want_posteriors ? posteriors.data() : nullptr, op);
-
-      // dF_b/dE_side[k] = sum of the posteriors of the product arcs made from arc k.
-      if (emissions_grad) {
-        scatter_pair_gradient(product.origins.first, posteriors.data(), 1.0f,
-                              saved->emissions.data() + b * row);
-      }
-      if (second_grad[bu] != 0) {
-        saved->second[bu].assign(static_cast<size_t>(saved->second_energies[bu].numel()), 0.0f);
-        scatter_pair_gradient(product.origins.second, posteriors.data(), 1.0f,
-                              saved->second[bu].data());
-      }
+      float* emissions_row = emissions_grad ? saved->emissions.data() + b * saved->row : nullptr;
+      float* second_row = saved->second[bu].empty() ? nullptr : saved->second[bu].data();
+      log_z[bu] = score_sample(chains.at(lengths[bu]), *seconds[bu], data + b * saved->row,
+                               saved->second_energies[bu].data(), beta, op, emissions_row,
+                               second_row, arc_energies, posteriors);
     }
   });
 
@@ -160,36 +199,16 @@ Tensor batch_free_energy(const Tensor& energies, const std::vector<int64_t>& len
   // The node's inputs: E and each distinct second graph that needs grad.
   std::vector<Tensor> inputs{energies};
   std::vector<const Graph*> listed;
-  for (int64_t b = 0; b < batch; ++b) {
-    const Graph* second = seconds[static_cast<size_t>(b)];
-    if (second_grad[static_cast<size_t>(b)] != 0 &&
-        std::find(listed.begin(), listed.end(), second) == listed.end()) {
-      listed.push_back(second);
-      inputs.push_back(saved->second_energies[static_cast<size_t>(b)]);
+  for (size_t b = 0; b < seconds.size(); ++b) {
+    if (!saved->second[b].empty() &&
+        std::find(listed.begin(), listed.end(), seconds[b]) == listed.end()) {
+      listed.push_back(seconds[b]);
+      inputs.push_back(saved->second_energies[b]);
     }
   }
   if (needs_grad(inputs)) {
-    Tape::current().record(op, inputs, free, [saved, row](const Tensor& grad_free) {
-      // dL/dE[b, i, c] += dL/dF_b * dF_b/dE[b, i, c], and the same for each second graph.
-      const float* g = grad_free.data();
-      float* grad = grad_buffer(saved->energies);
-      for (size_t b = 0; b < saved->second.size(); ++b) {
-        if (grad != nullptr) {
-          const float* posterior = saved->emissions.data() + static_cast<int64_t>(b) * row;
-          float* grad_row = grad + static_cast<int64_t>(b) * row;
-          for (int64_t k = 0; k < row; ++k) {
-            grad_row[k] += g[b] * posterior[k];
-          }
-        }
-        const std::vector<float>& second = saved->second[b];
-        if (!second.empty()) {
-          float* second_grad = grad_buffer(saved->second_energies[b]);
-          for (size_t k = 0; k < second.size(); ++k) {
-            second_grad[k] += g[b] * second[k];
-          }
-        }
-      }
-    });
+    Tape::current().record(op, inputs, free,
+                           [saved](const Tensor& grad_free) { backward_batch(*saved, grad_free); });
   }
   return free;
 }
