@@ -1,24 +1,27 @@
-// Benchmark: CTC forward + backward by the graph route (emissions graph,
-// CTC target graph, intersection, free energy) against PyTorch's CPU
-// ctc_loss on the same inputs, side by side in one run.
+// Benchmark: CTC forward + backward by the graph route (per sample, the
+// emissions graph intersected with the CTC target graph, then its free
+// energy; graph::target_free_energy) against PyTorch's CPU ctc_loss on the
+// same inputs, side by side in one run, for a batch of 32 with C = 27 at
+// (L = 60, T = 10) and (L = 120, T = 25), at 1 and 2 threads.
 //
-// The energies and targets are written to a temporary file that a small
-// Python script reads, so both sides see identical numbers. The script also
-// prints its loss, so the two values can be compared. PyTorch runs with
-// one thread, and so does Ember (the graph route is single-threaded).
+// Usage: ember_bench_graph [--repeats N] [--peer PATH | --no-peer]
+// PATH defaults to bench/peers/ctc_peer.py (run from the repository root).
+// The peer runs under /usr/bin/python3 with OMP_NUM_THREADS and
+// OPENBLAS_NUM_THREADS set to the thread count Ember uses. It reads the same
+// inputs, so the two summed losses are printed side by side as a check.
 //
-// Usage: bench_graph [repeats] [python]   (defaults: 20, /usr/bin/python3)
-// Without PyTorch, only the Ember figures are printed.
+// A benchmark, not a test: it prints medians and ratios and asserts nothing.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/kernels/threads.h"
+#include "bench/ctc_peer.h"
 #include "ebm/graph/losses.h"
 
 namespace {
@@ -30,89 +33,11 @@ constexpr int64_t kSymbols = 27;
 constexpr int64_t kBlank = 26;
 
 struct Case {
-  int64_t windows;
-  int64_t target_length;
+  int64_t windows;        // L
+  int64_t target_length;  // T
 };
 
-// CPU time of the whole process in milliseconds: on a shared, loaded
-// machine it counts only the cycles this process got, and it includes any
-// worker threads.
-double cpu_ms() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) * 1e-6;
-}
-
-// Median CPU time in milliseconds of `repeats` runs of body.
-template <class Body>
-double median_ms(int repeats, Body body) {
-  std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) {
-    const double start = cpu_ms();
-    body();
-    times.push_back(cpu_ms() - start);
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-// Writes E [B, L, C] then the targets [B, T] as float32 little-endian.
-void write_inputs(const std::string& path, const Tensor& energies,
-                  const std::vector<std::vector<int64_t>>& targets) {
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) {
-    throw std::runtime_error(fmt::format("bench_graph: cannot write {}", path));
-  }
-  std::fwrite(energies.data(), sizeof(float), static_cast<size_t>(energies.numel()), file);
-  for (const auto& target : targets) {
-    for (int64_t label : target) {
-      const auto value = static_cast<float>(label);
-      std::fwrite(&value, sizeof(float), 1, file);
-    }
-  }
-  std::fclose(file);
-}
-
-// PyTorch's side: reads the inputs, times ctc_loss (sum over the batch)
-// forward + backward at one thread in process CPU time, prints
-// "<median ms> <loss>".
-std::string torch_script(const std::string& path, const Case& c, int repeats) {
-  return fmt::format(R"(
-import time, numpy as np, torch
-torch.set_num_threads(1)
-B, L, C, T = {}, {}, {}, {}
-raw = np.fromfile('{}', dtype=np.float32)
-energies = torch.from_numpy(raw[:B * L * C].reshape(B, L, C).copy())
-targets = torch.from_numpy(raw[B * L * C:].reshape(B, T).astype(np.int64))
-log_probs = (-energies).permute(1, 0, 2).contiguous()
-lengths = torch.full((B,), L, dtype=torch.long)
-target_lengths = torch.full((B,), T, dtype=torch.long)
-times = []
-for _ in range({}):
-    x = log_probs.clone().requires_grad_(True)
-    start = time.process_time()
-    loss = torch.nn.functional.ctc_loss(x, targets, lengths, target_lengths, blank={}, reduction='sum')
-    loss.backward()
-    times.append((time.process_time() - start) * 1000.0)
-print(sorted(times)[len(times) // 2], loss.item())
-)",
-                     kBatch, c.windows, kSymbols, c.target_length, path, repeats, kBlank);
-}
-
-// Runs the PyTorch script; returns false (and leaves the outputs) if Python
-// or PyTorch is missing.
-bool run_torch(const std::string& python, const std::string& script_path, double& ms, double& loss) {
-  const std::string command = fmt::format("{} {} 2>/dev/null", python, script_path);
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return false;
-  }
-  const int read = std::fscanf(pipe, "%lf %lf", &ms, &loss);
-  pclose(pipe);
-  return read == 2;
-}
-
-void run_case(const Case& c, int repeats, const std::string& python) {
+void run_case(const Case& c, int repeats, const std::string& peer) {
   Generator generator(static_cast<uint64_t>(c.windows * 100 + c.target_length));
   // E = -log softmax(logits), so the free energy is the CTC loss -log p(y | x).
   const Tensor energies = neg(log_softmax(normal({kBatch, c.windows, kSymbols}, 0.0f, 1.0f, generator), -1));
@@ -124,45 +49,63 @@ void run_case(const Case& c, int repeats, const std::string& python) {
   }
   const alignment::Topology ctc = alignment::Topology::ctc(kBlank);
 
-  float ember_loss = 0.0f;
-  const double ember_ms = median_ms(repeats, [&] {
-    Tensor e = energies.detach().set_requires_grad(true);
-    const Tensor loss = sum(graph::target_free_energy(e, targets, {}, ctc));
-    loss.backward();
-    ember_loss = loss.item();
-  });
+  const std::string input = fmt::format("/tmp/ember_bench_graph_{}_{}.bin", c.windows, c.target_length);
+  if (!peer.empty()) {
+    bench::write_ctc_peer_input(input, neg(energies), targets, kBlank);
+  }
 
-  const std::string input_path = fmt::format("/tmp/bench_graph_{}_{}.bin", c.windows, c.target_length);
-  const std::string script_path = input_path + ".py";
-  write_inputs(input_path, energies, targets);
-  std::FILE* script = std::fopen(script_path.c_str(), "w");
-  std::fputs(torch_script(input_path, c, repeats).c_str(), script);
-  std::fclose(script);
-  double torch_ms = 0.0;
-  double torch_loss = 0.0;
-  const bool have_torch = run_torch(python, script_path, torch_ms, torch_loss);
-  std::remove(input_path.c_str());
-  std::remove(script_path.c_str());
-
-  if (have_torch) {
-    fmt::print("B={} L={:3} T={:2} C={}  ember graph {:7.2f} ms  torch {:7.2f} ms  ratio {:4.2f}  "
-               "loss {:.4f} vs {:.4f}\n",
-               kBatch, c.windows, c.target_length, kSymbols, ember_ms, torch_ms, ember_ms / torch_ms,
-               ember_loss, torch_loss);
-  } else {
-    fmt::print("B={} L={:3} T={:2} C={}  ember graph {:7.2f} ms  (torch not available)  loss {:.4f}\n",
-               kBatch, c.windows, c.target_length, kSymbols, ember_ms, ember_loss);
+  fmt::print("B={} L={} T={} C={}\n", kBatch, c.windows, c.target_length, kSymbols);
+  for (const int threads : {1, 2}) {
+    kernels::set_num_threads(threads);
+    float loss = 0.0f;
+    const bench::Timing ember = bench::median_timing(repeats, [&] {
+      Tensor e = energies.detach().set_requires_grad(true);
+      const Tensor total = sum(graph::target_free_energy(e, targets, {}, ctc));
+      total.backward();
+      loss = total.item();
+    });
+    fmt::print("  {} thread(s): ember graph {:7.3f} ms wall {:7.3f} ms cpu  loss {:.4f}\n", threads,
+               ember.wall_ms, ember.cpu_ms, loss);
+    if (peer.empty()) {
+      continue;
+    }
+    const bench::PeerResult torch = bench::run_ctc_peer(peer, input, threads, repeats);
+    if (std::isnan(torch.loss)) {
+      fmt::print("  {} thread(s): pytorch peer failed (no /usr/bin/python3 with torch, or no {})\n",
+                 threads, peer);
+      continue;
+    }
+    fmt::print("  {} thread(s): pytorch     {:7.3f} ms wall {:7.3f} ms cpu  loss {:.4f}\n", threads,
+               torch.timing.wall_ms, torch.timing.cpu_ms, torch.loss);
+    fmt::print("  {} thread(s): ratio ember graph / pytorch: {:.2f}x wall, {:.2f}x cpu\n", threads,
+               ember.wall_ms / torch.timing.wall_ms, ember.cpu_ms / torch.timing.cpu_ms);
+  }
+  if (!peer.empty()) {
+    std::remove(input.c_str());
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int repeats = argc > 1 ? std::atoi(argv[1]) : 20;
-  const std::string python = argc > 2 ? argv[2] : "/usr/bin/python3";
-  fmt::print("CTC forward + backward, graph route vs PyTorch ctc_loss, median CPU time of {} runs\n", repeats);
+  int repeats = 20;
+  std::string peer = "bench/peers/ctc_peer.py";
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--repeats" && i + 1 < argc) {
+      repeats = std::max(1, std::atoi(argv[++i]));
+    } else if (argument == "--peer" && i + 1 < argc) {
+      peer = argv[++i];
+    } else if (argument == "--no-peer") {
+      peer.clear();
+    } else {
+      fmt::print(stderr, "usage: ember_bench_graph [--repeats N] [--peer PATH | --no-peer]\n");
+      return 2;
+    }
+  }
+  fmt::print("CTC forward + backward, graph route vs PyTorch ctc_loss, median of {} runs\n", repeats);
   for (const Case& c : {Case{60, 10}, Case{120, 25}}) {
-    run_case(c, repeats, python);
+    run_case(c, repeats, peer);
   }
   return 0;
 }

@@ -4,7 +4,8 @@
 //
 // The checkpoint is a .safetensors file whose metadata names the model kind,
 // the alphabet and the topology, so `ember decode` can rebuild the network
-// from the file alone.
+// from the file alone. A model trained with the ASG loss also stores its
+// learned transitions [C, C] there, under "asg.transitions".
 #pragma once
 
 #include <cstdint>
@@ -63,7 +64,22 @@ class Recognizer {
   // Energies [B, L, C] for a batch of images [B, 1, 32, W].
   Tensor energies(const Tensor& images);
 
-  // Decodes each sample of a batch, using only its real windows.
+  // The learned transitions [C, C] of a model trained with the ASG loss, or
+  // an undefined tensor for other models. Checkpoints save and load them,
+  // and viterbi decoding adds transitions[p, c] for every pair of
+  // consecutive windows (p, c).
+  const Tensor& transitions() const { return transitions_; }
+  // Makes this an ASG model with the given transitions [C, C], or an
+  // ordinary one with an undefined tensor. Throws std::invalid_argument for
+  // another shape.
+  void set_transitions(const Tensor& transitions);
+
+  // Decodes each sample of a batch, using only its real windows. A model
+  // with transitions decodes as ASG: viterbi finds the best window labels
+  // under energies plus transitions, then merges repeats and drops the
+  // separator. greedy ignores the transitions (per-window argmin), and beam
+  // throws std::invalid_argument, because the beam search has no
+  // transitions.
   std::vector<Transcription> transcribe(const Batch& batch, DecodeMethod method,
                                         const alignment::Lexicon* lexicon = nullptr,
                                         int64_t beam_width = 16);
@@ -78,6 +94,17 @@ class Recognizer {
   RecognizerSpec spec_;
   alignment::Alphabet alphabet_;
   std::shared_ptr<nn::Module> model_;
+  Tensor transitions_;  // [C, C] for an ASG model, else undefined
 };
+
+// The ASG decoding of each sample: the window labels of the minimum of
+// sum_i E[b, i, s_i] + sum_i transitions[s_(i-1), s_i] over window label
+// sequences s of the sample's first input_lengths[b] windows, with repeats
+// merged and the separator dropped. The energy is that minimum: 0 for a
+// sample of no windows, and +inf with no labels when every sequence has
+// infinite energy. E [B, L, C], transitions [C, C].
+std::vector<alignment::Decoding> asg_viterbi_decode(const Tensor& energies,
+                                                    const std::vector<int64_t>& input_lengths,
+                                                    const Tensor& transitions, int64_t separator);
 
 }  // namespace ember::recognition

@@ -165,16 +165,23 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   const std::string last_path = options.run_dir + "/last.safetensors";
   std::unique_ptr<MetricsLog> metrics;  // opened when the first epoch ends
 
-  // ASG learns a [C, C] transition matrix beside the network.
-  // NOTE: the transitions train the network but are not saved in the model
-  // checkpoint, so decoding a saved ASG model uses the emissions alone.
+  // ASG learns a [C, C] transition matrix beside the network. The
+  // recognizer owns it, so its checkpoints save it and its decoding uses it.
+  // A model from --init keeps the transitions it has. Another loss drops
+  // them, because the retrained emissions no longer match them.
   const bool asg = options.loss == kAsg;
   std::vector<nn::NamedTensor> parameters = recognizer.model().named_parameters();
   Tensor transitions;
   if (asg) {
-    const int64_t symbols = recognizer.alphabet().size();
-    transitions = zeros({symbols, symbols}).set_requires_grad(true);
+    if (!recognizer.transitions().defined()) {
+      const int64_t symbols = recognizer.alphabet().size();
+      recognizer.set_transitions(zeros({symbols, symbols}));
+    }
+    transitions = recognizer.transitions();
+    transitions.set_requires_grad(true);
     parameters.emplace_back("asg.transitions", transitions);
+  } else {
+    recognizer.set_transitions(Tensor());
   }
   nn::AdamOptions adam;
   adam.learning_rate = options.learning_rate;
@@ -315,7 +322,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
         {"epoch", std::to_string(epoch)},
         {"validation_cer", fmt::format("{:.6f}", summary.validation_cer)},
         {"loss", options.loss}};
-    for (const Tensor& parameter : recognizer.model().parameters()) {
+    for (const auto& [name, parameter] : parameters) {
       if (!all_finite(parameter)) {
         throw std::runtime_error(fmt::format(
             "the weights became NaN or infinite in epoch {}, so training diverged and this epoch "

@@ -58,18 +58,23 @@ void tie_derived_energies(Graph& output, const std::vector<const Graph*>& inputs
   output.tie_energies(energies);
 }
 
-namespace {
-
-// grad[arcs[a]] += g[a] for every output arc a that has an origin there.
-void scatter_gradient(const std::vector<int32_t>& arcs, const float* g, float* grad) {
-  for (size_t a = 0; a < arcs.size(); ++a) {
-    if (arcs[a] >= 0) {
-      grad[arcs[a]] += g[a];
-    }
+void sum_pair_energies(const PairOrigins& origins, const float* first, const float* second,
+                       float* out) {
+  for (size_t a = 0; a < origins.first.size(); ++a) {
+    const int32_t k1 = origins.first[a];
+    const int32_t k2 = origins.second[a];
+    out[a] = (k1 >= 0 ? first[k1] : 0.0f) + (k2 >= 0 ? second[k2] : 0.0f);
   }
 }
 
-}  // namespace
+void scatter_pair_gradient(const std::vector<int32_t>& arcs, const float* grad_out, float scale,
+                           float* grad) {
+  for (size_t a = 0; a < arcs.size(); ++a) {
+    if (arcs[a] >= 0) {
+      grad[arcs[a]] += scale * grad_out[a];
+    }
+  }
+}
 
 void tie_pair_energies(Graph& output, const Graph& first, const Graph& second,
                        PairOrigins origins, const char* op) {
@@ -83,15 +88,8 @@ void tie_pair_energies(Graph& output, const Graph& first, const Graph& second,
   // side adding 0.
   const Tensor first_energies = first.energies();
   const Tensor second_energies = second.energies();
-  const float* e1 = first_energies.data();
-  const float* e2 = second_energies.data();
   Tensor energies = zeros({output.num_arcs()});
-  float* out = energies.mutable_data();
-  for (size_t a = 0; a < num_arcs; ++a) {
-    const int32_t k1 = origins.first[a];
-    const int32_t k2 = origins.second[a];
-    out[a] = (k1 >= 0 ? e1[k1] : 0.0f) + (k2 >= 0 ? e2[k2] : 0.0f);
-  }
+  sum_pair_energies(origins, first_energies.data(), second_energies.data(), energies.mutable_data());
 
   // Backward: dE_out[a] / dE_first[first[a]] = dE_out[a] / dE_second[second[a]] = 1.
   // A side that needs no gradient drops its list now, so the node holds
@@ -111,10 +109,10 @@ void tie_pair_energies(Graph& output, const Graph& first, const Graph& second,
           float* grad_first = grad_buffer(first_energies);
           float* grad_second = grad_buffer(second_energies);
           if (grad_first != nullptr) {
-            scatter_gradient(origins.first, grad_out.data(), grad_first);
+            scatter_pair_gradient(origins.first, grad_out.data(), 1.0f, grad_first);
           }
           if (grad_second != nullptr) {
-            scatter_gradient(origins.second, grad_out.data(), grad_second);
+            scatter_pair_gradient(origins.second, grad_out.data(), 1.0f, grad_second);
           }
         });
   }

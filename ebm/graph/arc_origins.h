@@ -62,6 +62,16 @@ struct PairOrigins {
   }
 };
 
+// E_out[a] = E_first[first[a]] + E_second[second[a]] for every output arc,
+// a side of -1 adding 0; out has room for one float per output arc.
+void sum_pair_energies(const PairOrigins& origins, const float* first, const float* second,
+                       float* out);
+
+// grad[arcs[a]] += scale * grad_out[a] for every output arc a that has an
+// origin there (arcs[a] >= 0): the backward of one side of a product.
+void scatter_pair_gradient(const std::vector<int32_t>& arcs, const float* grad_out, float scale,
+                           float* grad);
+
 // tie_derived_energies for a product: E_out[a] = E_first[first[a]] +
 // E_second[second[a]]. The tape node keeps only the lists of inputs whose
 // energies require grad.

@@ -3,22 +3,17 @@
 #include "ebm/graph/builders.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "ebm/graph/builders_detail.h"
+#include "ebm/graph/passes.h"
 
 namespace ember::graph {
 
 using detail::as_label;
 using detail::check_labels;
 
-Graph emissions_graph(const Tensor& energies) {
-  if (energies.dim() != 2) {
-    throw std::invalid_argument(fmt::format(
-        "emissions_graph: energies have shape {}; expected [L, C]", shape_to_string(energies.shape())));
-  }
-  const int64_t windows = energies.size(0);
-  const int64_t symbols = energies.size(1);
-
+Graph emissions_chain(int64_t windows, int64_t symbols) {
   Graph graph;
   graph.reserve(windows + 1, windows * symbols);
   for (int64_t s = 0; s <= windows; ++s) {
@@ -38,7 +33,18 @@ Graph emissions_graph(const Tensor& energies) {
   for (int32_t& d : destinations) {
     ++d;
   }
-  graph.add_arcs(sources, destinations, labels);
+  graph.add_arcs(std::move(sources), std::move(destinations), std::move(labels));
+  return graph;
+}
+
+Graph emissions_graph(const Tensor& energies) {
+  if (energies.dim() != 2) {
+    throw std::invalid_argument(fmt::format(
+        "emissions_graph: energies have shape {}; expected [L, C]", shape_to_string(energies.shape())));
+  }
+  const int64_t windows = energies.size(0);
+  const int64_t symbols = energies.size(1);
+  Graph graph = emissions_chain(windows, symbols);
   graph.tie_energies(reshape(energies, {windows * symbols}));
   return graph;
 }

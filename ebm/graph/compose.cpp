@@ -18,9 +18,11 @@
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include "ebm/graph/arc_origins.h"
 #include "ebm/graph/functions.h"
+#include "ebm/graph/passes.h"
 
 namespace ember::graph {
 
@@ -111,7 +113,7 @@ class Composer {
     pending_.reserve(static_cast<size_t>(states));
   }
 
-  Graph run(const char* op) {
+  Product run() {
     for (int64_t a : first_.start_states()) {
       for (int64_t b : second_.start_states()) {
         result_.make_start(state_of(a, b, 0));
@@ -120,8 +122,7 @@ class Composer {
     for (size_t next = 0; next < pending_.size(); ++next) {
       expand(static_cast<int32_t>(next));
     }
-    tie_pair_energies(result_, first_, second_, std::move(origins_), op);
-    return std::move(result_);
+    return {std::move(result_), std::move(origins_)};
   }
 
  private:
@@ -288,12 +289,11 @@ class ChainIntersector {
     bucket_chain_arcs();
   }
 
-  Graph run(const char* op) {
+  Product run() {
     mark_live();
     reserve_output();
     build();
-    tie_pair_energies(result_, chain_, second_, std::move(origins_), op);
-    return std::move(result_);
+    return {std::move(result_), std::move(origins_)};
   }
 
  private:
@@ -455,7 +455,7 @@ class ChainIntersector {
       std::swap(built, next_built);
       next_built.clear();
     }
-    result_.add_arcs(sources_, destinations_, labels_);
+    result_.add_arcs(std::move(sources_), std::move(destinations_), std::move(labels_));
   }
 
   const Graph& chain_;
@@ -479,10 +479,12 @@ class ChainIntersector {
 }  // namespace
 
 Graph compose(const Graph& first, const Graph& second) {
-  return Composer(first, second).run("compose");
+  Product product = Composer(first, second).run();
+  tie_pair_energies(product.graph, first, second, std::move(product.origins), "compose");
+  return std::move(product.graph);
 }
 
-Graph intersect(const Graph& first, const Graph& second) {
+Product intersect_product(const Graph& first, const Graph& second) {
   for (const Graph* g : {&first, &second}) {
     if (!g->is_acceptor()) {
       throw std::invalid_argument(fmt::format(
@@ -492,9 +494,15 @@ Graph intersect(const Graph& first, const Graph& second) {
     }
   }
   if (is_chain(first) && !has_epsilon_arc(second) && chain_tables_fit(first, second)) {
-    return ChainIntersector(first, second).run("intersect");
+    return ChainIntersector(first, second).run();
   }
-  return Composer(first, second).run("intersect");
+  return Composer(first, second).run();
+}
+
+Graph intersect(const Graph& first, const Graph& second) {
+  Product product = intersect_product(first, second);
+  tie_pair_energies(product.graph, first, second, std::move(product.origins), "intersect");
+  return std::move(product.graph);
 }
 
 }  // namespace ember::graph

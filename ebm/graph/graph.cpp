@@ -24,8 +24,8 @@ int64_t Graph::add_arc(int64_t source, int64_t destination, int label, float ene
   return add_arc(source, destination, label, label, energy);
 }
 
-void Graph::add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
-                     std::span<const int32_t> labels) {
+void Graph::check_new_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                           std::span<const int32_t> labels) const {
   if (destinations.size() != sources.size() || labels.size() != sources.size()) {
     throw std::invalid_argument(fmt::format(
         "Graph::add_arcs: {} sources, {} destinations and {} labels; expected one of each per arc",
@@ -37,11 +37,32 @@ void Graph::add_arcs(std::span<const int32_t> sources, std::span<const int32_t> 
       throw_invalid_arc(sources[a], destinations[a], labels[a], labels[a]);
     }
   }
+}
+
+void Graph::add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                     std::span<const int32_t> labels) {
+  check_new_arcs(sources, destinations, labels);
   sources_.insert(sources_.end(), sources.begin(), sources.end());
   destinations_.insert(destinations_.end(), destinations.begin(), destinations.end());
   input_labels_.insert(input_labels_.end(), labels.begin(), labels.end());
   output_labels_.insert(output_labels_.end(), labels.begin(), labels.end());
-  pending_energies_.resize(sources_.size(), 0.0f);
+  if (energies_.defined()) {
+    energies_ = Tensor();
+  }
+}
+
+void Graph::add_arcs(std::vector<int32_t>&& sources, std::vector<int32_t>&& destinations,
+                     std::vector<int32_t>&& labels) {
+  if (num_arcs() > 0) {
+    add_arcs(std::span<const int32_t>(sources), std::span<const int32_t>(destinations),
+             std::span<const int32_t>(labels));
+    return;
+  }
+  check_new_arcs(sources, destinations, labels);
+  sources_ = std::move(sources);
+  destinations_ = std::move(destinations);
+  output_labels_ = labels;
+  input_labels_ = std::move(labels);
   if (energies_.defined()) {
     energies_ = Tensor();
   }
@@ -87,7 +108,8 @@ bool Graph::is_acceptor() const { return input_labels_ == output_labels_; }
 
 const Tensor& Graph::energies() const {
   if (!energies_.defined()) {
-    energies_ = from_vector(pending_energies_, {num_arcs()});
+    energies_ = zeros({num_arcs()});
+    std::copy(pending_energies_.begin(), pending_energies_.end(), energies_.mutable_data());
   }
   return energies_;
 }
@@ -151,18 +173,27 @@ namespace {
 ArcIndex index_arcs_by(const std::vector<int32_t>& keys, int64_t num_states) {
   ArcIndex index;
   index.offsets.assign(static_cast<size_t>(num_states + 1), 0);
+  index.arcs.resize(keys.size());
+
+  // Keys already in order (the sources of most built graphs) need neither
+  // counts nor a scatter: the arcs of key s end where its last arc does,
+  // and a key with no arcs ends where the previous one did.
+  if (std::is_sorted(keys.begin(), keys.end())) {
+    for (size_t a = 0; a < keys.size(); ++a) {
+      index.offsets[static_cast<size_t>(keys[a]) + 1] = static_cast<int32_t>(a + 1);
+    }
+    for (size_t s = 0; s < static_cast<size_t>(num_states); ++s) {
+      index.offsets[s + 1] = std::max(index.offsets[s + 1], index.offsets[s]);
+    }
+    std::iota(index.arcs.begin(), index.arcs.end(), 0);
+    return index;
+  }
+
   for (int32_t key : keys) {
     ++index.offsets[static_cast<size_t>(key) + 1];
   }
   for (size_t s = 0; s < static_cast<size_t>(num_states); ++s) {
     index.offsets[s + 1] += index.offsets[s];
-  }
-
-  // Keys already in order (the sources of most built graphs) need no scatter.
-  index.arcs.resize(keys.size());
-  if (std::is_sorted(keys.begin(), keys.end())) {
-    std::iota(index.arcs.begin(), index.arcs.end(), 0);
-    return index;
   }
   std::vector<int32_t> next(index.offsets.begin(), index.offsets.end() - 1);
   for (size_t a = 0; a < keys.size(); ++a) {

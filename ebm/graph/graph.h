@@ -56,6 +56,7 @@ class Graph {
     destinations_.push_back(static_cast<int32_t>(destination));
     input_labels_.push_back(input_label);
     output_labels_.push_back(output_label);
+    pending_energies_.resize(sources_.size() - 1, 0.0f);  // arcs from add_arcs have energy 0
     pending_energies_.push_back(energy);
     if (energies_.defined()) {
       energies_ = Tensor();
@@ -67,6 +68,10 @@ class Graph {
   // and operations that make many arcs at once.
   void add_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
                 std::span<const int32_t> labels);
+  // The same, but a graph with no arcs yet takes over the arrays instead of
+  // copying them.
+  void add_arcs(std::vector<int32_t>&& sources, std::vector<int32_t>&& destinations,
+                std::vector<int32_t>&& labels);
   void make_start(int64_t state);
   void make_accept(int64_t state);
 
@@ -121,6 +126,10 @@ class Graph {
     }
     return static_cast<size_t>(state);
   }
+  // Throws std::invalid_argument unless the arrays of add_arcs have one
+  // entry per arc and describe valid arcs.
+  void check_new_arcs(std::span<const int32_t> sources, std::span<const int32_t> destinations,
+                      std::span<const int32_t> labels) const;
   [[noreturn]] void throw_arc_out_of_range(int64_t arc) const;
   [[noreturn]] void throw_state_out_of_range(int64_t state, const char* op) const;
   [[noreturn]] void throw_invalid_arc(int64_t source, int64_t destination, int input_label,
@@ -132,7 +141,8 @@ class Graph {
   std::vector<int32_t> destinations_;
   std::vector<int32_t> input_labels_;
   std::vector<int32_t> output_labels_;
-  // Energies given to add_arc, until energies() wraps them in a tensor.
+  // Energies given to add_arc, until energies() wraps them in a tensor. Arcs
+  // past its end (added by add_arcs) have energy 0.
   std::vector<float> pending_energies_;
   mutable Tensor energies_;
   bool tied_ = false;

@@ -1,12 +1,23 @@
-// Graph-route alignment losses: one small graph pipeline per sample.
+// Graph-route alignment losses: per sample, the emissions graph intersected
+// with a target graph, then its free energy.
+//
+// The samples run on the thread pool with the passes of passes.h, and each
+// loss records one tape node per batch. The tests check that
+// free_energy(intersect(emissions_graph(E_b), target)), one sample at a
+// time, gives the same values and gradients.
 #include "ebm/graph/losses.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <memory>
 #include <stdexcept>
 
+#include "ebm/alignment/parallel.h"
 #include "ebm/graph/builders.h"
 #include "ebm/graph/functions.h"
+#include "ebm/graph/passes.h"
 
 namespace ember::graph {
 
@@ -48,16 +59,182 @@ std::vector<int64_t> checked_lengths(const Tensor& energies,
   return lengths;
 }
 
-// The emissions graph of sample b's first `length` windows, from E viewed
-// as rows [B * L, C]: one view per sample, so gradients land in E [B, L, C]
-// through a single copy.
-Graph sample_emissions(const Tensor& rows, int64_t windows, int64_t b, int64_t length) {
-  return emissions_graph(narrow(rows, 0, b * windows, length));
+void check_beta(float beta, const char* op) {
+  if (!(beta > 0.0f) || !std::isfinite(beta)) {
+    throw std::invalid_argument(fmt::format("{}: beta is {}; expected a finite value > 0", op, beta));
+  }
 }
 
-// E [B, L, C] viewed as rows [B * L, C].
-Tensor window_rows(const Tensor& energies) {
-  return reshape(energies, {energies.size(0) * energies.size(1), energies.size(2)});
+// Samples per thread below which waking the pool costs more than it saves.
+constexpr int64_t kMinSamplesPerThread = 2;
+
+// Everything the batch node's backward reads: dF_b/dE[b, i, c] for the
+// whole batch, and dF_b/dE_second[k] for each sample whose second graph's
+// energies require grad (empty for the others).
+struct BatchPosteriors {
+  Tensor energies;                         // E [B, L, C]
+  int64_t row = 0;                         // L * C, one sample's share of E
+  std::vector<float> emissions;            // [B * L * C], empty if E needs no grad
+  std::vector<Tensor> second_energies;     // [B], each [A of seconds[b]]
+  std::vector<std::vector<float>> second;  // [B], each [A of seconds[b]] or empty
+};
+
+// Scores one sample: log Z of chain ∩ second, with chain's arc energies
+// emissions (E[b] as [L * C]) and second's second_energies. When the
+// gradient outputs are not null, adds dF/dE_chain to emissions_grad [L * C]
+// and dF/dE_second to second_grad [A of second]. arc_energies and
+// posteriors are scratch space that a worker reuses across samples.
+double score_sample(const Graph& chain, const Graph& second, const float* emissions,
+                    const float* second_energies, float beta, const char* op,
+                    float* emissions_grad, float* second_grad, std::vector<float>& arc_energies,
+                    std::vector<float>& posteriors) {
+  const Product product = intersect_product(chain, second);
+  const auto num_arcs = static_cast<size_t>(product.graph.num_arcs());
+  arc_energies.resize(num_arcs);
+  sum_pair_energies(product.origins, emissions, second_energies, arc_energies.data());
+
+  const bool want_posteriors = emissions_grad != nullptr || second_grad != nullptr;
+  posteriors.resize(want_posteriors ? num_arcs : 0);
+  const double log_z = log_partition(product.graph, arc_energies.data(), beta,
+                                     want_posteriors ? posteriors.data() : nullptr, op);
+
+  // dF/dE_side[k] = sum of the posteriors of the product arcs made from arc k.
+  if (emissions_grad != nullptr) {
+    scatter_pair_gradient(product.origins.first, posteriors.data(), 1.0f, emissions_grad);
+  }
+  if (second_grad != nullptr) {
+    scatter_pair_gradient(product.origins.second, posteriors.data(), 1.0f, second_grad);
+  }
+  return log_z;
+}
+
+// The batch node's backward: dL/dE[b, i, c] += dL/dF_b * dF_b/dE[b, i, c],
+// and the same for each second graph that needs grad. Samples that share a
+// second graph add into it one after another, in order of b.
+void backward_batch(const BatchPosteriors& saved, const Tensor& grad_free) {
+  const float* g = grad_free.data();
+  float* grad = grad_buffer(saved.energies);
+  for (size_t b = 0; b < saved.second.size(); ++b) {
+    if (grad != nullptr) {
+      const float* posterior = saved.emissions.data() + static_cast<int64_t>(b) * saved.row;
+      float* grad_row = grad + static_cast<int64_t>(b) * saved.row;
+      for (int64_t k = 0; k < saved.row; ++k) {
+        grad_row[k] += g[b] * posterior[k];
+      }
+    }
+    const std::vector<float>& second = saved.second[b];
+    if (!second.empty()) {
+      float* grad_second = grad_buffer(saved.second_energies[b]);
+      for (size_t k = 0; k < second.size(); ++k) {
+        grad_second[k] += g[b] * second[k];
+      }
+    }
+  }
+}
+
+// F_b = F_beta(emissions of sample b's first lengths[b] windows intersected
+// with seconds[b]) [B], with one tape node for the batch.
+//
+// Each sample's intersection and forward-backward pass run on the thread
+// pool (intersect_product and log_partition). The arc posteriors of the
+// product are the gradient of F_b, and each product arc is one emissions arc
+// plus one arc of seconds[b], so scattering the posteriors through the arc
+// origins gives dF_b/dE[b] and dF_b/dE_second right away. Backward then
+// scales them by the upstream gradient. Each sample writes only its own
+// rows, so the result does not depend on the thread count.
+Tensor batch_free_energy(const Tensor& energies, const std::vector<int64_t>& lengths,
+                         const std::vector<const Graph*>& seconds, float beta, const char* op) {
+  const int64_t batch = energies.size(0);
+  const int64_t symbols = energies.size(2);
+
+  // One emissions chain per distinct length. Arc i * C + c of a chain is
+  // E[b, i, c] of each sample it serves.
+  std::map<int64_t, Graph> chains;
+  for (int64_t length : lengths) {
+    if (!chains.contains(length)) {
+      chains.emplace(length, emissions_chain(length, symbols));
+    }
+  }
+
+  // energies() may create a tensor, so it runs here and not in the workers.
+  auto saved = std::make_shared<BatchPosteriors>();
+  saved->energies = energies;
+  saved->row = energies.size(1) * symbols;
+  const bool emissions_grad = needs_grad({&energies});
+  if (emissions_grad) {
+    saved->emissions.assign(static_cast<size_t>(batch * saved->row), 0.0f);
+  }
+  saved->second.resize(static_cast<size_t>(batch));
+  for (size_t b = 0; b < seconds.size(); ++b) {
+    saved->second_energies.push_back(seconds[b]->energies());
+    if (needs_grad({&saved->second_energies[b]})) {
+      saved->second[b].assign(static_cast<size_t>(saved->second_energies[b].numel()), 0.0f);
+    }
+  }
+
+  std::vector<double> log_z(static_cast<size_t>(batch));
+  const float* data = energies.data();
+  alignment::parallel_for(batch, kMinSamplesPerThread, [&](int64_t begin, int64_t end) {
+    std::vector<float> arc_energies;
+    std::vector<float> posteriors;
+    for (int64_t b = begin; b < end; ++b) {
+      const auto bu = static_cast<size_t>(b);
+      float* emissions_row = emissions_grad ? saved->emissions.data() + b * saved->row : nullptr;
+      float* second_row = saved->second[bu].empty() ? nullptr : saved->second[bu].data();
+      log_z[bu] = score_sample(chains.at(lengths[bu]), *seconds[bu], data + b * saved->row,
+                               saved->second_energies[bu].data(), beta, op, emissions_row,
+                               second_row, arc_energies, posteriors);
+    }
+  });
+
+  // F = -(1/beta) log Z, and +inf when no accepting path exists.
+  Tensor free = zeros({batch});
+  float* out = free.mutable_data();
+  for (size_t b = 0; b < log_z.size(); ++b) {
+    out[b] = log_z[b] == -std::numeric_limits<double>::infinity()
+                 ? std::numeric_limits<float>::infinity()
+                 : static_cast<float>(-log_z[b] / beta);
+  }
+
+  // The node's inputs: E and each distinct second graph that needs grad.
+  std::vector<Tensor> inputs{energies};
+  std::vector<const Graph*> listed;
+  for (size_t b = 0; b < seconds.size(); ++b) {
+    if (!saved->second[b].empty() &&
+        std::find(listed.begin(), listed.end(), seconds[b]) == listed.end()) {
+      listed.push_back(seconds[b]);
+      inputs.push_back(saved->second_energies[b]);
+    }
+  }
+  if (needs_grad(inputs)) {
+    Tape::current().record(op, inputs, free,
+                           [saved](const Tensor& grad_free) { backward_batch(*saved, grad_free); });
+  }
+  return free;
+}
+
+// The same graph for every sample of a batch.
+std::vector<const Graph*> repeated(const Graph& graph, int64_t batch) {
+  return std::vector<const Graph*>(static_cast<size_t>(batch), &graph);
+}
+
+// Pointers to each graph of a list.
+std::vector<const Graph*> pointers(const std::vector<Graph>& graphs) {
+  std::vector<const Graph*> result;
+  for (const Graph& graph : graphs) {
+    result.push_back(&graph);
+  }
+  return result;
+}
+
+// The target graph of each sample.
+std::vector<Graph> target_graphs(const std::vector<std::vector<int64_t>>& targets,
+                                 const alignment::Topology& topology) {
+  std::vector<Graph> graphs;
+  for (const std::vector<int64_t>& target : targets) {
+    graphs.push_back(target_graph(target, topology));
+  }
+  return graphs;
 }
 
 }  // namespace
@@ -105,35 +282,28 @@ Graph all_targets_graph(int64_t symbols, const alignment::Topology& topology) {
 Tensor target_free_energy(const Tensor& energies, const std::vector<std::vector<int64_t>>& targets,
                           const std::vector<int64_t>& input_lengths, const alignment::Topology& topology,
                           float beta) {
+  check_beta(beta, "target_free_energy");
   const std::vector<int64_t> lengths =
       checked_lengths(energies, targets, input_lengths, "target_free_energy");
-  const Tensor rows = window_rows(energies);
-  std::vector<Tensor> values;
-  for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
-    values.push_back(free_energy(intersect(emissions, target_graph(targets[b], topology)), beta));
-  }
-  return stack(values, 0);
+  const std::vector<Graph> graphs = target_graphs(targets, topology);
+  return batch_free_energy(energies, lengths, pointers(graphs), beta, "target_free_energy");
 }
 
 Tensor nll_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>& targets,
                 const std::vector<int64_t>& input_lengths, const alignment::Topology& topology,
                 float beta) {
+  check_beta(beta, "nll_loss");
   const std::vector<int64_t> lengths = checked_lengths(energies, targets, input_lengths, "nll_loss");
+  const std::vector<Graph> graphs = target_graphs(targets, topology);
   const Graph all = all_targets_graph(energies.size(2), topology);
-  const Tensor rows = window_rows(energies);
-  std::vector<Tensor> values;
-  for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
-    const Tensor target = free_energy(intersect(emissions, target_graph(targets[b], topology)), beta);
-    values.push_back(target - free_energy(intersect(emissions, all), beta));
-  }
-  return stack(values, 0);
+  const Tensor target = batch_free_energy(energies, lengths, pointers(graphs), beta, "nll_loss");
+  return target - batch_free_energy(energies, lengths, repeated(all, energies.size(0)), beta, "nll_loss");
 }
 
 Tensor asg_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>& targets,
                 const std::vector<int64_t>& input_lengths, const Tensor& transitions,
                 float beta) {
+  check_beta(beta, "asg_loss");
   const std::vector<int64_t> lengths = checked_lengths(energies, targets, input_lengths, "asg_loss");
   if (transitions.dim() != 2 || transitions.size(0) != energies.size(2) ||
       transitions.size(1) != energies.size(2)) {
@@ -141,16 +311,16 @@ Tensor asg_loss(const Tensor& energies, const std::vector<std::vector<int64_t>>&
         "asg_loss: transitions have shape {}; expected [C, C] with C = {} from energies {}",
         shape_to_string(transitions.shape()), energies.size(2), shape_to_string(energies.shape())));
   }
+
+  // Each target graph is intersected with the bigrams here, on this thread's
+  // tape, so the batch node's gradient for it reaches the transitions.
   const Graph bigrams = transitions_graph(transitions);
-  const Tensor rows = window_rows(energies);
-  std::vector<Tensor> values;
-  for (size_t b = 0; b < targets.size(); ++b) {
-    const Graph emissions = sample_emissions(rows, energies.size(1), static_cast<int64_t>(b), lengths[b]);
-    const Graph target = intersect(repeat_graph(targets[b]), bigrams);
-    const Tensor numerator = free_energy(intersect(emissions, target), beta);
-    values.push_back(numerator - free_energy(intersect(emissions, bigrams), beta));
+  std::vector<Graph> graphs;
+  for (const std::vector<int64_t>& target : targets) {
+    graphs.push_back(intersect(repeat_graph(target), bigrams));
   }
-  return stack(values, 0);
+  const Tensor numerator = batch_free_energy(energies, lengths, pointers(graphs), beta, "asg_loss");
+  return numerator - batch_free_energy(energies, lengths, repeated(bigrams, energies.size(0)), beta, "asg_loss");
 }
 
 alignment::AlignmentLossResult asg_alignment_loss(const Tensor& energies,

@@ -5,13 +5,18 @@
 // energies, and the free-energy gradient subtracts totals of that size.
 // exp and log see only scaled values (exp of a number <= 0, log of a sum in
 // [1, A]), where float precision (about 1e-7 relative) is ample.
+//
+// free_energy is a thin tape wrapper around log_partition (passes.h), which
+// the batched losses also call.
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 
+#include "ebm/alignment/log_space.h"
 #include "ebm/graph/arc_origins.h"
 #include "ebm/graph/functions.h"
+#include "ebm/graph/passes.h"
 
 namespace ember::graph {
 
@@ -38,38 +43,59 @@ double log_add(double x, double y) {
   return x > y ? x + std::log1p(std::exp(y - x)) : y + std::log1p(std::exp(x - y));
 }
 
-// Forward: alpha[s] = log(start(s) + sum over arcs p -> s of
-// exp(alpha[p] - beta E)), by pulling over in-arcs in topological order.
-// Each sum factors out its largest term, so exp cannot overflow. The scaled
-// terms lie in [0, 1], where float exp is accurate enough and much faster.
-void run_forward(const Graph& graph, const float* energies, double beta, ForwardState& state) {
-  const ArcIndex in = in_arcs(graph);
-  const int32_t* sources = graph.sources().data();
-  state.alpha.assign(static_cast<size_t>(graph.num_states()), -kInf);
-  for (int32_t s : state.order) {
-    const auto su = static_cast<size_t>(s);
-    const int32_t begin = in.offsets[su];
-    const int32_t end = in.offsets[su + 1];
-    const bool start = graph.start_flags()[su] != 0;
-
-    double largest = start ? 0.0 : -kInf;
-    for (int32_t k = begin; k < end; ++k) {
-      const int32_t arc = in.arcs[static_cast<size_t>(k)];
-      largest = std::max(largest, state.alpha[static_cast<size_t>(sources[arc])] - beta * energies[arc]);
+// Forward: alpha[d] = log(start(d) + sum over arcs s -> d of
+// exp(alpha[s] - beta E)), pushed along out-arcs in topological order.
+// Pushing shares the posterior pass's arc index. A pull would need a second
+// index, by destination, whose counting sort took about a fifth of the
+// pass on the CTC lattices of bench/bench_graph.cpp (docs/graphs.md).
+// Each state keeps the largest term pushed into it so far, m, and the sum of
+// exp(term - m) (an online log-sum-exp). A new largest term rescales the sum
+// by exp(m_old - m_new), so every argument of exp is <= 0 and nothing
+// overflows. When the pass reaches d, all its in-arcs have pushed, so
+// alpha[d] = m + log(sum). The sums lie in [1, A], where float exp and log
+// are accurate enough.
+void run_forward(const Graph& graph, const ArcIndex& out, const float* energies, double beta,
+                 ForwardState& state) {
+  const auto num_states = static_cast<size_t>(graph.num_states());
+  const int32_t* destinations = graph.destinations().data();
+  std::vector<double> largest(num_states, -kInf);
+  std::vector<float> sum(num_states, 0.0f);
+  for (size_t s = 0; s < num_states; ++s) {
+    if (graph.start_flags()[s] != 0) {
+      largest[s] = 0.0;  // the empty path into a start state: exp(0) = 1
+      sum[s] = 1.0f;
     }
-    if (largest == -kInf) {
-      continue;
-    }
-    double sum = start ? std::exp(-largest) : 0.0;
-    for (int32_t k = begin; k < end; ++k) {
-      const int32_t arc = in.arcs[static_cast<size_t>(k)];
-      const double term = state.alpha[static_cast<size_t>(sources[arc])] - beta * energies[arc];
-      sum += std::exp(static_cast<float>(term - largest));
-    }
-    state.alpha[su] = largest + std::log(static_cast<float>(sum));
   }
 
-  for (size_t s = 0; s < state.alpha.size(); ++s) {
+  state.alpha.assign(num_states, -kInf);
+  for (int32_t s : state.order) {
+    const auto su = static_cast<size_t>(s);
+    if (largest[su] == -kInf) {
+      continue;  // unreachable: alpha stays -inf and pushes nothing
+    }
+    const double alpha = largest[su] + std::log(sum[su]);
+    state.alpha[su] = alpha;
+    for (int32_t k = out.offsets[su]; k < out.offsets[su + 1]; ++k) {
+      const int32_t arc = out.arcs[static_cast<size_t>(k)];
+      const auto d = static_cast<size_t>(destinations[arc]);
+      const double term = alpha - beta * energies[arc];
+      if (term == -kInf) {
+        continue;  // an arc of energy +inf adds nothing
+      }
+      if (largest[d] == -kInf) {
+        largest[d] = term;  // the first term into d needs no exp
+        sum[d] = 1.0f;
+        continue;
+      }
+      const double high = std::max(largest[d], term);
+      const double low = std::min(largest[d], term);
+      const float scaled = std::exp(static_cast<float>(low - high));
+      sum[d] = term > largest[d] ? sum[d] * scaled + 1.0f : sum[d] + scaled;
+      largest[d] = high;
+    }
+  }
+
+  for (size_t s = 0; s < num_states; ++s) {
     if (graph.accept_flags()[s] != 0) {
       state.log_total = log_add(state.log_total, state.alpha[s]);
     }
@@ -79,15 +105,15 @@ void run_forward(const Graph& graph, const float* energies, double beta, Forward
 // The arc posteriors dF/dE[a] = exp(alpha[src] - beta E[a] + gamma[dst] -
 // log Z) [A], where gamma[s] is the log of the summed weight of paths from
 // s to an accept state. Both come from one pull over out-arcs in reverse
-// topological order: with m the largest term of gamma[s], the posterior is
-// exp(alpha[s] + m - log Z) * exp(term - m), so each arc costs one exp.
-std::vector<float> arc_posteriors(const Graph& graph, const float* energies, double beta,
-                                  const ForwardState& state) {
-  std::vector<float> posteriors(static_cast<size_t>(graph.num_arcs()), 0.0f);
+// topological order, factored like the forward pass: with m the largest
+// term of gamma[s], the posterior is exp(alpha[s] + m - log Z) *
+// exp(term - m), so each arc but the largest costs one exp.
+void arc_posteriors(const Graph& graph, const ArcIndex& out, const float* energies, double beta,
+                    const ForwardState& state, float* posteriors) {
+  std::fill(posteriors, posteriors + graph.num_arcs(), 0.0f);
   if (state.log_total == -kInf) {
-    return posteriors;  // no accepting path: F = +inf is constant, the gradient is zero
+    return;  // no accepting path: F = +inf is constant, the gradient is zero
   }
-  const ArcIndex out = out_arcs(graph);
   const int32_t* destinations = graph.destinations().data();
   std::vector<double> gamma(static_cast<size_t>(graph.num_states()), -kInf);
   for (size_t i = state.order.size(); i-- > 0;) {
@@ -95,55 +121,77 @@ std::vector<float> arc_posteriors(const Graph& graph, const float* energies, dou
     const int32_t begin = out.offsets[s];
     const int32_t end = out.offsets[s + 1];
     const bool accept = graph.accept_flags()[s] != 0;
+    const auto term = [&](int32_t arc) {
+      return gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc];
+    };
 
+    // The largest term and its arc; -1 stands for the accept state's own term 0.
     double largest = accept ? 0.0 : -kInf;
+    int32_t largest_arc = -1;
     for (int32_t k = begin; k < end; ++k) {
       const int32_t arc = out.arcs[static_cast<size_t>(k)];
-      largest = std::max(largest, gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc]);
+      if (term(arc) > largest) {
+        largest = term(arc);
+        largest_arc = arc;
+      }
     }
     if (largest == -kInf) {
       continue;  // a dead end: no accepting path leaves s
     }
     // alpha[s] + largest <= log Z, so this exp also takes only arguments <= 0.
-    const double scale = state.alpha[s] == -kInf
-                             ? 0.0
-                             : std::exp(static_cast<float>(state.alpha[s] + largest - state.log_total));
-    double sum = accept ? std::exp(-largest) : 0.0;
+    const float scale = state.alpha[s] == -kInf
+                            ? 0.0f
+                            : std::exp(static_cast<float>(state.alpha[s] + largest - state.log_total));
+    float rest = accept && largest_arc >= 0 ? std::exp(static_cast<float>(-largest)) : 0.0f;
     for (int32_t k = begin; k < end; ++k) {
       const int32_t arc = out.arcs[static_cast<size_t>(k)];
-      const double term = gamma[static_cast<size_t>(destinations[arc])] - beta * energies[arc];
-      const double scaled = std::exp(static_cast<float>(term - largest));
-      sum += scaled;
-      posteriors[static_cast<size_t>(arc)] = static_cast<float>(scale * scaled);
+      float scaled = 1.0f;
+      if (arc != largest_arc) {
+        scaled = std::exp(static_cast<float>(term(arc) - largest));
+        rest += scaled;
+      }
+      posteriors[arc] = scale * scaled;
     }
-    gamma[s] = largest + std::log(static_cast<float>(sum));
+    gamma[s] = largest + std::log(1.0f + rest);
   }
-  return posteriors;
 }
 
 }  // namespace
+
+double log_partition(const Graph& graph, const float* energies, double beta, float* posteriors,
+                     const char* op) {
+  ForwardState state;
+  state.order = topological_order(graph, op);
+  const ArcIndex out = out_arcs(graph);
+  run_forward(graph, out, energies, beta, state);
+  if (posteriors != nullptr) {
+    arc_posteriors(graph, out, energies, beta, state, posteriors);
+  }
+  return state.log_total;
+}
 
 Tensor free_energy(const Graph& graph, float beta) {
   if (!(beta > 0.0f) || !std::isfinite(beta)) {
     throw std::invalid_argument(
         fmt::format("free_energy: beta is {}; expected a finite value > 0", beta));
   }
-  ForwardState state;
-  state.order = topological_order(graph, "free_energy");
   const Tensor energies = graph.energies();
-  run_forward(graph, energies.data(), beta, state);
-
-  // F = -(1/beta) log Z, and +inf when Z = 0.
-  const double value = state.log_total == -kInf ? kInf : -state.log_total / beta;
-  Tensor result = scalar(static_cast<float>(value));
+  const bool grad = needs_grad({&energies});
 
   // The posteriors are computed now, while the graph is still in cache, so
   // the node keeps one float per arc instead of a copy of the graph.
-  if (needs_grad({&energies})) {
+  std::vector<float> posteriors(grad ? static_cast<size_t>(graph.num_arcs()) : 0);
+  const double log_total =
+      log_partition(graph, energies.data(), beta, grad ? posteriors.data() : nullptr, "free_energy");
+
+  // F = -(1/beta) log Z, and +inf when Z = 0.
+  const double value = log_total == -kInf ? kInf : -log_total / beta;
+  Tensor result = scalar(static_cast<float>(value));
+
+  if (grad) {
     Tape::current().record(
         "free_energy", {energies}, result,
-        [energies, posteriors = arc_posteriors(graph, energies.data(), beta, state)](
-            const Tensor& grad_result) {
+        [energies, posteriors = std::move(posteriors)](const Tensor& grad_result) {
           // dF/dE[a] = the posterior of arc a
           float* grad = grad_buffer(energies);
           const float g = grad_result.item();
