@@ -55,6 +55,11 @@ void check_options(const TrainCommand& options) {
         "--source fonts and --cell-width 18 (got --source {} and --cell-width {})",
         options.data.source, options.data.cell_width));
   }
+  if (options.train.loss == recognition::kAsg && options.decode == "beam") {
+    throw UserError(
+        "--decode beam cannot use the transitions that --loss asg learns, so the test report "
+        "would fail after training; use --decode viterbi (or greedy) with --loss asg");
+  }
   recognition::check_run_folder(options.train.run_dir);
   check_output_folder(options.train.run_dir, "--run-dir");
 }

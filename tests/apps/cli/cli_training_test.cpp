@@ -221,6 +221,13 @@ TEST_CASE("cli train checks its inputs before the data", "[cli][train][errors]")
     CHECK(run.err.find("already contains a run") != std::string::npos);
     CHECK(read_text(temp / "run" / "best.safetensors") == "earlier run");
   }
+  SECTION("--loss asg with --decode beam") {
+    const Run run = run_ember(fmt::format("train --loss asg --decode beam --run-dir '{}'",
+                                          (temp / "run").string()));
+    require_one_line_error(run);
+    CHECK(run.err.find("--decode beam") != std::string::npos);
+    CHECK_FALSE(fs::exists(temp / "run" / "last.safetensors"));
+  }
   SECTION("a run folder under a file") {
     write_text(temp / "file", "not a folder");
     const Run run = run_ember(fmt::format("train --run-dir '{}'", (temp / "file" / "run").string()));
