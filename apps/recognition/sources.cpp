@@ -5,9 +5,11 @@
 #include <fstream>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "apps/data/augment.h"
 #include "apps/data/digit_strings.h"
 #include "apps/data/idx.h"
 #include "apps/data/labelled_folder.h"
@@ -138,13 +140,24 @@ DataSets load_digits(const DataOptions& options) {
   const data::DigitStringGenerator train_strings(digits, split.train, strings);
   const data::DigitStringGenerator test_strings(digits, split.test, strings);
 
+  // The augmentation flags distort the training strings only: validation
+  // and test strings stay real handwriting, undistorted.
+  data::AugmentOptions augment;
+  augment.max_jitter = options.max_jitter;
+  augment.salt_fraction = options.salt;
+  augment.affine = options.affine;
+  augment.elastic = options.elastic;
+  augment.stroke_probability = options.stroke;
+
   DataSets sets;
   sets.symbols = std::string(kDigits) + "_";
   data::Rng train_rng(options.seed);
   data::Rng validation_rng(options.seed + kValidationSeedOffset);
   data::Rng test_rng(options.seed + kTestSeedOffset);
   for (int64_t i = 0; i < options.train_count; ++i) {
-    sets.train.push_back(train_strings.next(train_rng));
+    data::LabelledImage sample = train_strings.next(train_rng);
+    sample.image = data::augment(sample.image, augment, train_rng);
+    sets.train.push_back(std::move(sample));
   }
   // Validation strings come from the training digits: model selection never
   // looks at the test digits.
