@@ -9,13 +9,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "apps/batched_decoding.h"
 #include "apps/commands.h"
 #include "apps/options.h"
 #include "apps/recognition/inference.h"
@@ -114,18 +114,16 @@ void run_decode(DecodeCommand& options) {
   for (const Input& input : inputs) {
     samples.push_back({input.image, ""});
   }
-  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(options.batch_size)) {
-    const size_t end = std::min(samples.size(), start + static_cast<size_t>(options.batch_size));
-    std::vector<size_t> indices(end - start);
-    std::iota(indices.begin(), indices.end(), start);
-    const recognition::Batch batch = recognition::make_batch(samples, indices, recognizer.alphabet());
-    const auto transcriptions =
-        recognizer.transcribe(batch, decoding.method, decoding.lexicon_or_null(), decoding.beam_width);
-    const std::vector<float> free = recognition::transcription_free_energies(recognizer, batch, transcriptions);
-    for (size_t b = 0; b < transcriptions.size(); ++b) {
-      fmt::print("{}\t{}\t{:.3f}\n", inputs[start + b].file, transcriptions[b].text, free[b]);
-    }
-  }
+  transcribe_in_batches(
+      recognizer, samples, decoding, options.batch_size,
+      [&](const recognition::Batch& batch, size_t start,
+          const std::vector<recognition::Transcription>& transcriptions) {
+        const std::vector<float> free =
+            recognition::transcription_free_energies(recognizer, batch, transcriptions);
+        for (size_t b = 0; b < transcriptions.size(); ++b) {
+          fmt::print("{}\t{}\t{:.3f}\n", inputs[start + b].file, transcriptions[b].text, free[b]);
+        }
+      });
   if (skipped > 0) {
     fmt::print(stderr, "ember decode: {} damaged images skipped, {} decoded\n", skipped, inputs.size());
   }
@@ -148,9 +146,7 @@ void add_decode_command(CLI::App& app) {
                       "Ink polarity: detect (from the border), keep (light ink on dark) or invert (dark ink on light)")
       ->check(CLI::IsMember({"detect", "keep", "invert"}))
       ->capture_default_str();
-  command->add_option("--batch-size", options->batch_size, "Images run through the network at once")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  add_batch_size_option(*command, options->batch_size);
   add_common_options(*command, options->common);
   command->callback([options] { run_decode(*options); });
 }

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/batched_decoding.h"
 #include "apps/commands.h"
 #include "apps/data/labelled_folder.h"
 #include "apps/options.h"
@@ -96,17 +96,14 @@ recognition::ErrorCounter run_ember(const EvalCommand& options, const DecodingSe
                                     recognition::Recognizer& recognizer, const recognition::Samples& samples) {
   recognizer.model().eval();
   recognition::ErrorCounter counter;
-  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(options.batch_size)) {
-    const size_t end = std::min(samples.size(), start + static_cast<size_t>(options.batch_size));
-    std::vector<size_t> indices(end - start);
-    std::iota(indices.begin(), indices.end(), start);
-    const recognition::Batch batch = recognition::make_batch(samples, indices, recognizer.alphabet());
-    const auto transcriptions =
-        recognizer.transcribe(batch, decoding.method, decoding.lexicon_or_null(), decoding.beam_width);
-    for (size_t b = 0; b < transcriptions.size(); ++b) {
-      counter.add(batch.texts[b], transcriptions[b].text);
-    }
-  }
+  transcribe_in_batches(
+      recognizer, samples, decoding, options.batch_size,
+      [&counter](const recognition::Batch& batch, size_t /*start*/,
+                 const std::vector<recognition::Transcription>& transcriptions) {
+        for (size_t b = 0; b < transcriptions.size(); ++b) {
+          counter.add(batch.texts[b], transcriptions[b].text);
+        }
+      });
   return counter;
 }
 
@@ -235,9 +232,7 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--json", options->json, "Also write the figures and confusions to this JSON file");
   command->add_flag("--tesseract", options->tesseract,
                     "Also run Tesseract (tesseract-ocr) on the same images and show its error rates");
-  command->add_option("--batch-size", options->batch_size, "Images run through the network at once")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  add_batch_size_option(*command, options->batch_size);
   add_common_options(*command, options->common);
   command->callback([options] { run_eval(*options); });
 }

@@ -170,6 +170,38 @@ SliceScale slice_scales(const Tensor& x, const ReduceLayout& layout) {
   return scales;
 }
 
+// A row kernel from kernels/rows.h: (rows, n, x, out) over contiguous rows.
+using RowKernel = void (*)(int64_t, int64_t, const float*, float*);
+
+// Computes softmax or log_softmax of x along the layout's axis, which differ
+// only in the formula for one element. Contiguous rows (inner == 1) go to
+// row_kernel, which computes the same values and handles the same edge cases.
+// Strided slices call element(x_k, m, s) for each x_k, where m is the slice's
+// max (-inf for an all -inf slice) and s = sum_k exp(x_k - m).
+template <class Element>
+Tensor normalize_slices(const Tensor& x, const ReduceLayout& layout, RowKernel row_kernel,
+                        Element element) {
+  Tensor y = zeros(x.shape());
+  if (layout.inner == 1) {
+    row_kernel(layout.outer, layout.n, x.data(), y.mutable_data());
+    return y;
+  }
+
+  const SliceScale scales = slice_scales(x, layout);
+  const float* xs = x.data();
+  float* ys = y.mutable_data();
+  for (int64_t o = 0; o < layout.outer; ++o) {
+    for (int64_t k = 0; k < layout.n; ++k) {
+      for (int64_t i = 0; i < layout.inner; ++i) {
+        const size_t out = static_cast<size_t>(o * layout.inner + i);
+        const int64_t at = (o * layout.n + k) * layout.inner + i;
+        ys[at] = element(xs[at], scales.max[out], scales.sum_exp[out]);
+      }
+    }
+  }
+  return y;
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
@@ -298,31 +330,12 @@ Tensor logsumexp(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
 Tensor softmax(const Tensor& x, int64_t dim) {
   const ReduceLayout layout = make_layout(x, dim, /*keepdim=*/true, "softmax");
 
-  Tensor y = zeros(x.shape());
-  if (layout.inner == 1) {
-    // Contiguous rows: the SIMD row kernel computes the same values and
-    // handles the same edge cases.
-    kernels::row_softmax(layout.outer, layout.n, x.data(), y.mutable_data());
-  } else {
-    const SliceScale scales = slice_scales(x, layout);
-
-    // y_k = exp(x_k - m) / s. A slice that is all -inf has no distribution;
-    // its result is all zeros rather than NaN.
-    const float* xs = x.data();
-    float* ys = y.mutable_data();
-    for (int64_t o = 0; o < layout.outer; ++o) {
-      for (int64_t k = 0; k < layout.n; ++k) {
-        for (int64_t i = 0; i < layout.inner; ++i) {
-          const size_t out = static_cast<size_t>(o * layout.inner + i);
-          const int64_t at = (o * layout.n + k) * layout.inner + i;
-          const float m = scales.max[out];
-          ys[at] = m == -kInf ? 0.0f
-                              : static_cast<float>(std::exp(static_cast<double>(xs[at]) - m) /
-                                                   scales.sum_exp[out]);
-        }
-      }
-    }
-  }
+  // y_k = exp(x_k - m) / s. A slice that is all -inf has no distribution;
+  // its result is all zeros rather than NaN.
+  Tensor y =
+      normalize_slices(x, layout, kernels::row_softmax, [](float x_k, float m, double s) {
+        return m == -kInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(x_k) - m) / s);
+      });
 
   if (needs_grad({&x})) {
     Tape::current().record("softmax", {x}, y, [x, y, layout](const Tensor& grad_y) {
@@ -351,30 +364,12 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   const ReduceLayout layout = make_layout(x, dim, /*keepdim=*/true, "log_softmax");
 
-  Tensor y = zeros(x.shape());
-  if (layout.inner == 1) {
-    // Contiguous rows: the SIMD row kernel computes the same values and
-    // handles the same edge cases.
-    kernels::row_log_softmax(layout.outer, layout.n, x.data(), y.mutable_data());
-  } else {
-    const SliceScale scales = slice_scales(x, layout);
-
-    // y_k = (x_k - m) - log s. An all -inf slice gives -inf everywhere, not NaN.
-    const float* xs = x.data();
-    float* ys = y.mutable_data();
-    for (int64_t o = 0; o < layout.outer; ++o) {
-      for (int64_t k = 0; k < layout.n; ++k) {
-        for (int64_t i = 0; i < layout.inner; ++i) {
-          const size_t out = static_cast<size_t>(o * layout.inner + i);
-          const int64_t at = (o * layout.n + k) * layout.inner + i;
-          const float m = scales.max[out];
-          ys[at] = m == -kInf ? -kInf
-                              : static_cast<float>((static_cast<double>(xs[at]) - m) -
-                                                   std::log(scales.sum_exp[out]));
-        }
-      }
-    }
-  }
+  // y_k = (x_k - m) - log s. An all -inf slice gives -inf everywhere, not NaN.
+  Tensor y =
+      normalize_slices(x, layout, kernels::row_log_softmax, [](float x_k, float m, double s) {
+        return m == -kInf ? -kInf
+                          : static_cast<float>((static_cast<double>(x_k) - m) - std::log(s));
+      });
 
   if (needs_grad({&x})) {
     Tape::current().record("log_softmax", {x}, y, [x, y, layout](const Tensor& grad_y) {

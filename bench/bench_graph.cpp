@@ -11,9 +11,8 @@
 // inputs, so the two summed losses are printed side by side as a check.
 //
 // A benchmark, not a test: it prints medians and ratios and asserts nothing.
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,19 +65,15 @@ void run_case(const Case& c, int repeats, const std::string& peer) {
     });
     fmt::print("  {} thread(s): ember graph {:7.3f} ms wall {:7.3f} ms cpu  loss {:.4f}\n", threads,
                ember.wall_ms, ember.cpu_ms, loss);
-    if (peer.empty()) {
-      continue;
-    }
-    const bench::PeerResult torch = bench::run_ctc_peer(peer, input, threads, repeats);
-    if (std::isnan(torch.loss)) {
-      fmt::print("  {} thread(s): pytorch peer failed (no /usr/bin/python3 with torch, or no {})\n",
-                 threads, peer);
+    const std::optional<bench::PeerResult> torch =
+        bench::run_ctc_peer(peer, input, threads, repeats);
+    if (!torch) {
       continue;
     }
     fmt::print("  {} thread(s): pytorch     {:7.3f} ms wall {:7.3f} ms cpu  loss {:.4f}\n", threads,
-               torch.timing.wall_ms, torch.timing.cpu_ms, torch.loss);
+               torch->timing.wall_ms, torch->timing.cpu_ms, torch->loss);
     fmt::print("  {} thread(s): ratio ember graph / pytorch: {:.2f}x wall, {:.2f}x cpu\n", threads,
-               ember.wall_ms / torch.timing.wall_ms, ember.cpu_ms / torch.timing.cpu_ms);
+               ember.wall_ms / torch->timing.wall_ms, ember.cpu_ms / torch->timing.cpu_ms);
   }
   if (!peer.empty()) {
     std::remove(input.c_str());
@@ -88,24 +83,16 @@ void run_case(const Case& c, int repeats, const std::string& peer) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int repeats = 20;
-  std::string peer = "bench/peers/ctc_peer.py";
-  for (int i = 1; i < argc; ++i) {
-    const std::string argument = argv[i];
-    if (argument == "--repeats" && i + 1 < argc) {
-      repeats = std::max(1, std::atoi(argv[++i]));
-    } else if (argument == "--peer" && i + 1 < argc) {
-      peer = argv[++i];
-    } else if (argument == "--no-peer") {
-      peer.clear();
-    } else {
-      fmt::print(stderr, "usage: ember_bench_graph [--repeats N] [--peer PATH | --no-peer]\n");
-      return 2;
-    }
+  const std::optional<bench::PeerOptions> options =
+      bench::parse_peer_options(argc, argv, "ember_bench_graph", /*default_repeats=*/20);
+  if (!options) {
+    return 2;
   }
-  fmt::print("CTC forward + backward, graph route vs PyTorch ctc_loss, median of {} runs\n", repeats);
+
+  fmt::print("CTC forward + backward, graph route vs PyTorch ctc_loss, median of {} runs\n",
+             options->repeats);
   for (const Case& c : {Case{60, 10}, Case{120, 25}}) {
-    run_case(c, repeats, peer);
+    run_case(c, options->repeats, options->peer);
   }
   return 0;
 }

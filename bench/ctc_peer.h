@@ -1,19 +1,21 @@
-// Timing and the PyTorch CTC peer (bench/peers/ctc_peer.py), for the
-// benchmarks that compare a CTC loss with PyTorch's CPU ctc_loss in the
-// same run. It times a body (median wall-clock and process CPU time),
-// writes the peer's input file and runs the peer at a thread count.
+// Timing, command-line options and the PyTorch CTC peer
+// (bench/peers/ctc_peer.py), for the benchmarks that compare a CTC loss with
+// PyTorch's CPU ctc_loss in the same run. It times a body (median wall-clock
+// and process CPU time), parses the options the benchmarks share, writes the
+// peer's input file and runs the peer at a thread count.
 //
 // Header-only, because each benchmark is one translation unit.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,36 @@ inline Timing median_timing(int repeats, const std::function<void()>& body) {
   return {wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
+// The options of a CTC benchmark.
+struct PeerOptions {
+  int repeats = 1;                               // timed runs per measurement
+  std::string peer = "bench/peers/ctc_peer.py";  // path to the peer; empty with --no-peer
+};
+
+// Parses [--repeats N] [--peer PATH | --no-peer], starting from
+// default_repeats and the default peer path (relative to the repository
+// root). On any other argument it prints program's usage line to stderr
+// and returns nullopt.
+inline std::optional<PeerOptions> parse_peer_options(int argc, char** argv, const char* program,
+                                                     int default_repeats) {
+  PeerOptions options;
+  options.repeats = default_repeats;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--repeats" && i + 1 < argc) {
+      options.repeats = std::max(1, std::atoi(argv[++i]));
+    } else if (argument == "--peer" && i + 1 < argc) {
+      options.peer = argv[++i];
+    } else if (argument == "--no-peer") {
+      options.peer.clear();
+    } else {
+      fmt::print(stderr, "usage: {} [--repeats N] [--peer PATH | --no-peer]\n", program);
+      return std::nullopt;
+    }
+  }
+  return options;
+}
+
 // Writes the peer's input file for log_probs [B, L, C] and one target of
 // length T per sample, every sample using all L windows. ctc_peer.py
 // describes the layout.
@@ -88,31 +120,39 @@ inline void write_ctc_peer_input(const std::string& path, const Tensor& log_prob
   }
 }
 
-// The peer's summed loss and timing; every field is NaN if the peer failed
-// (no Python, no PyTorch, or no such script).
+// The peer's summed loss and timing.
 struct PeerResult {
-  double loss = std::nan("");
-  Timing timing{std::nan(""), std::nan("")};
+  double loss;
+  Timing timing;
 };
 
 // Runs peer (a path to ctc_peer.py) under /usr/bin/python3 with
-// OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to threads.
-inline PeerResult run_ctc_peer(const std::string& peer, const std::string& input, int threads,
-                               int repeats) {
+// OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to threads. Returns nullopt
+// if peer is empty (--no-peer). If the peer fails (no Python, no PyTorch or
+// no such script), prints a line saying so for this thread count and
+// returns nullopt.
+inline std::optional<PeerResult> run_ctc_peer(const std::string& peer, const std::string& input,
+                                              int threads, int repeats) {
+  if (peer.empty()) {
+    return std::nullopt;
+  }
   const std::string command = fmt::format(
       "OMP_NUM_THREADS={0} OPENBLAS_NUM_THREADS={0} /usr/bin/python3 {1} {2} {3} 2>/dev/null",
       threads, peer, input, repeats);
   FILE* pipe = popen(command.c_str(), "r");
-  PeerResult result;
-  if (pipe == nullptr) {
-    return result;
+  std::optional<PeerResult> result;
+  if (pipe != nullptr) {
+    PeerResult parsed{};
+    if (std::fscanf(pipe, "%lf %lf %lf", &parsed.loss, &parsed.timing.wall_ms,
+                    &parsed.timing.cpu_ms) == 3) {
+      result = parsed;
+    }
+    pclose(pipe);
   }
-  PeerResult parsed;
-  if (std::fscanf(pipe, "%lf %lf %lf", &parsed.loss, &parsed.timing.wall_ms,
-                  &parsed.timing.cpu_ms) == 3) {
-    result = parsed;
+  if (!result) {
+    fmt::print("  {} thread(s): pytorch peer failed (no /usr/bin/python3 with torch, or no {})\n",
+               threads, peer);
   }
-  pclose(pipe);
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "autodiff/tape.h"
+#include "ebm/alignment/batch_lattices.h"
 #include "ebm/alignment/lattice_dp.h"
 #include "ebm/alignment/log_space.h"
 #include "ebm/alignment/parallel.h"
@@ -107,12 +108,8 @@ Tensor free_energy(const Tensor& energies, const AlignmentBatch& batch, const To
                    float beta) {
   check_beta(beta, "free_energy");
   const CheckedBatch checked = check_batch(energies, batch, "free_energy");
-  std::vector<Lattice> lattices;
-  for (const auto& target : checked.targets) {
-    lattices.push_back(build_lattice(topology, target));
-  }
-  return chain_free_energy(energies, std::move(lattices), checked.input_lengths, beta,
-                           "free_energy");
+  return chain_free_energy(energies, target_lattices(checked, topology), checked.input_lengths,
+                           beta, "free_energy");
 }
 
 Tensor free_energy_path_matrix(const Tensor& path_matrix, const std::vector<int64_t>& input_lengths,
@@ -120,22 +117,9 @@ Tensor free_energy_path_matrix(const Tensor& path_matrix, const std::vector<int6
   check_beta(beta, "free_energy_path_matrix");
   const CheckedBatch checked =
       check_energies(path_matrix, input_lengths, "free_energy_path_matrix");
-  if (!column_lengths.empty() && static_cast<int64_t>(column_lengths.size()) != checked.batch) {
-    throw std::invalid_argument(fmt::format("free_energy_path_matrix: {} column lengths for a batch of B = {}",
-                                            column_lengths.size(), checked.batch));
-  }
-  std::vector<Lattice> lattices;
-  for (int64_t b = 0; b < checked.batch; ++b) {
-    const int64_t columns = column_lengths.empty() ? checked.symbols : column_lengths[b];
-    if (columns < 0 || columns > checked.symbols) {
-      throw std::invalid_argument(fmt::format(
-          "free_energy_path_matrix: column length {} of sample {} is outside [0, S = {}]",
-          columns, b, checked.symbols));
-    }
-    lattices.push_back(chain_lattice(columns));
-  }
-  return chain_free_energy(path_matrix, std::move(lattices), checked.input_lengths, beta,
-                           "free_energy_path_matrix");
+  return chain_free_energy(
+      path_matrix, path_matrix_lattices(checked, column_lengths, "free_energy_path_matrix"),
+      checked.input_lengths, beta, "free_energy_path_matrix");
 }
 
 // ------------------------------------------------------------ all label sequences

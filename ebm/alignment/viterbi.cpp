@@ -3,11 +3,9 @@
 #include "ebm/alignment/viterbi.h"
 
 #include <memory>
-#include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "autodiff/tape.h"
+#include "ebm/alignment/batch_lattices.h"
 #include "ebm/alignment/lattice_dp.h"
 #include "ebm/alignment/log_space.h"
 #include "ebm/alignment/parallel.h"
@@ -104,33 +102,17 @@ ViterbiResult chain_viterbi(const Tensor& energies, const std::vector<Lattice>& 
 ViterbiResult viterbi(const Tensor& energies, const AlignmentBatch& batch,
                       const Topology& topology, bool keep_table) {
   const CheckedBatch checked = check_batch(energies, batch, "viterbi");
-  std::vector<Lattice> lattices;
-  for (const auto& target : checked.targets) {
-    lattices.push_back(build_lattice(topology, target));
-  }
-  return chain_viterbi(energies, lattices, checked.input_lengths, keep_table, "viterbi");
+  return chain_viterbi(energies, target_lattices(checked, topology), checked.input_lengths,
+                       keep_table, "viterbi");
 }
 
 ViterbiResult viterbi_path_matrix(const Tensor& path_matrix,
                                   const std::vector<int64_t>& input_lengths,
                                   const std::vector<int64_t>& column_lengths, bool keep_table) {
   const CheckedBatch checked = check_energies(path_matrix, input_lengths, "viterbi_path_matrix");
-  if (!column_lengths.empty() && static_cast<int64_t>(column_lengths.size()) != checked.batch) {
-    throw std::invalid_argument(fmt::format("viterbi_path_matrix: {} column lengths for a batch of B = {}",
-                                            column_lengths.size(), checked.batch));
-  }
-  std::vector<Lattice> lattices;
-  for (int64_t b = 0; b < checked.batch; ++b) {
-    const int64_t columns = column_lengths.empty() ? checked.symbols : column_lengths[b];
-    if (columns < 0 || columns > checked.symbols) {
-      throw std::invalid_argument(fmt::format(
-          "viterbi_path_matrix: column length {} of sample {} is outside [0, S = {}]", columns,
-          b, checked.symbols));
-    }
-    lattices.push_back(chain_lattice(columns));
-  }
-  return chain_viterbi(path_matrix, lattices, checked.input_lengths, keep_table,
-                       "viterbi_path_matrix");
+  return chain_viterbi(path_matrix,
+                       path_matrix_lattices(checked, column_lengths, "viterbi_path_matrix"),
+                       checked.input_lengths, keep_table, "viterbi_path_matrix");
 }
 
 }  // namespace ember::alignment

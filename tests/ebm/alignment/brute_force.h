@@ -5,7 +5,12 @@
 // Separator topology: pi reads y iff its run-length encoding (consecutive
 // repeats merged) is exactly y's separator transform, y1 _ y2 _ ... yT _.
 // ctc: pi reads collapse(pi) (merge repeats, drop blanks), always.
+//
+// It also defines the sweep of small cases that the enumeration tests of
+// free_energy and viterbi share.
 #pragma once
+
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -13,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "autodiff/tensor.h"
 #include "ebm/alignment/topology.h"
 
 namespace ember::alignment::testing {
@@ -147,6 +153,37 @@ inline std::vector<std::vector<int64_t>> all_alignments(int64_t windows, int64_t
     }
   }
   return matching;
+}
+
+// Draws count energies uniformly from [low, high).
+inline std::vector<float> random_energies(int64_t count, Generator& generator,
+                                          float low = -2.0f, float high = 2.0f) {
+  std::vector<float> values;
+  for (int64_t i = 0; i < count; ++i) {
+    values.push_back(generator.uniform(low, high));
+  }
+  return values;
+}
+
+// C of the sweep below: symbols 0 and 1, and 2 as the separator or blank.
+inline constexpr int64_t kSweepSymbols = 3;
+
+// Runs check(topology, windows, target, energies) for each topology (one
+// SECTION each), L = 0 .. 6 and six targets of length 0 to 3, with fresh
+// random energies E [L, C] for every case.
+template <class Check>
+void sweep_small_cases(Generator& generator, Check check) {
+  const std::vector<std::vector<int64_t>> targets = {{}, {0}, {1}, {0, 1}, {0, 0}, {1, 0, 1}};
+  for (const TopologyKind kind : {TopologyKind::separator, TopologyKind::ctc}) {
+    const Topology topology{kind, 2};
+    SECTION(topology_name(kind)) {
+      for (int64_t windows = 0; windows <= 6; ++windows) {
+        for (const auto& target : targets) {
+          check(topology, windows, target, random_energies(windows * kSweepSymbols, generator));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace ember::alignment::testing

@@ -40,34 +40,16 @@ void check_against_brute_force(const std::vector<float>& energies, int64_t windo
   }
 }
 
-std::vector<float> random_energies(int64_t count, Generator& generator, float low = -2.0f,
-                                   float high = 2.0f) {
-  std::vector<float> values;
-  for (int64_t i = 0; i < count; ++i) {
-    values.push_back(generator.uniform(low, high));
-  }
-  return values;
-}
-
 }  // namespace
 
 TEST_CASE("free_energy matches enumeration", "[alignment][forward]") {
   Generator generator(7);
-  // C = 3: symbols 0, 1 and the separator / blank 2.
-  const int64_t symbols = 3;
-  const std::vector<std::vector<int64_t>> targets = {{}, {0}, {1}, {0, 1}, {0, 0}, {1, 0, 1}};
-  for (const TopologyKind kind : {TopologyKind::separator, TopologyKind::ctc}) {
-    const Topology topology{kind, 2};
-    SECTION(topology_name(kind)) {
-      for (int64_t windows = 0; windows <= 6; ++windows) {
-        for (const auto& target : targets) {
-          const auto energies = random_energies(windows * symbols, generator);
-          check_against_brute_force(energies, windows, symbols, target, topology, 1.0f);
-          check_against_brute_force(energies, windows, symbols, target, topology, 3.0f);
-        }
-      }
-    }
-  }
+  sweep_small_cases(generator, [](const Topology& topology, int64_t windows,
+                                  const std::vector<int64_t>& target,
+                                  const std::vector<float>& energies) {
+    check_against_brute_force(energies, windows, kSweepSymbols, target, topology, 1.0f);
+    check_against_brute_force(energies, windows, kSweepSymbols, target, topology, 3.0f);
+  });
 }
 
 TEST_CASE("free_energy of ctc by hand", "[alignment][forward][hw-p2-ctc]") {

@@ -17,52 +17,41 @@ using namespace ember::alignment::testing;
 
 TEST_CASE("viterbi matches enumeration", "[alignment][viterbi][hw-p1-viterbi]") {
   Generator generator(21);
-  const int64_t symbols = 3;
-  const std::vector<std::vector<int64_t>> targets = {{}, {0}, {1}, {0, 1}, {0, 0}, {1, 0, 1}};
-  for (const TopologyKind kind : {TopologyKind::separator, TopologyKind::ctc}) {
-    const Topology topology{kind, 2};
-    SECTION(topology_name(kind)) {
-      for (int64_t windows = 0; windows <= 6; ++windows) {
-        for (const auto& target : targets) {
-          INFO("L = " << windows << ", T = " << target.size());
-          std::vector<float> energies;
-          for (int64_t i = 0; i < windows * symbols; ++i) {
-            energies.push_back(generator.uniform(-2.0f, 2.0f));
-          }
-          Tensor e = from_vector(energies, {1, windows, symbols});
-          e.set_requires_grad(true);
-          const ViterbiResult best = viterbi(e, make_alignment_batch({target}), topology);
+  sweep_small_cases(generator, [](const Topology& topology, int64_t windows,
+                                  const std::vector<int64_t>& target,
+                                  const std::vector<float>& energies) {
+    INFO("L = " << windows << ", T = " << target.size());
+    Tensor e = from_vector(energies, {1, windows, kSweepSymbols});
+    e.set_requires_grad(true);
+    const ViterbiResult best = viterbi(e, make_alignment_batch({target}), topology);
 
-          double lowest = std::numeric_limits<double>::infinity();
-          std::vector<int64_t> argmin;
-          for (const auto& pi : alignments_of(target, windows, symbols, topology)) {
-            const double energy = window_energy(energies, symbols, pi);
-            if (energy < lowest) {
-              lowest = energy;
-              argmin = pi;
-            }
-          }
-          if (!std::isfinite(lowest)) {
-            CHECK(best.energy.item() == std::numeric_limits<float>::infinity());
-            continue;
-          }
-          CHECK(best.energy.item() == Approx(lowest).margin(1e-5));
-          // Random energies have no ties, so the path is the unique argmin.
-          CHECK(best.symbols[0] == argmin);
-          CHECK(reads(best.symbols[0], target, topology));
-
-          // The gradient is the indicator of the best path.
-          best.energy.backward();
-          const std::vector<float> grad = e.grad().to_vector();
-          for (int64_t t = 0; t < windows; ++t) {
-            for (int64_t c = 0; c < symbols; ++c) {
-              CHECK(grad[t * symbols + c] == (argmin[t] == c ? 1.0f : 0.0f));
-            }
-          }
-        }
+    double lowest = std::numeric_limits<double>::infinity();
+    std::vector<int64_t> argmin;
+    for (const auto& pi : alignments_of(target, windows, kSweepSymbols, topology)) {
+      const double energy = window_energy(energies, kSweepSymbols, pi);
+      if (energy < lowest) {
+        lowest = energy;
+        argmin = pi;
       }
     }
-  }
+    if (!std::isfinite(lowest)) {
+      CHECK(best.energy.item() == std::numeric_limits<float>::infinity());
+      return;
+    }
+    CHECK(best.energy.item() == Approx(lowest).margin(1e-5));
+    // Random energies have no ties, so the path is the unique argmin.
+    CHECK(best.symbols[0] == argmin);
+    CHECK(reads(best.symbols[0], target, topology));
+
+    // The gradient is the indicator of the best path.
+    best.energy.backward();
+    const std::vector<float> grad = e.grad().to_vector();
+    for (int64_t t = 0; t < windows; ++t) {
+      for (int64_t c = 0; c < kSweepSymbols; ++c) {
+        CHECK(grad[t * kSweepSymbols + c] == (argmin[t] == c ? 1.0f : 0.0f));
+      }
+    }
+  });
 }
 
 TEST_CASE("viterbi ties advance early", "[alignment][viterbi]") {
