@@ -12,7 +12,9 @@ set -euo pipefail
 
 build_packages=(g++ cmake make libfmt-dev catch2 libstb-dev libcli11-dev nlohmann-json3-dev)
 font_packages=(fonts-anonymous-pro fonts-dkg-handwriting fonts-breip fonts-femkeklaver
-               fonts-rufscript fonts-klee fonts-humor-sans npm)
+               fonts-rufscript fonts-klee fonts-humor-sans fonts-comic-neue fonts-dancingscript
+               fonts-kristi fonts-isabella fonts-ecolier-court fonts-tlwg-purisa fonts-urw-base35
+               fonts-liberation2 fonts-freefont-ttf npm)
 peer_packages=(python3-torch python3-numpy libopenblas0 libbenchmark-dev tesseract-ocr tesseract-ocr-eng)
 
 wanted=("${build_packages[@]}")

@@ -2,9 +2,10 @@
 # The main job: installs what is missing, builds Ember, then trains two
 # handwriting recognizers end to end and reports their error on data they
 # never saw in training:
-#   1. words in handwriting fonts (dkg, Breip, femkeklaver, Rufscript) plus
-#      DejaVu Sans, DejaVu Serif and Anonymous Pro for variety, with one
-#      whole font family (Klee One) held out for the test set;
+#   1. words in 16 fonts: handwriting and script fonts (dkg, Breip,
+#      femkeklaver, Rufscript, Comic Neue, Dancing Script, Kristi, Isabella,
+#      Ecolier, Purisa, Z003) and print fonts for variety, with one whole
+#      font family (Klee One) held out for the test set;
 #   2. strings of 4-6 real handwritten MNIST digits, tested on strings made
 #      only from digits that no training string used.
 # Checkpoints, metrics, plots and result.json of each go to a run folder.
@@ -27,17 +28,18 @@ mkdir -p "$run_dir"
 echo "main-job: writing everything to $run_dir"
 
 echo "main-job: 1/2 handwriting fonts (Klee One held out for the test)"
-build/apps/ember train --source fonts \
-  --fonts "dkg,Breip,femkeklaver,Rufscript,DejaVu Sans,DejaVu Serif,Anonymous Pro" \
+fonts="dkg,Breip,femkeklaver,Rufscript,DejaVu Sans,DejaVu Serif,Anonymous Pro,Comic Neue"
+fonts+=",Dancing Script,Kristi,Isabella,Ecolier_court,Purisa,Z003,Liberation Sans,FreeSans"
+build/apps/ember train --source fonts --fonts "$fonts" \
   --holdout-fonts "Klee One" --cell-width 0 --min-length 3 --max-length 7 --affine --elastic \
-  --stroke 0.3 --model cnn --loss ctc --topology ctc --epochs 5 \
-  --train-samples "$(count 8000)" --validation-samples "$(count 300)" --test-samples "$(count 500)" \
+  --stroke 0.3 --model cnn --loss ctc --topology ctc --epochs 6 --lr-schedule cosine \
+  --train-samples "$(count 12000)" --validation-samples "$(count 300)" --test-samples "$(count 500)" \
   --run-dir "$run_dir/fonts" | tee "$run_dir/fonts.txt"
 
 echo "main-job: 2/2 real handwritten digit strings (MNIST, held-out digits for the test)"
-build/apps/ember train --source digits --min-digits 4 --max-digits 6 \
-  --model cnn --loss ctc --topology ctc --epochs 6 \
-  --train-samples "$(count 8000)" --validation-samples "$(count 300)" --test-samples "$(count 1000)" \
+build/apps/ember train --source digits --min-digits 4 --max-digits 6 --affine --elastic \
+  --model cnn --loss ctc --topology ctc --epochs 8 --lr-schedule cosine \
+  --train-samples "$(count 10000)" --validation-samples "$(count 300)" --test-samples "$(count 1000)" \
   --run-dir "$run_dir/digits" | tee "$run_dir/digits.txt"
 
 echo
