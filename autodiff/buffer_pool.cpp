@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +56,11 @@ void* pool_allocate(std::size_t bytes) {
     return block;
   }
 
+  // Rounding up to a size class adds at most 1/8 to bytes. Above this bound
+  // the sum could wrap around to a small block, so such requests fail.
+  if (bytes > std::numeric_limits<std::size_t>::max() / 2) {
+    throw std::bad_alloc();
+  }
   const std::size_t rounded = size_class(bytes);
   {
     const std::lock_guard lock(p.mutex);

@@ -516,13 +516,22 @@ Tensor max_pool_forward(const Tensor& x, const Pool2dOptions& options, Argmax& a
 
   Tensor y = empty({x.size(0), g.channels, g.out_height, g.out_width});
   argmax.resize(static_cast<size_t>(y.numel()));
-  kernels::max_pool2d(planes, x.data(), y.mutable_data(), argmax.data());
+  // The kernels reject zero planes, while an empty batch is a valid input
+  // whose output is empty too.
+  const bool has_planes = planes.channels > 0;
+  if (has_planes) {
+    kernels::max_pool2d(planes, x.data(), y.mutable_data(), argmax.data());
+  }
 
   if (needs_grad({&x})) {
-    Tape::current().record("max_pool2d", {x}, y, [x, planes, argmax](const Tensor& grad_y) {
-      // d y/d x = 1 at the window's argmax, 0 elsewhere.
-      kernels::max_pool2d_backward(planes, grad_y.data(), argmax.data(), grad_buffer(x));
-    });
+    Tape::current().record("max_pool2d", {x}, y,
+                           [x, planes, argmax, has_planes](const Tensor& grad_y) {
+                             // d y/d x = 1 at the window's argmax, 0 elsewhere.
+                             if (has_planes) {
+                               kernels::max_pool2d_backward(planes, grad_y.data(), argmax.data(),
+                                                            grad_buffer(x));
+                             }
+                           });
   }
   return y;
 }

@@ -141,3 +141,83 @@ TEST_CASE("max pool propagates NaN and ignores padding", "[kernels][pool]") {
                       Catch::Contains("padding [2, 0] must be at most half"));
   }
 }
+
+TEST_CASE("im2col and col2im with a row stride", "[kernels][im2col]") {
+  // With ld > OH OW, each row contains the same values as with ld = 0 and the
+  // floats past OH OW are left alone; col2im reads only the first OH OW.
+  const Conv2dGeometry g{/*channels=*/2, /*height=*/5, /*width=*/6, /*kernel_h=*/3,
+                         /*kernel_w=*/2, /*stride_h=*/2, /*stride_w=*/3, /*pad_h=*/1,
+                         /*pad_w=*/1};
+  const int64_t rows = 2 * 3 * 2;
+  const int64_t positions = g.out_h() * g.out_w();
+  const int64_t ld = positions + 5;
+  const Buffer image = random_buffer(2 * 5 * 6, 61, -1.0f, 1.0f);
+
+  Buffer packed(rows * positions);
+  im2col(g, image.data(), packed.data());
+  Buffer strided(rows * ld);
+  const float sentinel = 1234.5f;
+  for (int64_t i = 0; i < strided.size(); ++i) {
+    strided[i] = sentinel;
+  }
+  im2col(g, image.data(), strided.data(), ld);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < ld; ++k) {
+      INFO("row " << r << ", column " << k);
+      const float expected = k < positions ? packed[r * positions + k] : sentinel;
+      CHECK(strided[r * ld + k] == expected);
+    }
+  }
+
+  Buffer from_packed(2 * 5 * 6);
+  Buffer from_strided(2 * 5 * 6);
+  for (int64_t i = 0; i < from_packed.size(); ++i) {
+    from_packed[i] = 0.0f;
+    from_strided[i] = 0.0f;
+  }
+  col2im(g, packed.data(), from_packed.data());
+  col2im(g, strided.data(), from_strided.data(), ld);
+  CHECK(first_bit_difference(from_strided, from_packed, from_packed.size()) == -1);
+}
+
+TEST_CASE("max pool NaN and ties on both paths", "[kernels][pool]") {
+  // A 4x4 plane pooled by 2x2 windows takes the inside path; the same plane
+  // with ceil mode and 3x3 windows takes the general one.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float plane[16] = {nan, 5,    2, 2,  //
+                           9,   nan,  2, 2,  //
+                           -inf, -inf, 3, nan,  //
+                           -inf, -inf, 4, 1};
+  SECTION("windows inside: first NaN, first tie, all -inf") {
+    const Conv2dGeometry g{1, 4, 4, 2, 2, 2, 2};
+    float output[4];
+    int32_t argmax[4];
+    max_pool2d(g, plane, output, argmax);
+    CHECK(std::isnan(output[0]));
+    CHECK(argmax[0] == 0);
+    CHECK(output[1] == 2.0f);
+    CHECK(argmax[1] == 2);
+    CHECK(output[2] == -inf);
+    CHECK(argmax[2] == 8);
+    CHECK(std::isnan(output[3]));
+    CHECK(argmax[3] == 11);
+  }
+  SECTION("ceil mode, partial windows") {
+    // 3x3 windows, stride 3: OH = OW = 2 with ceil mode, the last ones 1 wide.
+    Conv2dGeometry g{1, 4, 4, 3, 3, 3, 3};
+    g.fixed_out_h = 2;
+    g.fixed_out_w = 2;
+    float output[4];
+    int32_t argmax[4];
+    max_pool2d(g, plane, output, argmax);
+    CHECK(std::isnan(output[0]));
+    CHECK(argmax[0] == 0);
+    CHECK(std::isnan(output[1]));  // column 3: {2, 2, NaN}
+    CHECK(argmax[1] == 11);
+    CHECK(output[2] == 4.0f);  // row 3: {-inf, -inf, 4}
+    CHECK(argmax[2] == 14);
+    CHECK(output[3] == 1.0f);
+    CHECK(argmax[3] == 15);
+  }
+}

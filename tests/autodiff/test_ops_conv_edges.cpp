@@ -1,0 +1,457 @@
+// Edge cases of conv2d and max_pool2d against plain double-precision loops:
+// batch 1, batches larger than the thread count, image groups that do not
+// divide the batch, 1x1 kernels, stride with padding, ceil mode, NaN inputs,
+// 1, 2 and 3 threads, and outputs served from a buffer pool filled with NaN
+// so that an element an op does not write shows up as NaN.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <limits>
+#include <vector>
+
+#include "autodiff/autodiff.h"
+#include "autodiff/kernels/threads.h"
+#include "autodiff/ops_conv.h"
+#include "nan_pool.h"
+
+using namespace ember;
+using ember::testing::fill_pool_with_nan;
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+class ThreadCountGuard {
+ public:
+  ThreadCountGuard() : saved_(kernels::num_threads()) {}
+  ~ThreadCountGuard() { kernels::set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+uint32_t bits_of(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+
+// Index of the first element whose bits differ, or -1.
+int64_t first_bit_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) {
+    return 0;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (bits_of(a[i]) != bits_of(b[i])) {
+      return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+void require_close(const std::vector<float>& actual, const std::vector<double>& expected,
+                   const char* what) {
+  REQUIRE(actual.size() == expected.size());
+  int64_t failures = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double error = std::fabs(actual[i] - expected[i]);
+    if (!(error <= 1e-4 * (1.0 + std::fabs(expected[i]))) && failures++ == 0) {
+      INFO(what << " element " << i << ": got " << actual[i] << ", expected " << expected[i]);
+      CHECK(error <= 1e-4 * (1.0 + std::fabs(expected[i])));
+    }
+  }
+  INFO(what << ": " << failures << " elements differ");
+  CHECK(failures == 0);
+}
+
+struct ConvCase {
+  const char* name;
+  int64_t batch, channels, height, width, out_channels, kernel_h, kernel_w;
+  Size2 stride, padding;
+  bool bias, relu;
+};
+
+// A table that reaches every path of conv2d: one image, identity columns,
+// grouped images (group sizes 86 and 57 against batches of 130 and 50),
+// C_out <= 2 and C_in KH KW <= 2 (the unpacked GEMMs), kept columns and
+// columns too large to keep (3.5 MiB).
+const ConvCase kConvCases[] = {
+    {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
+    {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
+    {"1x1 with stride 2 and padding 1, one group", 50, 2, 3, 3, 5, 1, 1, {2, 2}, {1, 1}, true,
+     false},
+    {"1x1 identity, 130 images in groups of 86", 130, 2, 2, 3, 3, 1, 1, {1, 1}, {0, 0}, true,
+     true},
+    {"C_out 1, stride {2, 1}, padding {1, 1}", 5, 3, 6, 5, 1, 3, 2, {2, 1}, {1, 1}, true, false},
+    {"5x5 kernel, stride 3, padding 2", 4, 1, 16, 16, 3, 5, 5, {3, 3}, {2, 2}, false, true},
+    {"1x1 images, 2 rows", 9, 2, 1, 1, 6, 1, 1, {1, 1}, {0, 0}, true, true},
+    {"1x2 kernel, 2 rows, stride 2", 3, 1, 4, 7, 3, 1, 2, {1, 2}, {0, 1}, true, false},
+    {"kept columns, one image per GEMM", 6, 1, 40, 40, 4, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"columns too large to keep", 3, 8, 64, 64, 3, 3, 3, {1, 1}, {1, 1}, true, true},
+};
+
+struct ConvResult {
+  std::vector<float> y, grad_x, grad_w, grad_b;
+};
+
+// Forward and the backward of sum(y * probe).
+ConvResult run_conv(const ConvCase& c, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Tensor& probe) {
+  for (Tensor t : {x, weight, bias}) {
+    if (t.defined()) {
+      t.zero_grad();
+    }
+  }
+  fill_pool_with_nan();
+  const Conv2dOptions options = {.stride = c.stride, .padding = c.padding, .relu = c.relu};
+  const Tensor y = conv2d(x, weight, c.bias ? bias : Tensor(), options);
+  sum(y * probe).backward();
+  ConvResult result;
+  result.y = y.to_vector();
+  result.grad_x = x.grad().to_vector();
+  result.grad_w = weight.grad().to_vector();
+  result.grad_b = c.bias ? bias.grad().to_vector() : std::vector<float>{};
+  return result;
+}
+
+struct ConvReference {
+  std::vector<double> y, grad_x, grad_w, grad_b;
+};
+
+// The convolution's definition in double, with the relu mask taken from the
+// tested output (y > 0), so values at the boundary of the relu cannot
+// round differently in the two.
+ConvReference reference_conv(const ConvCase& c, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias, const Tensor& probe,
+                             const std::vector<float>& tested_y) {
+  const int64_t out_h = (c.height + 2 * c.padding[0] - c.kernel_h) / c.stride[0] + 1;
+  const int64_t out_w = (c.width + 2 * c.padding[1] - c.kernel_w) / c.stride[1] + 1;
+  const std::vector<float> xs = x.to_vector();
+  const std::vector<float> ws = weight.to_vector();
+  const std::vector<float> bs = bias.to_vector();
+  const std::vector<float> ps = probe.to_vector();
+  ConvReference r;
+  r.y.assign(static_cast<size_t>(c.batch * c.out_channels * out_h * out_w), 0.0);
+  r.grad_x.assign(xs.size(), 0.0);
+  r.grad_w.assign(ws.size(), 0.0);
+  r.grad_b.assign(c.bias ? bs.size() : 0, 0.0);
+
+  for (int64_t b = 0; b < c.batch; ++b) {
+    for (int64_t o = 0; o < c.out_channels; ++o) {
+      for (int64_t i = 0; i < out_h; ++i) {
+        for (int64_t j = 0; j < out_w; ++j) {
+          const auto out = static_cast<size_t>(((b * c.out_channels + o) * out_h + i) * out_w + j);
+          double total = c.bias ? bs[static_cast<size_t>(o)] : 0.0;
+          const bool passes = !c.relu || tested_y[out] > 0.0f;
+          const double upstream = passes ? ps[out] : 0.0;
+          for (int64_t ch = 0; ch < c.channels; ++ch) {
+            for (int64_t p = 0; p < c.kernel_h; ++p) {
+              for (int64_t q = 0; q < c.kernel_w; ++q) {
+                const int64_t h = i * c.stride[0] - c.padding[0] + p;
+                const int64_t w = j * c.stride[1] - c.padding[1] + q;
+                if (h < 0 || h >= c.height || w < 0 || w >= c.width) {
+                  continue;
+                }
+                const auto xi = static_cast<size_t>(((b * c.channels + ch) * c.height + h) *
+                                                        c.width + w);
+                const auto wi = static_cast<size_t>(((o * c.channels + ch) * c.kernel_h + p) *
+                                                        c.kernel_w + q);
+                total += static_cast<double>(ws[wi]) * xs[xi];
+                r.grad_x[xi] += upstream * ws[wi];
+                r.grad_w[wi] += upstream * xs[xi];
+              }
+            }
+          }
+          if (c.bias) {
+            r.grad_b[static_cast<size_t>(o)] += upstream;
+          }
+          r.y[out] = c.relu ? std::max(total, 0.0) : total;
+        }
+      }
+    }
+  }
+  return r;
+}
+
+struct ConvInputs {
+  Tensor x, weight, bias, probe;
+};
+
+ConvInputs make_inputs(const ConvCase& c, uint64_t seed) {
+  Generator generator(seed);
+  const int64_t out_h = (c.height + 2 * c.padding[0] - c.kernel_h) / c.stride[0] + 1;
+  const int64_t out_w = (c.width + 2 * c.padding[1] - c.kernel_w) / c.stride[1] + 1;
+  ConvInputs in;
+  in.x = normal({c.batch, c.channels, c.height, c.width}, 0.0f, 1.0f, generator)
+             .set_requires_grad(true);
+  in.weight = normal({c.out_channels, c.channels, c.kernel_h, c.kernel_w}, 0.0f, 0.5f, generator)
+                  .set_requires_grad(true);
+  in.bias = normal({c.out_channels}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  in.probe = normal({c.batch, c.out_channels, out_h, out_w}, 0.0f, 1.0f, generator);
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d edge shapes match the definition", "[autodiff][conv2d]") {
+  // Also checks that a second run with the same thread count gives the same bits.
+  ThreadCountGuard guard;
+  uint64_t seed = 100;
+  for (const ConvCase& c : kConvCases) {
+    const ConvInputs in = make_inputs(c, seed++);
+    for (const int threads : {1, 2, 3}) {
+      INFO(c.name << ", " << threads << " threads");
+      kernels::set_num_threads(threads);
+      const ConvResult got = run_conv(c, in.x, in.weight, in.bias, in.probe);
+      const ConvReference want = reference_conv(c, in.x, in.weight, in.bias, in.probe, got.y);
+      require_close(got.y, want.y, "y");
+      require_close(got.grad_x, want.grad_x, "grad x");
+      require_close(got.grad_w, want.grad_w, "grad weight");
+      require_close(got.grad_b, want.grad_b, "grad bias");
+
+      const ConvResult again = run_conv(c, in.x, in.weight, in.bias, in.probe);
+      CHECK(first_bit_difference(again.y, got.y) == -1);
+      CHECK(first_bit_difference(again.grad_x, got.grad_x) == -1);
+      CHECK(first_bit_difference(again.grad_w, got.grad_w) == -1);
+      CHECK(first_bit_difference(again.grad_b, got.grad_b) == -1);
+    }
+  }
+}
+
+TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][conv2d]") {
+  // Forward groups the images by its chunks and keeps their columns; a
+  // backward with other chunks must rebuild instead of reading a wrong group.
+  ThreadCountGuard guard;
+  const ConvCase cases[] = {
+      {"grouped, kept", 7, 2, 3, 4, 3, 2, 2, {1, 1}, {1, 0}, true, true},
+      {"one image per GEMM, kept", 5, 1, 30, 30, 3, 3, 3, {1, 1}, {1, 1}, true, false},
+  };
+  for (const ConvCase& c : cases) {
+    const ConvInputs in = make_inputs(c, 300);
+    for (const int forward_threads : {1, 2, 3}) {
+      for (const int backward_threads : {1, 2, 3}) {
+        INFO(c.name << ", forward " << forward_threads << " threads, backward "
+                    << backward_threads);
+        for (Tensor t : {in.x, in.weight, in.bias}) {
+          t.zero_grad();
+        }
+        kernels::set_num_threads(forward_threads);
+        fill_pool_with_nan();
+        const Tensor y = conv2d(in.x, in.weight, in.bias,
+                                {.stride = c.stride, .padding = c.padding, .relu = c.relu});
+        const Tensor loss = sum(y * in.probe);
+        kernels::set_num_threads(backward_threads);
+        loss.backward();
+        const std::vector<float> y_values = y.to_vector();
+        const ConvReference want = reference_conv(c, in.x, in.weight, in.bias, in.probe, y_values);
+        require_close(y_values, want.y, "y");
+        require_close(in.x.grad().to_vector(), want.grad_x, "grad x");
+        require_close(in.weight.grad().to_vector(), want.grad_w, "grad weight");
+        require_close(in.bias.grad().to_vector(), want.grad_b, "grad bias");
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d fused relu with NaN input", "[autodiff][conv2d]") {
+  // relu maps NaN to 0 and passes no gradient there, fused or not. A NaN
+  // pixel still makes NaN weight gradients through 0 * NaN in the GEMM, as
+  // the unfused relu does.
+  Tensor x = from_vector({1, kNaN, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 3, 3}).set_requires_grad(true);
+  Tensor weight = from_vector({1, 0, 0, 1}, {1, 1, 2, 2}).set_requires_grad(true);
+  const Tensor fused = conv2d(x, weight, Tensor(), {.relu = true});
+  // Windows: {1, NaN, 3, 4} -> NaN, {NaN, 2, 4, 5} -> NaN (0 * NaN is NaN),
+  // {3, 4, 6, 7} -> 3 + 7, {4, 5, 7, 8} -> 4 + 8.
+  const std::vector<float> values = fused.to_vector();
+  REQUIRE(values.size() == 4);
+  CHECK(values[0] == 0.0f);
+  CHECK(values[1] == 0.0f);
+  CHECK(values[2] == 10.0f);
+  CHECK(values[3] == 12.0f);
+
+  sum(fused).backward();
+  const std::vector<float> fused_grad_w = weight.grad().to_vector();
+  const std::vector<float> fused_grad_x = x.grad().to_vector();
+  // Only the last two windows pass gradient. Weight rows 2 and 3 see no NaN
+  // there: d/dw = x at those windows.
+  CHECK(fused_grad_w[2] == 6.0f + 7.0f);
+  CHECK(fused_grad_w[3] == 7.0f + 8.0f);
+
+  weight.zero_grad();
+  x.zero_grad();
+  sum(relu(conv2d(x, weight))).backward();
+  CHECK(first_bit_difference(fused_grad_w, weight.grad().to_vector()) == -1);
+  CHECK(first_bit_difference(fused_grad_x, x.grad().to_vector()) == -1);
+}
+
+TEST_CASE("conv2d backward after an in-place write throws", "[autodiff][conv2d]") {
+  Generator generator(400);
+  Tensor x = normal({3, 2, 5, 5}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor weight = normal({4, 2, 3, 3}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  for (const bool relu : {false, true}) {
+    INFO("relu " << relu);
+    {
+      Tensor y = conv2d(x, weight, Tensor(), {.padding = {1, 1}, .relu = relu});
+      y.mutable_data()[0] = 1.0f;
+      CHECK_THROWS_WITH(sum(y).backward(), Catch::Contains("output of 'conv2d'") &&
+                                               Catch::Contains("modified in place"));
+    }
+    {
+      Tensor input = x.detach().clone().set_requires_grad(true);
+      const Tensor loss = sum(conv2d(input, weight, Tensor(), {.relu = relu}));
+      input.mutable_data()[0] = 1.0f;
+      CHECK_THROWS_WITH(loss.backward(), Catch::Contains("input 0 of 'conv2d'") &&
+                                             Catch::Contains("modified in place"));
+    }
+  }
+}
+
+// ------------------------------------------------------------ max_pool2d
+
+namespace {
+
+struct PoolCase {
+  const char* name;
+  int64_t planes, height, width;
+  Pool2dOptions options;
+};
+
+const PoolCase kPoolCases[] = {
+    {"windows inside, 2x2", 6, 8, 10, {.kernel = {2, 2}}},
+    {"windows inside, overlapping 3x3 stride 1", 3, 7, 9, {.kernel = {3, 3}, .stride = {1, 1}}},
+    {"windows inside, stride larger than the kernel", 4, 11, 13,
+     {.kernel = {2, 3}, .stride = {3, 4}}},
+    {"padding, stride 2", 5, 7, 6, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}},
+    {"ceil mode with partial windows", 4, 7, 9, {.kernel = {2, 2}, .ceil_mode = true}},
+    {"ceil mode, padding and overlap", 3, 8, 5,
+     {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
+    {"parallel, windows inside", 64, 34, 34, {.kernel = {2, 2}}},
+    {"parallel, padding", 64, 33, 33, {.kernel = {2, 2}, .padding = {1, 1}}},
+};
+
+// The max of each window by its definition: padding never wins, the first
+// NaN in row-major order wins over numbers, else the first maximum.
+void reference_max_pool(const PoolCase& c, const std::vector<float>& x, int64_t out_h,
+                        int64_t out_w, std::vector<float>& y, std::vector<int32_t>& argmax) {
+  const Size2 stride = c.options.stride == Size2{0, 0} ? c.options.kernel : c.options.stride;
+  y.assign(static_cast<size_t>(c.planes * out_h * out_w), 0.0f);
+  argmax.assign(y.size(), -1);
+  for (int64_t plane = 0; plane < c.planes; ++plane) {
+    for (int64_t i = 0; i < out_h; ++i) {
+      for (int64_t j = 0; j < out_w; ++j) {
+        float best = 0.0f;
+        int32_t best_index = -1;
+        for (int64_t p = 0; p < c.options.kernel[0]; ++p) {
+          for (int64_t q = 0; q < c.options.kernel[1]; ++q) {
+            const int64_t h = i * stride[0] - c.options.padding[0] + p;
+            const int64_t w = j * stride[1] - c.options.padding[1] + q;
+            if (h < 0 || h >= c.height || w < 0 || w >= c.width) {
+              continue;
+            }
+            const float value = x[static_cast<size_t>((plane * c.height + h) * c.width + w)];
+            const bool first = best_index < 0;
+            const bool take = first || (!std::isnan(best) && (std::isnan(value) || value > best));
+            if (take) {
+              best = value;
+              best_index = static_cast<int32_t>(h * c.width + w);
+            }
+          }
+        }
+        const auto out = static_cast<size_t>((plane * out_h + i) * out_w + j);
+        y[out] = best;
+        argmax[out] = best_index;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d edge shapes match the definition", "[autodiff][max_pool2d]") {
+  // Small integers make ties common, and a few NaN and -inf are mixed in.
+  ThreadCountGuard guard;
+  std::mt19937 engine(500);
+  std::uniform_int_distribution<int> level(-3, 3);
+  std::uniform_int_distribution<int> special(0, 40);
+  for (const PoolCase& c : kPoolCases) {
+    std::vector<float> values(static_cast<size_t>(c.planes * c.height * c.width));
+    for (float& value : values) {
+      const int kind = special(engine);
+      value = kind == 0   ? kNaN
+              : kind == 1 ? -std::numeric_limits<float>::infinity()
+                          : static_cast<float>(level(engine));
+    }
+    Tensor x = from_vector(values, {1, c.planes, c.height, c.width}).set_requires_grad(true);
+    for (const int threads : {1, 2, 3}) {
+      INFO(c.name << ", " << threads << " threads");
+      kernels::set_num_threads(threads);
+      x.zero_grad();
+      fill_pool_with_nan();
+      const MaxPoolResult result = max_pool2d_with_argmax(x, c.options);
+      const int64_t out_h = result.output.size(2);
+      const int64_t out_w = result.output.size(3);
+
+      std::vector<float> want_y;
+      std::vector<int32_t> want_argmax;
+      reference_max_pool(c, values, out_h, out_w, want_y, want_argmax);
+      const std::vector<float> got_y = result.output.to_vector();
+      const std::vector<float> got_argmax = result.argmax.to_vector();
+      REQUIRE(got_y.size() == want_y.size());
+      int64_t failures = 0;
+      for (size_t i = 0; i < got_y.size(); ++i) {
+        const bool same = bits_of(got_y[i]) == bits_of(want_y[i]) &&
+                          got_argmax[i] == static_cast<float>(want_argmax[i]);
+        if (!same && failures++ == 0) {
+          INFO("output " << i << ": got " << got_y[i] << " at " << got_argmax[i]
+                         << ", expected " << want_y[i] << " at " << want_argmax[i]);
+          CHECK(same);
+        }
+      }
+      CHECK(failures == 0);
+
+      // Backward routes each probe value to its window's argmax.
+      const std::vector<float> probe_values = [&] {
+        std::vector<float> p(got_y.size());
+        for (size_t i = 0; i < p.size(); ++i) {
+          p[i] = static_cast<float>(i % 7) - 3.0f;
+        }
+        return p;
+      }();
+      const Tensor probe = from_vector(probe_values, result.output.shape());
+      sum(result.output * probe).backward();
+      std::vector<double> want_grad(values.size(), 0.0);
+      const int64_t per_plane = out_h * out_w;
+      for (size_t i = 0; i < probe_values.size(); ++i) {
+        const int64_t plane = static_cast<int64_t>(i) / per_plane;
+        want_grad[static_cast<size_t>(plane * c.height * c.width + want_argmax[i])] +=
+            probe_values[i];
+      }
+      require_close(x.grad().to_vector(), want_grad, "grad x");
+    }
+  }
+}
+
+TEST_CASE("max_pool2d backward after an in-place write throws", "[autodiff][max_pool2d]") {
+  Tensor x = reshape(arange(16.0f), {1, 1, 4, 4}).set_requires_grad(true);
+  Tensor y = max_pool2d(x, {.kernel = {2, 2}});
+  y.mutable_data()[0] = 0.0f;
+  CHECK_THROWS_WITH(sum(y).backward(), Catch::Contains("output of 'max_pool2d'"));
+}
+
+TEST_CASE("conv2d and pooling of an empty batch", "[autodiff][conv2d][max_pool2d]") {
+  // Zero images give a zero-image output and a backward that does nothing.
+  Tensor x = zeros({0, 2, 5, 5}).set_requires_grad(true);
+  Tensor weight = ones({3, 2, 3, 3}).set_requires_grad(true);
+  const Tensor y = conv2d(x, weight, Tensor(), {.relu = true});
+  CHECK(y.shape() == Shape{0, 3, 3, 3});
+  sum(y).backward();
+  CHECK(weight.grad().to_vector() == std::vector<float>(18 * 3, 0.0f));
+
+  const Tensor pooled = max_pool2d(x, {.kernel = {2, 2}});
+  CHECK(pooled.shape() == Shape{0, 2, 2, 2});
+  sum(pooled).backward();
+  CHECK(x.grad().numel() == 0);
+}
