@@ -1,8 +1,8 @@
 // Edge cases of conv2d and max_pool2d against plain double-precision loops:
 // batch 1, batches larger than the thread count, image groups that do not
-// divide the batch, 1x1 kernels, stride with padding, ceil mode, NaN inputs,
-// 1, 2 and 3 threads, and outputs served from a buffer pool filled with NaN
-// so that an element an op does not write shows up as NaN.
+// divide the batch, 1x1 kernels, stride with padding, ceil mode and NaN
+// inputs, each with 1, 2 and 3 threads. Outputs come from a buffer pool
+// filled with NaN, so an element that an op does not write shows up as NaN.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -251,6 +251,43 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
         require_close(in.x.grad().to_vector(), want.grad_x, "grad x");
         require_close(in.weight.grad().to_vector(), want.grad_w, "grad weight");
         require_close(in.bias.grad().to_vector(), want.grad_b, "grad bias");
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d gradient of one input at a time", "[autodiff][conv2d]") {
+  // With only x, only the weight or only the bias requiring a gradient, the
+  // other gradient buffers are null and forward keeps no columns unless the
+  // weight needs them.
+  ThreadCountGuard guard;
+  const ConvCase cases[] = {kConvCases[1], kConvCases[3], kConvCases[4], kConvCases[8]};
+  for (const ConvCase& c : cases) {
+    const ConvInputs in = make_inputs(c, 350);
+    const std::vector<float> y_values = [&] {
+      return conv2d(in.x.detach(), in.weight.detach(), in.bias.detach(),
+                    {.stride = c.stride, .padding = c.padding, .relu = c.relu})
+          .to_vector();
+    }();
+    const ConvReference want = reference_conv(c, in.x, in.weight, in.bias, in.probe, y_values);
+    for (const int threads : {1, 3}) {
+      for (int which = 0; which < 3; ++which) {
+        INFO(c.name << ", " << threads << " threads, input " << which);
+        kernels::set_num_threads(threads);
+        Tensor x = in.x.detach().set_requires_grad(which == 0);
+        Tensor weight = in.weight.detach().set_requires_grad(which == 1);
+        Tensor bias = in.bias.detach().set_requires_grad(which == 2);
+        fill_pool_with_nan();
+        const Tensor y = conv2d(x, weight, bias,
+                                {.stride = c.stride, .padding = c.padding, .relu = c.relu});
+        sum(y * in.probe).backward();
+        if (which == 0) {
+          require_close(x.grad().to_vector(), want.grad_x, "grad x");
+        } else if (which == 1) {
+          require_close(weight.grad().to_vector(), want.grad_w, "grad weight");
+        } else {
+          require_close(bias.grad().to_vector(), want.grad_b, "grad bias");
+        }
       }
     }
   }
