@@ -160,6 +160,11 @@ namespace {
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
                            const Conv2dOptions& options) {
   require_image_batch(x, "conv2d");
+  if (x.size(1) == 0) {
+    throw std::invalid_argument(fmt::format(
+        "conv2d: input {} has no channels; a convolution needs at least one input channel",
+        shape_to_string(x.shape())));
+  }
   if (weight.dim() != 4 || weight.size(1) != x.size(1)) {
     throw std::invalid_argument(fmt::format(
         "conv2d: weight {} does not fit input {}; expected [C_out, {}, KH, KW]",

@@ -86,6 +86,10 @@ TEST_CASE("conv2d rejects bad shapes", "[autodiff][conv2d]") {
     CHECK_THROWS_WITH(conv2d(zeros({1, 1, 4, 4}), zeros({2, 1, 2, 2}), zeros({3})),
                       Catch::Contains("expected [2]"));
   }
+  SECTION("input without channels") {
+    CHECK_THROWS_WITH(conv2d(zeros({2, 0, 4, 4}), zeros({1, 0, 2, 2})),
+                      Catch::Contains("[2, 0, 4, 4] has no channels"));
+  }
 }
 
 TEST_CASE("conv2d gradient", "[autodiff][conv2d]") {
