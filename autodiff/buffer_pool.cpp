@@ -3,7 +3,6 @@
 
 #include <bit>
 #include <cstdlib>
-#include <limits>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -56,9 +55,12 @@ void* pool_allocate(std::size_t bytes) {
     return block;
   }
 
-  // Rounding up to a size class adds at most 1/8 to bytes. Above this bound
-  // the sum could wrap around to a small block, so such requests fail.
-  if (bytes > std::numeric_limits<std::size_t>::max() / 2) {
+  // No x86-64 or AArch64 process can address more than 2^48 bytes. Larger
+  // requests fail here, before rounding up to a size class could wrap around
+  // to a small block, and before the system allocator sees them (under
+  // AddressSanitizer it aborts on such sizes instead of returning null).
+  constexpr std::size_t kMaxBlock = std::size_t{1} << 48;
+  if (bytes > kMaxBlock) {
     throw std::bad_alloc();
   }
   const std::size_t rounded = size_class(bytes);
