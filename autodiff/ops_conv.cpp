@@ -199,10 +199,6 @@ bool columns_are_image(const ConvGeometry& g) {
   return g.kernel == Size2{1, 1} && g.stride == Size2{1, 1} && g.padding == Size2{0, 0};
 }
 
-}  // namespace
-
-namespace {
-
 // Scratch memory for column matrices, from the buffer pool and not zeroed.
 using Scratch = std::vector<float, PoolAllocator<float>>;
 
