@@ -57,8 +57,8 @@ void* pool_allocate(std::size_t bytes) {
 
   // No x86-64 or AArch64 process can address more than 2^48 bytes. Larger
   // requests fail here, before rounding up to a size class could wrap around
-  // to a small block, and before the system allocator sees them (under
-  // AddressSanitizer it aborts on such sizes instead of returning null).
+  // to a small block. They never reach the system allocator either, which
+  // under AddressSanitizer aborts on such sizes instead of returning null.
   constexpr std::size_t kMaxBlock = std::size_t{1} << 48;
   if (bytes > kMaxBlock) {
     throw std::bad_alloc();

@@ -8,9 +8,9 @@
 // faults (docs/benchmarks.md). With the pool, those blocks come back from the
 // cache after the first step.
 //
-// How it works: a request is rounded up to a size class (a multiple of 4 KiB
-// below 64 KiB, then eight classes per power of two, so at most 1/8 is wasted)
-// and served from that class's free list when it has a block. A released block
+// How it works: a request is rounded up to a size class, served from that
+// class's free list when the list has a block. Classes are multiples of 4 KiB
+// below 64 KiB, then eight per power of two, so at most 1/8 is wasted. A released block
 // goes back on its list unless the cache already holds kMaxCachedBytes, in
 // which case it is freed at once, so the cache never holds more than that.
 // Blocks under 1 KiB skip the pool: malloc serves them well. The pool is

@@ -322,20 +322,22 @@ void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t p
 }
 
 // Forward of images [first, last): y [B, C_out, positions] for those images.
-// With kept, the columns are built in (and recorded by) it.
+// With kept_columns, the columns are built in (and recorded by) it.
 void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
-                         const float* bias, float* ys, KeptColumns* kept, int64_t first,
+                         const float* bias, float* ys, KeptColumns* kept_columns,
+                         int64_t first,
                          int64_t last) {
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
-  Scratch columns(kept != nullptr ? 0 : static_cast<size_t>(s.rows * group * s.positions));
+  Scratch columns(kept_columns != nullptr ? 0
+                                          : static_cast<size_t>(s.rows * group * s.positions));
   Scratch product(group == 1 ? 0 : static_cast<size_t>(s.out_channels * group * s.positions));
   for (int64_t b0 = first; b0 < last; b0 += group) {
     const int64_t n = std::min(group, last - b0);
     const int64_t ld = n * s.positions;
     float* target = columns.data();
-    if (kept != nullptr) {
-      target = kept->values.data() + b0 * s.rows * s.positions;
-      kept->group_at[static_cast<size_t>(b0)] = n;
+    if (kept_columns != nullptr) {
+      target = kept_columns->values.data() + b0 * s.rows * s.positions;
+      kept_columns->group_at[static_cast<size_t>(b0)] = n;
     }
     const float* columns_group = load_columns(s, xs, b0, n, target);
 
@@ -366,7 +368,7 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
 //   grad_bias [C_out] += sum over n positions of grad_y_group
 // Any of grad_x, grad_w, grad_bias may be null when not wanted.
 void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
-                          const float* ys, const KeptColumns* kept, const float* g_y,
+                          const float* ys, const KeptColumns* kept_columns, const float* g_y,
                           float* grad_x, float* grad_w, float* grad_bias, int64_t first,
                           int64_t last) {
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
@@ -388,9 +390,10 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
 
     if (grad_w != nullptr) {
       // Forward's columns when it kept this very group, else rebuilt.
-      const bool was_kept = kept != nullptr && kept->group_at[static_cast<size_t>(b0)] == n;
+      const bool was_kept = kept_columns != nullptr &&
+                            kept_columns->group_at[static_cast<size_t>(b0)] == n;
       const float* columns_group =
-          was_kept ? kept->values.data() + b0 * s.rows * s.positions
+          was_kept ? kept_columns->values.data() + b0 * s.rows * s.positions
                    : load_columns(s, xs, b0, n, columns.data());
       kernels::gemm(Transpose::No, Transpose::Yes, s.out_channels, s.rows, ld, 1.0f,
                     grad_y_group, ld, columns_group, ld, 1.0f, grad_w, s.rows);
@@ -435,16 +438,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const float* bias_values = bias.defined() ? bias.data() : nullptr;
   float* ys = y.mutable_data();
   const bool record = needs_grad({&x, &weight, &bias});
-  std::shared_ptr<KeptColumns> kept;
+  std::shared_ptr<KeptColumns> kept_columns;
   const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
   if (record && weight.requires_grad() && !s.identity_columns &&
       columns_bytes <= kKeepColumnsBytes) {
-    kept = std::make_shared<KeptColumns>();
-    kept->values.resize(static_cast<size_t>(s.batch * s.rows * s.positions));
-    kept->group_at.assign(static_cast<size_t>(s.batch), 0);
+    kept_columns = std::make_shared<KeptColumns>();
+    kept_columns->values.resize(static_cast<size_t>(s.batch * s.rows * s.positions));
+    kept_columns->group_at.assign(static_cast<size_t>(s.batch), 0);
   }
   for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
-    conv_forward_images(s, xs, ws, bias_values, ys, kept.get(), first, last);
+    conv_forward_images(s, xs, ws, bias_values, ys, kept_columns.get(), first, last);
   });
 
   if (record) {
@@ -453,7 +456,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
       inputs.push_back(bias);
     }
     Tape::current().record("conv2d", inputs, y, [x, weight, bias, s, y,
-                                                  kept](const Tensor& grad_y) {
+                                                  kept_columns](const Tensor& grad_y) {
       // With the fused relu, the gradient reaching the convolution is grad_y
       // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
       // conv_backward_images applies that mask image by image.
@@ -475,8 +478,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
           chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
           chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
         }
-        conv_backward_images(s, x.data(), weight.data(), y.data(), kept.get(), grad_y.data(),
-                             grad_x, chunk_grad_w, chunk_grad_bias, first, last);
+        conv_backward_images(s, x.data(), weight.data(), y.data(), kept_columns.get(),
+                             grad_y.data(), grad_x, chunk_grad_w, chunk_grad_bias, first, last);
       });
 
       for (const Scratch& partial : partials) {

@@ -25,9 +25,9 @@ namespace ember::graph {
 Graph emissions_chain(int64_t windows, int64_t symbols);
 
 // The intersection of two acceptors as intersect builds it, before its
-// energies are computed: graph has the output states and arcs (its energies
-// are not tied), and output arc a stands for arc origins.first[a] of first
-// plus arc origins.second[a] of second. Throws like intersect.
+// energies are computed. graph contains the output states and arcs, with
+// untied energies. Output arc a combines arc origins.first[a] of first with
+// arc origins.second[a] of second. Throws like intersect.
 struct Product {
   Graph graph;
   PairOrigins origins;

@@ -414,7 +414,7 @@ TEST_CASE("avg_pool2d gradient", "[autodiff][avg_pool2d]") {
 
 TEST_CASE("conv2d gradient rebuilds or keeps columns alike", "[autodiff][conv2d]") {
   // The whole batch's columns (36 rows x 1024 positions x 40 images, 5.9 MB)
-  // are rebuilt in backward; a quarter's (1.5 MB) are kept from forward.
+  // are rebuilt in backward. A quarter's columns (1.5 MB) are kept from forward.
   Generator generator(13);
   const Tensor x = normal({40, 4, 32, 32}, 0.0f, 1.0f, generator);
   Tensor weight = normal({2, 4, 3, 3}, 0.0f, 0.3f, generator).set_requires_grad(true);

@@ -1,7 +1,7 @@
-// Edge cases of conv2d and max_pool2d against plain double-precision loops:
-// batch 1, batches larger than the thread count, image groups that do not
-// divide the batch, 1x1 kernels, stride with padding, ceil mode and NaN
-// inputs, each with 1, 2 and 3 threads. Outputs come from a buffer pool
+// Edge cases of conv2d and max_pool2d, compared with plain double-precision
+// loops at 1, 2 and 3 threads. The cases are batch 1, batches larger than the
+// thread count, image groups that do not divide the batch, 1x1 kernels,
+// stride with padding, ceil mode and NaN inputs. Outputs come from a buffer pool
 // filled with NaN, so an element that an op does not write shows up as NaN.
 #include <catch2/catch.hpp>
 

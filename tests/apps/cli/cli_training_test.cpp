@@ -152,11 +152,11 @@ TEST_CASE("cli digits keeps an earlier run", "[cli][digits]") {
   SECTION("an earlier run is rejected unless --overwrite") {
     fs::create_directories(output);
     write_text(output / "lenet5.safetensors", "earlier run");
-    const Run refused = run_ember(tiny_run);
-    require_one_line_error(refused);
-    CHECK(refused.err.find(output.string()) != std::string::npos);
-    CHECK(refused.err.find("lenet5.safetensors exists") != std::string::npos);
-    CHECK(refused.err.find("--overwrite") != std::string::npos);
+    const Run rejected = run_ember(tiny_run);
+    require_one_line_error(rejected);
+    CHECK(rejected.err.find(output.string()) != std::string::npos);
+    CHECK(rejected.err.find("lenet5.safetensors exists") != std::string::npos);
+    CHECK(rejected.err.find("--overwrite") != std::string::npos);
     CHECK(read_text(output / "lenet5.safetensors") == "earlier run");
 
     const Run forced = run_ember(tiny_run + " --overwrite");
@@ -167,9 +167,9 @@ TEST_CASE("cli digits keeps an earlier run", "[cli][digits]") {
   SECTION("a loss curve alone counts as an earlier run") {
     fs::create_directories(output);
     write_text(output / "loss.png", "earlier run");
-    const Run refused = run_ember(tiny_run);
-    require_one_line_error(refused);
-    CHECK(refused.err.find("loss.png exists") != std::string::npos);
+    const Run rejected = run_ember(tiny_run);
+    require_one_line_error(rejected);
+    CHECK(rejected.err.find("loss.png exists") != std::string::npos);
   }
   SECTION("an output under a file fails before training") {
     write_text(temp / "file", "not a folder");
