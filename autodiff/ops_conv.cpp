@@ -250,10 +250,9 @@ void gather_group(const float* images, const float* relu_output, int64_t b0, int
         std::copy_n(source, positions, target);
         continue;
       }
-      const float* mask = relu_output + image + c * positions;
-      for (int64_t p = 0; p < positions; ++p) {
-        target[p] = mask[p] > 0.0f ? source[p] : 0.0f;
-      }
+      // The branch-free kernel: a plain loop compiled to a jump per element,
+      // mispredicted on about half of them, took 13% of a model B step.
+      kernels::relu_mask(positions, relu_output + image + c * positions, source, target);
     }
   }
 }

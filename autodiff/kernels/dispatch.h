@@ -92,6 +92,7 @@ struct KernelTable {
   Unary exp;
   Unary log;
   void (*relu_backward)(int64_t n, const float* x, const float* grad_out, float* grad_x);
+  void (*relu_mask)(int64_t n, const float* x, const float* grad_out, float* out);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   float (*dot)(int64_t n, const float* x, const float* y);
 

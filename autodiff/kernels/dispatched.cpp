@@ -74,6 +74,10 @@ void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad
   active_kernels().relu_backward(n, x, grad_out, grad_x);
 }
 
+void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
+  active_kernels().relu_mask(n, x, grad_out, out);
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   active_kernels().axpy(n, alpha, x, y);
 }

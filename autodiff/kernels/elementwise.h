@@ -34,6 +34,10 @@ void log(int64_t n, const float* x, float* out);
 
 // Accumulates relu's input gradient: grad_x[i] += grad_out[i] where x[i] > 0.
 void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad_x);
+// The same gradient written instead of added: out[i] = grad_out[i] where
+// x[i] > 0, else 0. Branch-free, so a random sign pattern costs no
+// mispredicted jumps.
+void relu_mask(int64_t n, const float* x, const float* grad_out, float* out);
 
 // y[i] += alpha * x[i], rounded after the multiply and after the add.
 void axpy(int64_t n, float alpha, const float* x, float* y);

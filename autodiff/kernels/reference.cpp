@@ -93,6 +93,13 @@ void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad
   }
 }
 
+// out = grad_out where x > 0, else 0: relu_backward into a fresh buffer.
+void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = x[i] > 0.0f ? grad_out[i] : 0.0f;
+  }
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     y[i] += alpha * x[i];
@@ -273,6 +280,7 @@ const KernelTable& scalar_table() {
       .exp = exp,
       .log = log,
       .relu_backward = relu_backward,
+      .relu_mask = relu_mask,
       .axpy = axpy,
       .dot = dot,
       .row_sum = row_sum,

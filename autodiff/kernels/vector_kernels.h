@@ -126,6 +126,14 @@ void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad
   }
 }
 
+// out = grad_out where x > 0, else 0.
+template <class V>
+void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
+  map_binary<V>(n, x, grad_out, out, [](V input, V upstream) {
+    return V::select(V::greater(input, V::zero()), upstream, V::zero());
+  });
+}
+
 // y += alpha * x, as a multiply then an add like the reference (no fused
 // multiply-add), so every variant gives the same bits.
 template <class V>
@@ -431,6 +439,7 @@ KernelTable make_table(Isa isa) {
       .exp = exp<V>,
       .log = log<V>,
       .relu_backward = relu_backward<V>,
+      .relu_mask = relu_mask<V>,
       .axpy = axpy<V>,
       .dot = dot<V>,
       .row_sum = row_sum<V>,

@@ -136,6 +136,12 @@ TEST_CASE("in-place kernels match reference bitwise", "[kernels][elementwise]") 
 
       got = start;
       want = start;
+      kernel_table(isa).relu_mask(n, x.data(), upstream.data(), got.data());
+      reference.relu_mask(n, x.data(), upstream.data(), want.data());
+      CHECK(first_bit_difference(got, want, n) == -1);
+
+      got = start;
+      want = start;
       kernel_table(isa).axpy(n, -0.3f, x.data(), got.data());
       reference.axpy(n, -0.3f, x.data(), want.data());
       CHECK(first_bit_difference(got, want, n) == -1);
@@ -236,4 +242,10 @@ TEST_CASE("elementwise dispatch by hand", "[kernels][elementwise]") {
   CHECK(grad_x[0] == 3.0f);
   CHECK(grad_x[1] == 1.0f);
   CHECK(grad_x[2] == -7.0f);
+
+  float masked[3] = {9.0f, 9.0f, 9.0f};
+  relu_mask(3, a, b, masked);
+  CHECK(masked[0] == 2.0f);
+  CHECK(masked[1] == 0.0f);
+  CHECK(masked[2] == -8.0f);
 }
