@@ -76,8 +76,10 @@ struct ConvCase {
 
 // A table that reaches every path of conv2d: one image, identity columns,
 // grouped images (group sizes 86 and 57 against batches of 130 and 50),
-// C_out <= 2 and C_in KH KW <= 2 (the unpacked GEMMs), kept columns and
-// columns too large to keep (3.5 MiB).
+// C_out <= 2 and C_in KH KW <= 2 (the unpacked GEMMs), kept columns,
+// columns too large to keep (3.5 MiB), and the direct path (C_out <= 2,
+// stride 1) with and without padding, including padding wider than the
+// kernel and a kernel as wide as the input.
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -91,6 +93,10 @@ const ConvCase kConvCases[] = {
     {"1x2 kernel, 2 rows, stride 2", 3, 1, 4, 7, 3, 1, 2, {1, 2}, {0, 1}, true, false},
     {"kept columns, one image per GEMM", 6, 1, 40, 40, 4, 3, 3, {1, 1}, {1, 1}, true, true},
     {"columns too large to keep", 3, 8, 64, 64, 3, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
+    {"direct, C_out 2, padding {2, 1}", 3, 3, 7, 6, 2, 3, 3, {1, 1}, {2, 1}, false, false},
+    {"direct, padding wider than the kernel", 2, 2, 3, 4, 1, 1, 2, {1, 1}, {2, 2}, true, true},
+    {"direct, kernel as wide as the input", 2, 2, 5, 4, 2, 2, 4, {1, 1}, {0, 0}, true, false},
 };
 
 struct ConvResult {
