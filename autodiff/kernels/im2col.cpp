@@ -119,8 +119,14 @@ void col2im(const Conv2dGeometry& g, const float* columns, float* image, int64_t
             continue;
           }
           float* row = plane + h * g.width;
-          for (int64_t ow = valid.begin; ow < valid.end; ++ow) {
-            row[ow * g.stride_w + shift] += in[ow];
+          if (g.stride_w == 1) {  // unit stride: a loop the compiler vectorizes
+            for (int64_t ow = valid.begin; ow < valid.end; ++ow) {
+              row[ow + shift] += in[ow];
+            }
+          } else {
+            for (int64_t ow = valid.begin; ow < valid.end; ++ow) {
+              row[ow * g.stride_w + shift] += in[ow];
+            }
           }
         }
       }
