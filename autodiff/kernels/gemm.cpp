@@ -69,8 +69,8 @@ float* aligned_scratch(std::vector<float>& buffer, int64_t floats) {
 // Packs op(A)[row0 : row0 + rows, k0 : k0 + kc] into panels of mr rows:
 // panel p stores element (p * mr + i, k) at p * mr * kc + k * mr + i. Rows
 // past the end are zero, so the micro-kernel never branches on them.
-void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc, int64_t mr,
-            float* packed) {
+void pack_a(const KernelTable& table, const Operand& a, int64_t row0, int64_t rows, int64_t k0,
+            int64_t kc, int64_t mr, float* packed) {
   for (int64_t p = 0; p < rows; p += mr) {
     float* panel = packed + p * kc;
     const int64_t valid = std::min(mr, rows - p);
@@ -78,12 +78,7 @@ void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc
     // Each loop order reads op(A) along its stored rows, so memory is walked
     // contiguously whether or not A is transposed.
     if (!a.transposed) {
-      for (int64_t i = 0; i < valid; ++i) {
-        const float* source = a.data + (first_row + i) * a.ld + k0;
-        for (int64_t k = 0; k < kc; ++k) {
-          panel[k * mr + i] = source[k];
-        }
-      }
+      table.transpose(valid, kc, a.data + first_row * a.ld + k0, a.ld, panel, mr);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         std::copy_n(a.data + (k0 + k) * a.ld + first_row, valid, panel + k * mr);
@@ -97,8 +92,8 @@ void pack_a(const Operand& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc
 
 // Packs the nr-column panel starting at column col0 of op(B)[k0 : k0 + kc, :]
 // as panel[k * nr + j], with columns past `cols` set to zero.
-void pack_b_panel(const Operand& b, int64_t k0, int64_t kc, int64_t col0, int64_t cols,
-                  int64_t nr, float* panel) {
+void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_t kc,
+                  int64_t col0, int64_t cols, int64_t nr, float* panel) {
   const int64_t valid = std::min(nr, cols);
   if (!b.transposed) {
     for (int64_t k = 0; k < kc; ++k) {
@@ -109,13 +104,8 @@ void pack_b_panel(const Operand& b, int64_t k0, int64_t kc, int64_t col0, int64_
       }
     }
   } else {
-    // Column j of op(B) is stored row j of B: read it contiguously.
-    for (int64_t j = 0; j < valid; ++j) {
-      const float* source = b.data + (col0 + j) * b.ld + k0;
-      for (int64_t k = 0; k < kc; ++k) {
-        panel[k * nr + j] = source[k];
-      }
-    }
+    // Column j of op(B) is stored row j of B, so the panel is a transpose.
+    table.transpose(valid, kc, b.data + col0 * b.ld + k0, b.ld, panel, nr);
   }
   for (int64_t k = 0; k < kc; ++k) {
     std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
@@ -271,7 +261,7 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
       const int64_t row_tiles = (mc + mr - 1) / mr;
       split(row_tiles, [&](int64_t first, int64_t last) {
         const int64_t rows = std::min(mc, last * mr) - first * mr;
-        pack_a(a, row0 + first * mr, rows, k0, kc, mr, a_packed + first * mr * kc);
+        pack_a(table, a, row0 + first * mr, rows, k0, kc, mr, a_packed + first * mr * kc);
       });
 
       for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
@@ -280,7 +270,7 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
 
         const auto pack_b_panels = [&](int64_t first, int64_t last) {
           for (int64_t p = first; p < last; ++p) {
-            pack_b_panel(b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
+            pack_b_panel(table, b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
           }
         };
 

@@ -100,6 +100,15 @@ void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
   }
 }
 
+void transpose(int64_t rows, int64_t cols, const float* in, int64_t ld, float* out,
+               int64_t ld_out) {
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) {
+      out[j * ld_out + i] = in[i * ld + j];
+    }
+  }
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     y[i] += alpha * x[i];
@@ -281,6 +290,7 @@ const KernelTable& scalar_table() {
       .log = log,
       .relu_backward = relu_backward,
       .relu_mask = relu_mask,
+      .transpose = transpose,
       .axpy = axpy,
       .dot = dot,
       .row_sum = row_sum,

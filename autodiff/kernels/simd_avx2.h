@@ -87,6 +87,10 @@ struct Vec {
     return {_mm256_castsi256_ps(_mm256_or_si256(mantissa_bits, one_bits))};
   }
 
+  // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
+  static void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out);
+  static void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out);
+
   static float first(Vec a) { return _mm256_cvtss_f32(a.v); }
   static float reduce_add(Vec a) {
     __m128 sum = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
@@ -113,5 +117,54 @@ struct Vec {
     return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
   }
 };
+
+// Block transposes for GEMM packing, in 256-bit registers. simd_avx512.h
+// calls them too, since every AVX-512 CPU also runs AVX2.
+//
+// Rows r0..r3 (8 floats each) become u0..u3, where u_k contains column k of
+// the four rows in its low half and column k + 4 in its high half.
+inline void transpose_4x8_halves(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 u[4]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1);  // r0[0] r1[0] r0[1] r1[1] | [4], [5]
+  const __m256 t1 = _mm256_unpackhi_ps(r0, r1);  // r0[2] r1[2] r0[3] r1[3] | [6], [7]
+  const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
+  const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
+  u[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+  u[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+  u[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+  u[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+// out[j * ld_out + i] = in[i * ld + j] for i < 4, j < 8.
+inline void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+  __m256 u[4];
+  transpose_4x8_halves(_mm256_loadu_ps(in), _mm256_loadu_ps(in + ld),
+                       _mm256_loadu_ps(in + 2 * ld), _mm256_loadu_ps(in + 3 * ld), u);
+  for (int k = 0; k < 4; ++k) {
+    _mm_storeu_ps(out + k * ld_out, _mm256_castps256_ps128(u[k]));
+    _mm_storeu_ps(out + (k + 4) * ld_out, _mm256_extractf128_ps(u[k], 1));
+  }
+}
+
+// out[j * ld_out + i] = in[i * ld + j] for i < 8, j < 8.
+inline void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+  __m256 top[4];
+  __m256 bottom[4];
+  transpose_4x8_halves(_mm256_loadu_ps(in), _mm256_loadu_ps(in + ld),
+                       _mm256_loadu_ps(in + 2 * ld), _mm256_loadu_ps(in + 3 * ld), top);
+  transpose_4x8_halves(_mm256_loadu_ps(in + 4 * ld), _mm256_loadu_ps(in + 5 * ld),
+                       _mm256_loadu_ps(in + 6 * ld), _mm256_loadu_ps(in + 7 * ld), bottom);
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(out + k * ld_out, _mm256_permute2f128_ps(top[k], bottom[k], 0x20));
+    _mm256_storeu_ps(out + (k + 4) * ld_out, _mm256_permute2f128_ps(top[k], bottom[k], 0x31));
+  }
+}
+
+inline void Vec::transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+  avx2::transpose_4x8(in, ld, out, ld_out);
+}
+
+inline void Vec::transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+  avx2::transpose_8x8(in, ld, out, ld_out);
+}
 
 }  // namespace ember::kernels::avx2

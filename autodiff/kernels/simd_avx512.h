@@ -18,6 +18,8 @@
 
 #include <cstdint>
 
+#include "autodiff/kernels/simd_avx2.h"  // the 256-bit block transposes
+
 namespace ember::kernels::avx512 {
 
 struct Vec {
@@ -83,6 +85,16 @@ struct Vec {
   static float first(Vec a) { return _mm512_cvtss_f32(a.v); }
   static float reduce_add(Vec a) { return _mm512_reduce_add_ps(a.v); }
   static float reduce_max(Vec a) { return _mm512_reduce_max_ps(a.v); }
+
+  // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
+  // These call the AVX2 ones: packing moves data rather than computing, so
+  // 512-bit registers would gain little there (an estimate, not measured).
+  static void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+    avx2::transpose_4x8(in, ld, out, ld_out);
+  }
+  static void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+    avx2::transpose_8x8(in, ld, out, ld_out);
+  }
 
  private:
   static __mmask16 first_lanes(int64_t count) {

@@ -210,3 +210,37 @@ TEST_CASE("gemm unpacked paths by hand", "[kernels][gemm]") {
     CHECK(C[3] == -8.0f);
   }
 }
+
+TEST_CASE("transpose kernel matches reference", "[kernels][gemm]") {
+  // Sizes around the 8 x 8 and 4 x 8 blocks, with padded strides on both
+  // sides; the padding of out must stay untouched.
+  const int64_t sizes[] = {0, 1, 3, 4, 5, 7, 8, 9, 12, 16, 17, 33};
+  const KernelTable& reference = kernel_table(Isa::scalar);
+  for (Isa isa : simd_isas()) {
+    for (int64_t rows : sizes) {
+      for (int64_t cols : sizes) {
+        const int64_t ld = cols + 3;
+        const int64_t ld_out = rows + 2;
+        const Buffer in = random_buffer(std::max<int64_t>(rows * ld, 1), 11, -1.0f, 1.0f);
+        const int64_t out_size = std::max<int64_t>(cols * ld_out, 1);
+        Buffer got(out_size);
+        for (int64_t i = 0; i < out_size; ++i) {
+          got[i] = -7.0f;
+        }
+        Buffer want = got;
+        kernel_table(isa).transpose(rows, cols, in.data(), ld, got.data(), ld_out);
+        reference.transpose(rows, cols, in.data(), ld, want.data(), ld_out);
+        INFO(isa_name(isa) << ", " << rows << " x " << cols);
+        CHECK(first_bit_difference(got, want, out_size) == -1);
+      }
+    }
+  }
+  // The reference itself, on a 2 x 3 block.
+  const float block[6] = {1, 2, 3, 4, 5, 6};
+  float transposed[6] = {};
+  reference.transpose(2, 3, block, 3, transposed, 2);
+  CHECK(transposed[0] == 1.0f);
+  CHECK(transposed[1] == 4.0f);
+  CHECK(transposed[2] == 2.0f);
+  CHECK(transposed[5] == 6.0f);
+}
