@@ -106,6 +106,15 @@ struct KernelTable {
   RowMap row_softmax;
   RowMap row_log_softmax;
 
+  // One output row of a max pool whose windows lie inside the image (see
+  // pool.cpp): for ow < out_w, out[ow] is the max of rows[p width + ow stride
+  // + q] over the [kernel_h, kernel_w] window, and argmax[ow] is first_index
+  // plus the winner's offset from rows. Ties and NaN resolve as in
+  // max_pool2d. rows[0, readable) may be read, even past the last window.
+  void (*max_pool_row)(const float* rows, int64_t width, int64_t kernel_h, int64_t kernel_w,
+                       int64_t stride, int64_t out_w, int64_t readable, int64_t first_index,
+                       float* out, int32_t* argmax);
+
   void (*adam_update)(int64_t n, float* param, const float* grad, float* m, float* v,
                       const AdamStep& step);
 

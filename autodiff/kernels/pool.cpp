@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/threads.h"
 
 namespace ember::kernels {
@@ -43,32 +44,22 @@ bool windows_inside(const Conv2dGeometry& g) {
          (g.out_w() - 1) * g.stride_w + g.kernel_w <= g.width;
 }
 
-// pool_planes for windows_inside(g): one output row at a time, each window
-// position (p, q) compared across the whole row, in the same row-major window
-// order as pool_planes so ties resolve alike.
+// pool_planes for windows_inside(g): one output row at a time, by the
+// dispatched row kernel, which vectorizes across the windows of the row.
 void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
                         const float* input, float* output, int32_t* argmax) {
+  const KernelTable& table = active_kernels();
   const int64_t out_h = g.out_h();
   const int64_t out_w = g.out_w();
   for (int64_t plane_index = first; plane_index < last; ++plane_index) {
     const float* plane = input + plane_index * g.height * g.width;
     for (int64_t oh = 0; oh < out_h; ++oh) {
-      float* best = output + (plane_index * out_h + oh) * out_w;
-      int32_t* best_index = argmax + (plane_index * out_h + oh) * out_w;
-      const int64_t top = oh * g.stride_h;
-      for (int64_t ow = 0; ow < out_w; ++ow) {
-        best[ow] = plane[top * g.width + ow * g.stride_w];
-        best_index[ow] = static_cast<int32_t>(top * g.width + ow * g.stride_w);
-      }
-      for (int64_t p = 0; p < g.kernel_h; ++p) {
-        for (int64_t q = 0; q < g.kernel_w; ++q) {
-          const int64_t offset = (top + p) * g.width + q;
-          for (int64_t ow = 0; ow < out_w; ++ow) {
-            const int64_t at = offset + ow * g.stride_w;
-            take_larger(plane[at], static_cast<int32_t>(at), best[ow], best_index[ow]);
-          }
-        }
-      }
+      const int64_t row = (plane_index * out_h + oh) * out_w;
+      const int64_t top = oh * g.stride_h * g.width;
+      // Every later plane of the buffer may be read too.
+      const int64_t readable = (g.channels - plane_index) * g.height * g.width - top;
+      table.max_pool_row(plane + top, g.width, g.kernel_h, g.kernel_w, g.stride_w, out_w,
+                         readable, top, output + row, argmax + row);
     }
   }
 }

@@ -1,9 +1,10 @@
 // 2-D max pooling with argmax, and its backward, on [P, H, W] buffers where
 // P counts planes (batch times channels).
 //
-// Padding counts as -inf, so a padded position never wins. One portable
-// implementation (no SIMD variants): the window scan is compare-and-branch
-// work that the compiler handles as well as hand-written code would.
+// Padding counts as -inf, so a padded position never wins. When every window
+// lies inside the image, the forward runs a dispatched row kernel
+// (KernelTable::max_pool_row, SIMD across windows for strides 1 to 3);
+// otherwise one portable loop clips each window to the image.
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "autodiff/kernels/dispatch.h"
+#include "autodiff/kernels/pool_row.h"
 
 namespace ember::kernels {
 
@@ -107,6 +108,13 @@ void transpose(int64_t rows, int64_t cols, const float* in, int64_t ld, float* o
       out[j * ld_out + i] = in[i * ld + j];
     }
   }
+}
+
+void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t kernel_w,
+                  int64_t stride, int64_t out_w, int64_t /*readable*/, int64_t first_index,
+                  float* out, int32_t* argmax) {
+  max_pool_row_scalar(rows, width, kernel_h, kernel_w, stride, 0, out_w, first_index, out,
+                      argmax);
 }
 
 void axpy(int64_t n, float alpha, const float* x, float* y) {
@@ -298,6 +306,7 @@ const KernelTable& scalar_table() {
       .row_logsumexp = row_logsumexp,
       .row_softmax = row_softmax,
       .row_log_softmax = row_log_softmax,
+      .max_pool_row = max_pool_row,
       .adam_update = adam_update,
       .gemm = scalar_gemm_micro_kernel(),
   };

@@ -87,6 +87,28 @@ struct Vec {
     return {_mm256_castsi256_ps(_mm256_or_si256(mantissa_bits, one_bits))};
   }
 
+  // Returns p[0], p[step], ..., p[7 step] for step 1, 2 or 3. It reads the
+  // 8 step floats from p, up to p[8 step - 1].
+  static Vec load_strided(const float* p, int64_t step) {
+    if (step == 1) {
+      return load(p);
+    }
+    const __m256 a = _mm256_loadu_ps(p);
+    const __m256 b = _mm256_loadu_ps(p + 8);
+    if (step == 2) {
+      // Lanes a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order 0 2 1 3.
+      const __m256 pairs = _mm256_shuffle_ps(a, b, 0x88);
+      return {_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), 0xD8))};
+    }
+    // step 3: each lane i contains a wanted element (3 j, for some j) in
+    // exactly one of a, b and c, so two blends gather them (a0 b1 c2 a3 b4
+    // c5 a6 b7 = elements 0 9 18 3 12 21 6 15) and one permutation puts
+    // them in order.
+    const __m256 c = _mm256_loadu_ps(p + 16);
+    const __m256 mixed = _mm256_blend_ps(_mm256_blend_ps(a, b, 0x92), c, 0x24);
+    return {_mm256_permutevar8x32_ps(mixed, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5))};
+  }
+
   // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
   static void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out);
   static void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out);

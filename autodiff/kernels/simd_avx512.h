@@ -86,6 +86,13 @@ struct Vec {
   static float reduce_add(Vec a) { return _mm512_reduce_add_ps(a.v); }
   static float reduce_max(Vec a) { return _mm512_reduce_max_ps(a.v); }
 
+  // Returns p[0], p[step], ..., p[15 step] for step 1, 2 or 3, by a gather.
+  static Vec load_strided(const float* p, int64_t step) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i index = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(step)));
+    return {_mm512_i32gather_ps(index, p, 4)};
+  }
+
   // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
   // These call the AVX2 ones: packing moves data rather than computing, so
   // 512-bit registers would gain little there (an estimate, not measured).

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "autodiff/kernels/dispatch.h"
+#include "autodiff/kernels/pool_row.h"
 #include "autodiff/kernels/simd_math.h"
 
 namespace ember::kernels::vector_kernels {
@@ -156,6 +157,68 @@ void transpose(int64_t rows, int64_t cols, const float* in, int64_t ld, float* o
     i += 4;
   }
   copy_rest(i, rows, 0);
+}
+
+// One row of max pooling (see KernelTable::max_pool_row). Strides 1 to 3
+// run 'lanes' windows at once, each window element a strided load, and keep
+// each lane's winning offset p width + q as an exact float. A last partial
+// block is redone as a full block ending at the last window; only when
+// that block would read past `readable` does the scalar loop finish.
+template <class V>
+void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t kernel_w,
+                  int64_t stride, int64_t out_w, int64_t readable, int64_t first_index,
+                  float* out, int32_t* argmax) {
+  const int64_t last_offset = (kernel_h - 1) * width + kernel_w - 1;
+  int64_t ow = 0;
+  if (stride < 1 || stride > 3 || last_offset >= (int64_t{1} << 24)) {
+    max_pool_row_scalar(rows, width, kernel_h, kernel_w, stride, 0, out_w, first_index, out,
+                        argmax);
+    return;
+  }
+  // A block's last load starts at its last window element and reads lanes
+  // stride floats.
+  const auto block_fits = [&](int64_t start) {
+    return start + V::lanes <= out_w && last_offset + (start + V::lanes) * stride <= readable;
+  };
+  const auto run_block = [&](int64_t start) {
+    const float* window = rows + start * stride;
+    V best = V::load_strided(window, stride);
+    V best_offset = V::zero();
+    for (int64_t p = 0; p < kernel_h; ++p) {
+      for (int64_t q = 0; q < kernel_w; ++q) {
+        const V value = V::load_strided(window + p * width + q, stride);
+        const V offset = V::broadcast(static_cast<float>(p * width + q));
+        // A larger value wins, then a NaN value over a number, and a NaN
+        // best is kept: the scalar loop's rule, as selects.
+        const auto larger = V::greater(value, best);
+        V next = V::select(larger, value, best);
+        V next_offset = V::select(larger, offset, best_offset);
+        const auto value_nan = V::is_nan(value);
+        next = V::select(value_nan, value, next);
+        next_offset = V::select(value_nan, offset, next_offset);
+        const auto best_nan = V::is_nan(best);
+        best = V::select(best_nan, best, next);
+        best_offset = V::select(best_nan, best_offset, next_offset);
+      }
+    }
+    V::store(out + start, best);
+    float offsets[V::lanes];
+    V::store(offsets, best_offset);
+    for (int64_t lane = 0; lane < V::lanes; ++lane) {
+      argmax[start + lane] = static_cast<int32_t>(first_index + (start + lane) * stride +
+                                                  static_cast<int64_t>(offsets[lane]));
+    }
+  };
+
+  for (; block_fits(ow); ow += V::lanes) {
+    run_block(ow);
+  }
+  if (ow < out_w && out_w >= V::lanes && block_fits(out_w - V::lanes)) {
+    run_block(out_w - V::lanes);  // recomputes some windows, with the same result
+    return;
+  }
+  max_pool_row_scalar(rows, width, kernel_h, kernel_w, stride, ow, out_w, first_index, out,
+                      argmax);
 }
 
 // out = grad_out where x > 0, else 0.
@@ -480,6 +543,7 @@ KernelTable make_table(Isa isa) {
       .row_logsumexp = row_logsumexp<V>,
       .row_softmax = row_softmax<V>,
       .row_log_softmax = row_log_softmax<V>,
+      .max_pool_row = max_pool_row<V>,
       .adam_update = adam_update<V>,
       .gemm = make_gemm_micro_kernel<V, MR, NV>(std::make_index_sequence<MR * NV>()),
   };

@@ -221,3 +221,56 @@ TEST_CASE("max pool NaN and ties on both paths", "[kernels][pool]") {
     CHECK(argmax[3] == 15);
   }
 }
+
+TEST_CASE("max pool row kernels match reference", "[kernels][pool]") {
+  // Values from a few levels, so ties are common, with some NaN. Each case
+  // is {kernel_h, kernel_w, stride}; widths leave vector and scalar windows.
+  const int64_t cases[][3] = {{2, 2, 2}, {2, 3, 3}, {2, 1, 1}, {3, 3, 1}, {1, 2, 2},
+                              {3, 2, 3}, {2, 4, 4}, {1, 1, 3}};
+  const KernelTable& reference = kernel_table(Isa::scalar);
+  for (Isa isa : simd_isas()) {
+    for (const auto& c : cases) {
+      const int64_t kernel_h = c[0];
+      const int64_t kernel_w = c[1];
+      const int64_t stride = c[2];
+      for (int64_t out_w : {1, 7, 8, 9, 17, 40, 45}) {
+        // Extra readable floats past the rows let the last partial block run
+        // as a shifted full block; without them the scalar loop ends the row.
+        for (int64_t extra : {0, 8}) {
+          const int64_t width = (out_w - 1) * stride + kernel_w + out_w % 3;
+          const int64_t readable = kernel_h * width + extra;
+          Buffer rows(readable);
+          const Buffer noise = random_buffer(readable, 21, 0.0f, 1.0f);
+          for (int64_t i = 0; i < readable; ++i) {
+            rows[i] = noise[i] < 0.03f ? std::nanf("") : std::floor(noise[i] * 4.0f) - 1.0f;
+          }
+          Buffer got(out_w);
+          Buffer want(out_w);
+          std::vector<int32_t> got_index(static_cast<size_t>(out_w), -1);
+          std::vector<int32_t> want_index(static_cast<size_t>(out_w), -1);
+          kernel_table(isa).max_pool_row(rows.data(), width, kernel_h, kernel_w, stride, out_w,
+                                         readable, 100, got.data(), got_index.data());
+          reference.max_pool_row(rows.data(), width, kernel_h, kernel_w, stride, out_w, readable,
+                                 100, want.data(), want_index.data());
+          INFO(isa_name(isa) << ", window " << kernel_h << "x" << kernel_w << ", stride " << stride
+                             << ", " << out_w << " windows, " << extra << " extra");
+          CHECK(first_bit_difference(got, want, out_w) == -1);
+          CHECK(got_index == want_index);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("max pool row reference by hand", "[kernels][pool]") {
+  // Two rows of width 5, windows 2x2 at stride 2: {1, 3 | 3, 0} ties at 3,
+  // and the first in row-major order (row 0) wins; {2, NaN | 9, 9} takes NaN.
+  const float rows[10] = {1, 3, 2, std::nanf(""), 0, 3, 0, 9, 9, 0};
+  float out[2];
+  int32_t argmax[2];
+  kernel_table(Isa::scalar).max_pool_row(rows, 5, 2, 2, 2, 2, 10, 10, out, argmax);
+  CHECK(out[0] == 3.0f);
+  CHECK(argmax[0] == 11);
+  CHECK(std::isnan(out[1]));
+  CHECK(argmax[1] == 13);
+}

@@ -1,0 +1,32 @@
+// The scalar max-pool row loop: the reference kernel, and the tail of the
+// SIMD ones (see KernelTable::max_pool_row for the contract).
+#pragma once
+
+#include <cstdint>
+
+namespace ember::kernels {
+
+inline void max_pool_row_scalar(const float* rows, int64_t width, int64_t kernel_h,
+                                int64_t kernel_w, int64_t stride, int64_t first_ow,
+                                int64_t out_w, int64_t first_index, float* out,
+                                int32_t* argmax) {
+  for (int64_t ow = first_ow; ow < out_w; ++ow) {
+    const float* window = rows + ow * stride;
+    float best = window[0];
+    int64_t best_offset = 0;
+    for (int64_t p = 0; p < kernel_h; ++p) {
+      for (int64_t q = 0; q < kernel_w; ++q) {
+        // Take a larger value, or a NaN over a number, and never replace a
+        // NaN. Selects, not a branch: real data would mispredict it often.
+        const float value = window[p * width + q];
+        const bool take = !(value <= best) && best == best;
+        best = take ? value : best;
+        best_offset = take ? p * width + q : best_offset;
+      }
+    }
+    out[ow] = best;
+    argmax[ow] = static_cast<int32_t>(first_index + ow * stride + best_offset);
+  }
+}
+
+}  // namespace ember::kernels
