@@ -1,11 +1,12 @@
 // conv2d, max_pool2d and avg_pool2d: forward and backward side by side.
 //
-// conv2d runs a GEMM on the im2col columns of each image (or of a few small
-// images side by side), with the images of a batch split across threads.
-// Forward keeps the columns for backward when the whole batch's fit in
-// 2 MiB; otherwise backward rebuilds them. Convolutions with one or two
-// filters and stride 1 skip the columns and read the image directly (the
-// direct path below). im2col, col2im and max pooling are raw-pointer loops
+// conv2d has three paths, each with the images of a batch split across
+// threads. Stride-1 convolutions with one or two filters run the direct path
+// (an axpy or dot per kernel element, straight from the image); those with
+// more filters run the implicit path (a GEMM that packs its columns from a
+// padded copy of the images). The rest run a GEMM on the im2col columns of
+// each image (or of a few small images side by side), and forward keeps those
+// columns for backward when the whole batch's fit in 2 MiB. im2col, col2im and max pooling are raw-pointer loops
 // in autodiff/kernels/ (im2col.h, pool.h); this file adds the tensors, the
 // checks and the tape. avg_pool2d keeps its plain loops here.
 #include "autodiff/ops_conv.h"
@@ -310,6 +311,17 @@ void add_bias(const float* bias, int64_t out_channels, int64_t positions, float*
   }
 }
 
+// Adds the bias (when given) to one image's output y_b [C_out, positions],
+// then applies the fused relu, while y_b is still in cache.
+void finish_output(const ConvSizes& s, const float* bias, float* y_b) {
+  if (bias != nullptr) {
+    add_bias(bias, s.out_channels, s.positions, y_b);
+  }
+  if (s.relu) {
+    kernels::relu(s.out_channels * s.positions, y_b, y_b);
+  }
+}
+
 // grad_bias [C_out] += the row sums of grad_y [C_out, positions], summed by
 // the vectorized row_sum kernel: a scalar loop's chain of dependent adds
 // took about 4% of a model B step.
@@ -417,13 +429,7 @@ void conv_forward_direct(const ConvSizes& s, const float* xs, const float* ws,
         std::copy_n(wide.data() + oh * grid.width, s.g.out_width, y_o + oh * s.g.out_width);
       }
     }
-    float* y_b = ys + b * s.out_channels * s.positions;
-    if (bias != nullptr) {
-      add_bias(bias, s.out_channels, s.positions, y_b);
-    }
-    if (s.relu) {
-      kernels::relu(s.out_channels * s.positions, y_b, y_b);
-    }
+    finish_output(s, bias, ys + b * s.out_channels * s.positions);
   }
 }
 
@@ -490,6 +496,182 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
   }
 }
 
+// ---- implicit path: stride 1, more than two filters
+//
+// The images of a group sit side by side in one zero-padded buffer
+// [C_in, H + 2 PH, width]. Image j's pixel (h, w) is at row PH + h, column
+// PW + j (W + PW) + w, so neighbours share one gap of PW zero columns, which
+// is the right padding of one image and the left padding of the next.
+// Kernel element (c, i, j) then reads the buffer from offset
+// c plane + i width + j onward, so the GEMM packs B straight from the buffer
+// (gemm_offset_rows) instead of an im2col copy, and the product is a grid as
+// wide as the buffer. Grid position oh width + x is output (oh, ow) of image
+// x / (W + PW), with ow = x % (W + PW), when ow < W_out; the other columns
+// (KW - 1 - PW per image) are sums that get dropped.
+
+// The buffer needs W_out <= W + PW, which is true when PW < KW.
+bool use_implicit_path(const ConvSizes& s) {
+  return s.g.stride == Size2{1, 1} && !s.identity_columns &&
+         s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
+}
+
+// The padded buffer of a group of images and its grid.
+struct ImplicitGroup {
+  int64_t images;
+  int64_t pitch;   // W + PW: columns from one image to the next
+  int64_t height;  // H + 2 PH
+  int64_t width;   // PW + images pitch
+  int64_t grid;    // (H_out - 1) width + (images - 1) pitch + W_out
+  std::vector<int64_t> offsets;  // of each kernel element (c, i, j), in weight row order
+
+  int64_t plane() const { return height * width; }
+  // Grid position of output (oh, 0) of image j.
+  int64_t output_row(int64_t j, int64_t oh) const { return oh * width + j * pitch; }
+};
+
+ImplicitGroup implicit_group(const ConvSizes& s, int64_t images) {
+  ImplicitGroup group;
+  group.images = images;
+  group.pitch = s.g.width + s.g.padding[1];
+  group.height = s.g.height + 2 * s.g.padding[0];
+  group.width = s.g.padding[1] + images * group.pitch;
+  group.grid = (s.g.out_height - 1) * group.width + (images - 1) * group.pitch + s.g.out_width;
+  group.offsets.reserve(static_cast<size_t>(s.rows));
+  for (int64_t c = 0; c < s.g.channels; ++c) {
+    for (int64_t i = 0; i < s.g.kernel[0]; ++i) {
+      for (int64_t j = 0; j < s.g.kernel[1]; ++j) {
+        group.offsets.push_back(c * group.plane() + i * group.width + j);
+      }
+    }
+  }
+  return group;
+}
+
+// Fills buffer [C_in, height, width] with images [b0, b0 + images) of xs,
+// zero around them.
+void fill_implicit_buffer(const ConvSizes& s, const ImplicitGroup& group, const float* xs,
+                          int64_t b0, float* buffer) {
+  std::fill_n(buffer, s.g.channels * group.plane(), 0.0f);
+  for (int64_t j = 0; j < group.images; ++j) {
+    const float* image = xs + (b0 + j) * s.image_size;
+    for (int64_t c = 0; c < s.g.channels; ++c) {
+      for (int64_t h = 0; h < s.g.height; ++h) {
+        std::copy_n(image + (c * s.g.height + h) * s.g.width, s.g.width,
+                    buffer + c * group.plane() + (h + s.g.padding[0]) * group.width +
+                        s.g.padding[1] + j * group.pitch);
+      }
+    }
+  }
+}
+
+// Calls body(b0, group) for the groups of images [first, last), which share
+// one GEMM when their outputs are small, as in the GEMM path below.
+template <class Body>
+void for_implicit_groups(const ConvSizes& s, int64_t first, int64_t last, const Body& body) {
+  const int64_t per_group = std::min(images_per_gemm(s.positions), last - first);
+  ImplicitGroup group = implicit_group(s, per_group);
+  for (int64_t b0 = first; b0 < last; b0 += per_group) {
+    const int64_t n = std::min(per_group, last - b0);
+    if (n != group.images) {
+      group = implicit_group(s, n);
+    }
+    body(b0, group);
+  }
+}
+
+void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
+                           const float* bias, float* ys, int64_t first, int64_t last) {
+  Scratch buffer;
+  Scratch product;
+  for_implicit_groups(s, first, last, [&](int64_t b0, const ImplicitGroup& group) {
+    buffer.resize(static_cast<size_t>(s.g.channels * group.plane()));
+    product.resize(static_cast<size_t>(s.out_channels * group.grid));
+    fill_implicit_buffer(s, group, xs, b0, buffer.data());
+    // product [C_out, grid] = weight [C_out, rows] B [rows, grid]
+    kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::No,
+                              s.out_channels, group.grid, s.rows, 1.0f, ws, s.rows,
+                              buffer.data(), group.offsets.data(), 0.0f, product.data(),
+                              group.grid);
+    for (int64_t j = 0; j < group.images; ++j) {
+      float* y_b = ys + (b0 + j) * s.out_channels * s.positions;
+      for (int64_t o = 0; o < s.out_channels; ++o) {
+        for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
+          std::copy_n(product.data() + o * group.grid + group.output_row(j, oh), s.g.out_width,
+                      y_b + (o * s.g.out_height + oh) * s.g.out_width);
+        }
+      }
+      finish_output(s, bias, y_b);
+    }
+  });
+}
+
+// Computes the implicit path's backward for images [first, last), with the
+// same contract as conv_backward_images:
+//   grad_weight += grad_grid [C_out, grid] B^T, B read from the buffer again
+//   grad_B [rows, grid] = weight^T grad_grid, each row added into a zeroed
+//     buffer at its kernel element's offset, whose image parts go to grad_x
+//   grad_bias += the row sums of grad_grid
+// grad_grid is grad_y on the grid, zero in the dropped columns.
+void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
+                            const float* ys, const float* g_y, float* grad_x, float* grad_w,
+                            float* grad_bias, int64_t first, int64_t last) {
+  Scratch buffer;
+  Scratch grad_grid;
+  Scratch grad_b;
+  for_implicit_groups(s, first, last, [&](int64_t b0, const ImplicitGroup& group) {
+    const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
+    grad_grid.assign(static_cast<size_t>(s.out_channels * group.grid), 0.0f);
+    for (int64_t j = 0; j < group.images; ++j) {
+      const int64_t image = (b0 + j) * s.out_channels * s.positions;
+      for (int64_t o = 0; o < s.out_channels; ++o) {
+        for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
+          const int64_t row = image + (o * s.g.out_height + oh) * s.g.out_width;
+          float* target = grad_grid.data() + o * group.grid + group.output_row(j, oh);
+          if (s.relu) {
+            kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
+          } else {
+            std::copy_n(g_y + row, s.g.out_width, target);
+          }
+        }
+      }
+    }
+
+    if (grad_w != nullptr) {
+      buffer.resize(buffer_size);
+      fill_implicit_buffer(s, group, xs, b0, buffer.data());
+      kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::Yes,
+                                s.out_channels, s.rows, group.grid, 1.0f, grad_grid.data(),
+                                group.grid, buffer.data(), group.offsets.data(), 1.0f, grad_w,
+                                s.rows);
+    }
+    if (grad_x != nullptr) {
+      grad_b.resize(static_cast<size_t>(s.rows * group.grid));
+      kernels::gemm(Transpose::Yes, Transpose::No, s.rows, group.grid, s.out_channels, 1.0f, ws,
+                    s.rows, grad_grid.data(), group.grid, 0.0f, grad_b.data(), group.grid);
+      buffer.assign(buffer_size, 0.0f);
+      for (int64_t k = 0; k < s.rows; ++k) {
+        float* target = buffer.data() + group.offsets[static_cast<size_t>(k)];
+        kernels::add(group.grid, target, grad_b.data() + k * group.grid, target);
+      }
+      for (int64_t j = 0; j < group.images; ++j) {
+        float* grad_image = grad_x + (b0 + j) * s.image_size;
+        for (int64_t c = 0; c < s.g.channels; ++c) {
+          for (int64_t h = 0; h < s.g.height; ++h) {
+            float* target = grad_image + (c * s.g.height + h) * s.g.width;
+            const float* source = buffer.data() + c * group.plane() +
+                                  (h + s.g.padding[0]) * group.width + s.g.padding[1] +
+                                  j * group.pitch;
+            kernels::add(s.g.width, target, source, target);
+          }
+        }
+      }
+    }
+    if (grad_bias != nullptr) {
+      accumulate_bias_grad(grad_grid.data(), s.out_channels, group.grid, grad_bias);
+    }
+  });
+}
+
 // ---- GEMM path
 
 // Forward of images [first, last): y [B, C_out, positions] for those images.
@@ -500,6 +682,10 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
                          int64_t last) {
   if (use_direct_path(s)) {
     conv_forward_direct(s, xs, ws, bias, ys, first, last);
+    return;
+  }
+  if (use_implicit_path(s)) {
+    conv_forward_implicit(s, xs, ws, bias, ys, first, last);
     return;
   }
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
@@ -524,13 +710,7 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
       scatter_group(y_group, b0, n, s.out_channels, s.positions, ys);
     }
     for (int64_t b = b0; b < b0 + n; ++b) {
-      float* y_b = ys + b * s.out_channels * s.positions;
-      if (bias != nullptr) {
-        add_bias(bias, s.out_channels, s.positions, y_b);
-      }
-      if (s.relu) {  // while y_b is still in cache
-        kernels::relu(s.out_channels * s.positions, y_b, y_b);
-      }
+      finish_output(s, bias, ys + b * s.out_channels * s.positions);
     }
   }
 }
@@ -548,6 +728,10 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
                           int64_t last) {
   if (use_direct_path(s)) {
     conv_backward_direct(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, first, last);
+    return;
+  }
+  if (use_implicit_path(s)) {
+    conv_backward_implicit(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, first, last);
     return;
   }
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
@@ -620,6 +804,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   std::shared_ptr<KeptColumns> kept_columns;
   const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
   if (record && weight.requires_grad() && !s.identity_columns && !use_direct_path(s) &&
+      !use_implicit_path(s) &&
       columns_bytes <= kKeepColumnsBytes) {
     kept_columns = std::make_shared<KeptColumns>();
     kept_columns->values.resize(static_cast<size_t>(s.batch * s.rows * s.positions));

@@ -93,9 +93,10 @@ struct KernelTable {
   Unary log;
   void (*relu_backward)(int64_t n, const float* x, const float* grad_out, float* grad_x);
   void (*relu_mask)(int64_t n, const float* x, const float* grad_out, float* out);
-  // out[j * ld_out + i] = in[i * ld + j] for i < rows, j < cols (the GEMM's
-  // packing of an operand whose K runs along its stored rows).
-  void (*transpose)(int64_t rows, int64_t cols, const float* in, int64_t ld, float* out,
+  // out[j * ld_out + i] = in_rows[i][j] for i < rows, j < cols (the GEMM's
+  // packing of an operand whose K runs along its stored rows). Rows are
+  // given by their starts, so they need no common stride.
+  void (*transpose)(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                     int64_t ld_out);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   float (*dot)(int64_t n, const float* x, const float* y);

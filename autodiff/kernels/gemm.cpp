@@ -44,11 +44,20 @@ constexpr int64_t kMc = 3072;
 // it saves.
 constexpr int64_t kMinParallelVolume = 96 * 96 * 96;
 
-// A read-only view of op(X) for X stored row-major with row stride ld.
+// The widest B panel: the most registers per tile row, of 16 lanes at most.
+constexpr int64_t kMaxPanelColumns = GemmMicroKernel::kMaxVectors * 16;
+
+// A read-only view of op(X) for X stored row-major: stored row r starts at
+// data + r ld, or at data + row_offsets[r] when row_offsets is set.
 struct Operand {
   const float* data;
   int64_t ld;
   bool transposed;
+  const int64_t* row_offsets = nullptr;
+
+  const float* row(int64_t r) const {
+    return data + (row_offsets != nullptr ? row_offsets[r] : r * ld);
+  }
 };
 
 int64_t round_up(int64_t value, int64_t multiple) {
@@ -78,7 +87,11 @@ void pack_a(const KernelTable& table, const Operand& a, int64_t row0, int64_t ro
     // Each loop order reads op(A) along its stored rows, so memory is walked
     // contiguously whether or not A is transposed.
     if (!a.transposed) {
-      table.transpose(valid, kc, a.data + first_row * a.ld + k0, a.ld, panel, mr);
+      const float* rows[GemmMicroKernel::kMaxRows];
+      for (int64_t i = 0; i < valid; ++i) {
+        rows[i] = a.row(first_row + i) + k0;
+      }
+      table.transpose(valid, kc, rows, panel, mr);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         std::copy_n(a.data + (k0 + k) * a.ld + first_row, valid, panel + k * mr);
@@ -97,7 +110,7 @@ void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_
   const int64_t valid = std::min(nr, cols);
   if (!b.transposed) {
     for (int64_t k = 0; k < kc; ++k) {
-      const float* source = b.data + (k0 + k) * b.ld + col0;
+      const float* source = b.row(k0 + k) + col0;
       float* row = panel + k * nr;
       for (int64_t j = 0; j < valid; ++j) {  // nr floats or fewer: no library call
         row[j] = source[j];
@@ -105,7 +118,11 @@ void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_
     }
   } else {
     // Column j of op(B) is stored row j of B, so the panel is a transpose.
-    table.transpose(valid, kc, b.data + col0 * b.ld + k0, b.ld, panel, nr);
+    const float* rows[kMaxPanelColumns];
+    for (int64_t j = 0; j < valid; ++j) {
+      rows[j] = b.row(col0 + j) + k0;
+    }
+    table.transpose(valid, kc, rows, panel, nr);
   }
   for (int64_t k = 0; k < kc; ++k) {
     std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
@@ -144,7 +161,7 @@ void check_stride(const char* name, int64_t rows, int64_t cols, int64_t ld) {
 
 void check_arguments(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
                      int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                     const float* C, int64_t ldc) {
+                     const int64_t* b_row_offsets, const float* C, int64_t ldc) {
   if (M < 0 || N < 0 || K < 0) {
     throw std::invalid_argument("gemm: sizes M=" + std::to_string(M) + ", N=" +
                                 std::to_string(N) + ", K=" + std::to_string(K) +
@@ -153,7 +170,9 @@ void check_arguments(Transpose transpose_a, Transpose transpose_b, int64_t M, in
   const bool a_transposed = transpose_a == Transpose::Yes;
   const bool b_transposed = transpose_b == Transpose::Yes;
   check_stride("A", a_transposed ? K : M, a_transposed ? M : K, lda);
-  check_stride("B", b_transposed ? N : K, b_transposed ? K : N, ldb);
+  if (b_row_offsets == nullptr) {  // rows at offsets have no common stride
+    check_stride("B", b_transposed ? N : K, b_transposed ? K : N, ldb);
+  }
   check_stride("C", M, N, ldc);
 
   const bool has_output = M > 0 && N > 0;
@@ -172,13 +191,13 @@ constexpr int64_t kMaxUnpackedRows = 2;
 
 // C = alpha * op(A) B + beta * C by rows: C[i, :] += alpha A(i, k) B[k, :].
 void gemm_by_axpy(const KernelTable& table, bool a_transposed, int64_t M, int64_t N, int64_t K,
-                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-                  float beta, float* C, int64_t ldc) {
+                  float alpha, const float* A, int64_t lda, const Operand& b, float beta,
+                  float* C, int64_t ldc) {
   scale_output(M, N, beta, C, ldc);
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t k = 0; k < K; ++k) {
       const float a_ik = a_transposed ? A[k * lda + i] : A[i * lda + k];
-      table.axpy(N, alpha * a_ik, B + k * ldb, C + i * ldc);
+      table.axpy(N, alpha * a_ik, b.row(k), C + i * ldc);
     }
   }
 }
@@ -186,8 +205,8 @@ void gemm_by_axpy(const KernelTable& table, bool a_transposed, int64_t M, int64_
 // C = alpha * op(A) B^T + beta * C by dot products: C[i, j] is row i of
 // op(A) (copied out when A is transposed) dotted with stored row j of B.
 void gemm_by_dot(const KernelTable& table, bool a_transposed, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
-                 float beta, float* C, int64_t ldc) {
+                 float alpha, const float* A, int64_t lda, const Operand& b, float beta,
+                 float* C, int64_t ldc) {
   std::vector<float> a_row(a_transposed ? static_cast<size_t>(K) : 0);
   for (int64_t i = 0; i < M; ++i) {
     const float* row = A + i * lda;
@@ -199,7 +218,7 @@ void gemm_by_dot(const KernelTable& table, bool a_transposed, int64_t M, int64_t
     }
     float* c_row = C + i * ldc;
     for (int64_t j = 0; j < N; ++j) {
-      const float product = alpha * table.dot(K, row, B + j * ldb);
+      const float product = alpha * table.dot(K, row, b.row(j));
       // beta = 0 overwrites without reading C, which may hold NaN.
       c_row[j] = beta == 0.0f ? product : beta * c_row[j] + product;
     }
@@ -208,8 +227,9 @@ void gemm_by_dot(const KernelTable& table, bool a_transposed, int64_t M, int64_t
 
 void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose transpose_b,
                   int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  check_arguments(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc);
+                  const float* B, int64_t ldb, const int64_t* b_row_offsets, float beta,
+                  float* C, int64_t ldc) {
+  check_arguments(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, b_row_offsets, C, ldc);
   if (M == 0 || N == 0) {
     return;
   }
@@ -218,12 +238,13 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
     return;
   }
   const bool a_transposed = transpose_a == Transpose::Yes;
-  if (transpose_b == Transpose::No && (M <= kMaxUnpackedRows || K <= kMaxUnpackedRows)) {
-    gemm_by_axpy(table, a_transposed, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const Operand b{B, ldb, transpose_b == Transpose::Yes, b_row_offsets};
+  if (!b.transposed && (M <= kMaxUnpackedRows || K <= kMaxUnpackedRows)) {
+    gemm_by_axpy(table, a_transposed, M, N, K, alpha, A, lda, b, beta, C, ldc);
     return;
   }
-  if (transpose_b == Transpose::Yes && M <= kMaxUnpackedRows) {
-    gemm_by_dot(table, a_transposed, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (b.transposed && M <= kMaxUnpackedRows) {
+    gemm_by_dot(table, a_transposed, M, N, K, alpha, A, lda, b, beta, C, ldc);
     return;
   }
 
@@ -231,8 +252,7 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
 
   const int64_t mr = micro.mr;
   const int64_t nr = micro.nr;
-  const Operand a{A, lda, transpose_a == Transpose::Yes};
-  const Operand b{B, ldb, transpose_b == Transpose::Yes};
+  const Operand a{A, lda, a_transposed};
   const bool parallel = M * N * K >= kMinParallelVolume;
   const int64_t nc_max = std::max(nr, kNc / nr * nr);
   const int64_t mc_max = std::max(mr, kMc / mr * mr);
@@ -317,14 +337,25 @@ void gemm(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N, in
           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
           float* C, int64_t ldc) {
   gemm_blocked(active_kernels(), transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
-               beta, C, ldc);
+               nullptr, beta, C, ldc);
 }
 
 void gemm_variant(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,
                   int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_blocked(kernel_table(isa), transpose_a, transpose_b, M, N, K, alpha, A, lda, B, ldb,
-               beta, C, ldc);
+               nullptr, beta, C, ldc);
+}
+
+void gemm_offset_rows(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M,
+                      int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, const int64_t* b_row_offsets, float beta, float* C,
+                      int64_t ldc) {
+  if (b_row_offsets == nullptr && M > 0 && N > 0 && K > 0) {
+    throw std::invalid_argument("gemm_offset_rows: the row offsets of B are missing");
+  }
+  gemm_blocked(isa == active_isa() ? active_kernels() : kernel_table(isa), transpose_a,
+               transpose_b, M, N, K, alpha, A, lda, B, 0, b_row_offsets, beta, C, ldc);
 }
 
 }  // namespace ember::kernels

@@ -29,6 +29,17 @@ void gemm_variant(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t
                   int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc);
 
+// gemm where stored row r of B starts at B + b_row_offsets[r] instead of
+// B + r ldb: row r of op(B) = B, or column r of op(B) = B^T. A stride-1
+// convolution passes the offsets of its kernel elements in a padded image,
+// so the GEMM packs its columns straight from the image, without im2col.
+// isa picks the variant, as in gemm_variant; pass active_isa() for the
+// active one.
+void gemm_offset_rows(Isa isa, Transpose transpose_a, Transpose transpose_b, int64_t M,
+                      int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, const int64_t* b_row_offsets, float beta, float* C,
+                      int64_t ldc);
+
 // The scalar reference that defines gemm's result; every faster variant is
 // tested against it.
 void gemm_reference(Transpose transpose_a, Transpose transpose_b, int64_t M, int64_t N,

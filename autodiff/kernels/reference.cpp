@@ -101,11 +101,11 @@ void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
   }
 }
 
-void transpose(int64_t rows, int64_t cols, const float* in, int64_t ld, float* out,
+void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                int64_t ld_out) {
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) {
-      out[j * ld_out + i] = in[i * ld + j];
+      out[j * ld_out + i] = in_rows[i][j];
     }
   }
 }

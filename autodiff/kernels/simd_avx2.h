@@ -109,9 +109,9 @@ struct Vec {
     return {_mm256_permutevar8x32_ps(mixed, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5))};
   }
 
-  // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
-  static void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out);
-  static void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out);
+  // Block transposes for GEMM packing: out[j * ld_out + i] = rows[i][j].
+  static void transpose_4x8(const float* const* rows, float* out, int64_t ld_out);
+  static void transpose_8x8(const float* const* rows, float* out, int64_t ld_out);
 
   static float first(Vec a) { return _mm256_cvtss_f32(a.v); }
   static float reduce_add(Vec a) {
@@ -156,37 +156,37 @@ inline void transpose_4x8_halves(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m
   u[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
 }
 
-// out[j * ld_out + i] = in[i * ld + j] for i < 4, j < 8.
-inline void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+// out[j * ld_out + i] = rows[i][j] for i < 4, j < 8.
+inline void transpose_4x8(const float* const* rows, float* out, int64_t ld_out) {
   __m256 u[4];
-  transpose_4x8_halves(_mm256_loadu_ps(in), _mm256_loadu_ps(in + ld),
-                       _mm256_loadu_ps(in + 2 * ld), _mm256_loadu_ps(in + 3 * ld), u);
+  transpose_4x8_halves(_mm256_loadu_ps(rows[0]), _mm256_loadu_ps(rows[1]),
+                       _mm256_loadu_ps(rows[2]), _mm256_loadu_ps(rows[3]), u);
   for (int k = 0; k < 4; ++k) {
     _mm_storeu_ps(out + k * ld_out, _mm256_castps256_ps128(u[k]));
     _mm_storeu_ps(out + (k + 4) * ld_out, _mm256_extractf128_ps(u[k], 1));
   }
 }
 
-// out[j * ld_out + i] = in[i * ld + j] for i < 8, j < 8.
-inline void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
+// out[j * ld_out + i] = rows[i][j] for i < 8, j < 8.
+inline void transpose_8x8(const float* const* rows, float* out, int64_t ld_out) {
   __m256 top[4];
   __m256 bottom[4];
-  transpose_4x8_halves(_mm256_loadu_ps(in), _mm256_loadu_ps(in + ld),
-                       _mm256_loadu_ps(in + 2 * ld), _mm256_loadu_ps(in + 3 * ld), top);
-  transpose_4x8_halves(_mm256_loadu_ps(in + 4 * ld), _mm256_loadu_ps(in + 5 * ld),
-                       _mm256_loadu_ps(in + 6 * ld), _mm256_loadu_ps(in + 7 * ld), bottom);
+  transpose_4x8_halves(_mm256_loadu_ps(rows[0]), _mm256_loadu_ps(rows[1]),
+                       _mm256_loadu_ps(rows[2]), _mm256_loadu_ps(rows[3]), top);
+  transpose_4x8_halves(_mm256_loadu_ps(rows[4]), _mm256_loadu_ps(rows[5]),
+                       _mm256_loadu_ps(rows[6]), _mm256_loadu_ps(rows[7]), bottom);
   for (int k = 0; k < 4; ++k) {
     _mm256_storeu_ps(out + k * ld_out, _mm256_permute2f128_ps(top[k], bottom[k], 0x20));
     _mm256_storeu_ps(out + (k + 4) * ld_out, _mm256_permute2f128_ps(top[k], bottom[k], 0x31));
   }
 }
 
-inline void Vec::transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
-  avx2::transpose_4x8(in, ld, out, ld_out);
+inline void Vec::transpose_4x8(const float* const* rows, float* out, int64_t ld_out) {
+  avx2::transpose_4x8(rows, out, ld_out);
 }
 
-inline void Vec::transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
-  avx2::transpose_8x8(in, ld, out, ld_out);
+inline void Vec::transpose_8x8(const float* const* rows, float* out, int64_t ld_out) {
+  avx2::transpose_8x8(rows, out, ld_out);
 }
 
 }  // namespace ember::kernels::avx2

@@ -95,14 +95,14 @@ struct Vec {
     return {_mm512_i32gather_ps(index, p, 4)};
   }
 
-  // Block transposes for GEMM packing: out[j * ld_out + i] = in[i * ld + j].
+  // Block transposes for GEMM packing: out[j * ld_out + i] = rows[i][j].
   // These call the AVX2 ones: packing moves data rather than computing, so
   // 512-bit registers would gain little there (an estimate, not measured).
-  static void transpose_4x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
-    avx2::transpose_4x8(in, ld, out, ld_out);
+  static void transpose_4x8(const float* const* rows, float* out, int64_t ld_out) {
+    avx2::transpose_4x8(rows, out, ld_out);
   }
-  static void transpose_8x8(const float* in, int64_t ld, float* out, int64_t ld_out) {
-    avx2::transpose_8x8(in, ld, out, ld_out);
+  static void transpose_8x8(const float* const* rows, float* out, int64_t ld_out) {
+    avx2::transpose_8x8(rows, out, ld_out);
   }
 
  private:

@@ -127,31 +127,39 @@ void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad
   }
 }
 
-// out[j * ld_out + i] = in[i * ld + j] for i < rows, j < cols: blocks of
+// out[j * ld_out + i] = in_rows[i][j] for i < rows, j < cols: blocks of
 // 8 x 8, then of 4 x 8 (a GEMM panel of 4 rows), then single elements.
 template <class V>
-void transpose(int64_t rows, int64_t cols, const float* in, int64_t ld, float* out,
+void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                int64_t ld_out) {
   const auto copy_rest = [&](int64_t row_begin, int64_t row_end, int64_t col_begin) {
     for (int64_t j = col_begin; j < cols; ++j) {
       for (int64_t i = row_begin; i < row_end; ++i) {
-        out[j * ld_out + i] = in[i * ld + j];
+        out[j * ld_out + i] = in_rows[i][j];
       }
     }
+  };
+  // The rows [i, i + count) from column j.
+  const float* block[8];
+  const auto block_at = [&](int64_t i, int64_t count, int64_t j) {
+    for (int64_t r = 0; r < count; ++r) {
+      block[r] = in_rows[i + r] + j;
+    }
+    return block;
   };
 
   int64_t i = 0;
   for (; i + 8 <= rows; i += 8) {
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8) {
-      V::transpose_8x8(in + i * ld + j, ld, out + j * ld_out + i, ld_out);
+      V::transpose_8x8(block_at(i, 8, j), out + j * ld_out + i, ld_out);
     }
     copy_rest(i, i + 8, j);
   }
   if (i + 4 <= rows) {
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8) {
-      V::transpose_4x8(in + i * ld + j, ld, out + j * ld_out + i, ld_out);
+      V::transpose_4x8(block_at(i, 4, j), out + j * ld_out + i, ld_out);
     }
     copy_rest(i, i + 4, j);
     i += 4;

@@ -77,9 +77,10 @@ struct ConvCase {
 // A table that reaches every path of conv2d: one image, identity columns,
 // grouped images (group sizes 86 and 57 against batches of 130 and 50),
 // C_out <= 2 and C_in KH KW <= 2 (the unpacked GEMMs), kept columns,
-// columns too large to keep (3.5 MiB), and the direct path (C_out <= 2,
+// columns too large to keep (2.3 MiB), the direct path (C_out <= 2,
 // stride 1) with and without padding, including padding wider than the
-// kernel and a kernel as wide as the input.
+// kernel and a kernel as wide as the input, and the implicit path (stride 1,
+// C_out > 2) with groups of images and asymmetric padding.
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -91,12 +92,16 @@ const ConvCase kConvCases[] = {
     {"5x5 kernel, stride 3, padding 2", 4, 1, 16, 16, 3, 5, 5, {3, 3}, {2, 2}, false, true},
     {"1x1 images, 2 rows", 9, 2, 1, 1, 6, 1, 1, {1, 1}, {0, 0}, true, true},
     {"1x2 kernel, 2 rows, stride 2", 3, 1, 4, 7, 3, 1, 2, {1, 2}, {0, 1}, true, false},
-    {"kept columns, one image per GEMM", 6, 1, 40, 40, 4, 3, 3, {1, 1}, {1, 1}, true, true},
-    {"columns too large to keep", 3, 8, 64, 64, 3, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"kept columns, one image per GEMM", 6, 1, 64, 64, 4, 3, 3, {2, 2}, {1, 1}, true, true},
+    {"columns too large to keep", 4, 8, 64, 64, 3, 3, 3, {2, 1}, {1, 1}, true, true},
     {"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
     {"direct, C_out 2, padding {2, 1}", 3, 3, 7, 6, 2, 3, 3, {1, 1}, {2, 1}, false, false},
     {"direct, padding wider than the kernel", 2, 2, 3, 4, 1, 1, 2, {1, 1}, {2, 2}, true, true},
     {"direct, kernel as wide as the input", 2, 2, 5, 4, 2, 2, 4, {1, 1}, {0, 0}, true, false},
+    {"implicit, 50 small images in groups", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"implicit, no padding, 4x3 kernel", 7, 5, 4, 15, 6, 4, 3, {1, 1}, {0, 0}, true, false},
+    {"implicit, padding {2, 1}, 2x3 kernel", 5, 2, 6, 7, 3, 2, 3, {1, 1}, {2, 1}, false, true},
+    {"GEMM, padding as wide as the kernel", 3, 2, 4, 5, 3, 1, 2, {1, 1}, {1, 2}, true, true},
 };
 
 struct ConvResult {
