@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "autodiff/kernels/adam.h"
+
 namespace ember::nn {
 
 // ------------------------------------------------------------ Optimizer
@@ -210,6 +212,20 @@ void Adam::update(float* values, const float* grad, int64_t n, std::vector<Tenso
   const float decay = decoupled_ ? 1.0f - learning_rate_ * options_.weight_decay : 1.0f;
   const float l2 = decoupled_ ? 0.0f : options_.weight_decay;
 
+  if (l2 == 0.0f) {
+    // Plain Adam and AdamW: the vectorized kernel. The scalar loop below took
+    // 4% of a model B step, most of it in scalar division and square root.
+    const kernels::AdamStep step{.learning_rate = learning_rate_,
+                                 .beta1 = options_.beta1,
+                                 .beta2 = options_.beta2,
+                                 .epsilon = options_.eps,
+                                 .bias_correction1 = correction1,
+                                 .bias_correction2 = correction2,
+                                 .weight_decay = decoupled_ ? options_.weight_decay : 0.0f};
+    kernels::adam_update(n, values, grad, m, s, step);
+    return;
+  }
+  // Adam with L2 weight decay adds l2 * value to each gradient first.
   for (int64_t i = 0; i < n; ++i) {
     const float g = grad[i] + l2 * values[i];
     m[i] = options_.beta1 * m[i] + (1.0f - options_.beta1) * g;
