@@ -98,6 +98,10 @@ struct KernelTable {
   // given by their starts, so they need no common stride.
   void (*transpose)(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                     int64_t ld_out);
+  // out[i * ld_out + j] = in_rows[i][j] for i < rows, j < cols, and 0 for
+  // cols <= j < ld_out (the GEMM's packing of an operand along its rows).
+  void (*copy_rows)(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
+                    int64_t ld_out);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   float (*dot)(int64_t n, const float* x, const float* y);
 

@@ -109,21 +109,19 @@ void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_
                   int64_t col0, int64_t cols, int64_t nr, float* panel) {
   const int64_t valid = std::min(nr, cols);
   if (!b.transposed) {
+    const float* rows[kKc];
     for (int64_t k = 0; k < kc; ++k) {
-      const float* source = b.row(k0 + k) + col0;
-      float* row = panel + k * nr;
-      for (int64_t j = 0; j < valid; ++j) {  // nr floats or fewer: no library call
-        row[j] = source[j];
-      }
+      rows[k] = b.row(k0 + k) + col0;
     }
-  } else {
-    // Column j of op(B) is stored row j of B, so the panel is a transpose.
-    const float* rows[kMaxPanelColumns];
-    for (int64_t j = 0; j < valid; ++j) {
-      rows[j] = b.row(col0 + j) + k0;
-    }
-    table.transpose(valid, kc, rows, panel, nr);
+    table.copy_rows(kc, valid, rows, panel, nr);  // zeroes the columns past valid
+    return;
   }
+  // Column j of op(B) is stored row j of B, so the panel is a transpose.
+  const float* rows[kMaxPanelColumns];
+  for (int64_t j = 0; j < valid; ++j) {
+    rows[j] = b.row(col0 + j) + k0;
+  }
+  table.transpose(valid, kc, rows, panel, nr);
   for (int64_t k = 0; k < kc; ++k) {
     std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
   }

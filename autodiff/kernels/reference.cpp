@@ -117,6 +117,14 @@ void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t ke
                       argmax);
 }
 
+void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
+               int64_t ld_out) {
+  for (int64_t i = 0; i < rows; ++i) {
+    std::copy_n(in_rows[i], cols, out + i * ld_out);
+    std::fill(out + i * ld_out + cols, out + (i + 1) * ld_out, 0.0f);
+  }
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     y[i] += alpha * x[i];
@@ -299,6 +307,7 @@ const KernelTable& scalar_table() {
       .relu_backward = relu_backward,
       .relu_mask = relu_mask,
       .transpose = transpose,
+      .copy_rows = copy_rows,
       .axpy = axpy,
       .dot = dot,
       .row_sum = row_sum,

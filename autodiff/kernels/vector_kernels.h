@@ -167,6 +167,27 @@ void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* o
   copy_rest(i, rows, 0);
 }
 
+// Copies rows of a few vectors each (a GEMM panel's width), then zeroes
+// each output row's rest up to ld_out.
+template <class V>
+void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
+               int64_t ld_out) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* in = in_rows[i];
+    float* row = out + i * ld_out;
+    int64_t j = 0;
+    for (; j + V::lanes <= cols; j += V::lanes) {
+      V::store(row + j, V::load(in + j));
+    }
+    if (j < cols) {
+      V::store_partial(row + j, cols - j, V::load_partial(in + j, cols - j));
+    }
+    for (j = cols; j < ld_out; ++j) {
+      row[j] = 0.0f;
+    }
+  }
+}
+
 // One row of max pooling (see KernelTable::max_pool_row). Strides 1 to 3
 // run 'lanes' windows at once, each window element a strided load, and keep
 // each lane's winning offset p width + q as an exact float. A last partial
@@ -544,6 +565,7 @@ KernelTable make_table(Isa isa) {
       .relu_backward = relu_backward<V>,
       .relu_mask = relu_mask<V>,
       .transpose = transpose<V>,
+      .copy_rows = copy_rows<V>,
       .axpy = axpy<V>,
       .dot = dot<V>,
       .row_sum = row_sum<V>,

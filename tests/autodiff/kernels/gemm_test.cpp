@@ -299,3 +299,30 @@ TEST_CASE("gemm with B rows at offsets needs offsets", "[kernels][gemm]") {
                                      2, a, nullptr, 0.0f, c, 2),
                     Catch::Contains("row offsets of B are missing"));
 }
+
+TEST_CASE("copy_rows kernel matches reference", "[kernels][gemm]") {
+  // Row widths around one and several vectors; the rest of each output row
+  // up to ld_out must become zero, and rows come from scattered starts.
+  const KernelTable& reference = kernel_table(Isa::scalar);
+  const Buffer in = random_buffer(40 * 70, 41, -1.0f, 1.0f);
+  for (Isa isa : simd_isas()) {
+    for (int64_t cols : {0, 1, 7, 8, 9, 16, 24, 33, 64}) {
+      const int64_t rows = 5;
+      const int64_t ld_out = cols + 3;
+      std::vector<const float*> starts;
+      for (int64_t i = 0; i < rows; ++i) {
+        starts.push_back(in.data() + (rows - i) * 70 + i);
+      }
+      Buffer got(rows * ld_out);
+      for (int64_t i = 0; i < rows * ld_out; ++i) {
+        got[i] = -7.0f;
+      }
+      Buffer want = got;
+      kernel_table(isa).copy_rows(rows, cols, starts.data(), got.data(), ld_out);
+      reference.copy_rows(rows, cols, starts.data(), want.data(), ld_out);
+      INFO(isa_name(isa) << ", " << cols << " columns");
+      CHECK(first_bit_difference(got, want, rows * ld_out) == -1);
+      CHECK(want[ld_out - 1] == 0.0f);
+    }
+  }
+}
