@@ -1,4 +1,5 @@
-// Binding DataOptions and DecodingOptions to CLI11 options.
+// Binding DataOptions and DecodingOptions to CLI11 options, and the check
+// for unsigned options.
 #include "apps/options.h"
 
 #include <filesystem>
@@ -8,6 +9,18 @@
 #include "apps/commands.h"
 
 namespace ember::apps {
+
+CLI::Validator non_negative_integer() {
+  const auto check = [](const std::string& value) -> std::string {
+    // std::strtoull skips leading white space, so " -1" wraps too.
+    const size_t first = value.find_first_not_of(" \t\n\v\f\r");
+    if (first != std::string::npos && value[first] == '-') {
+      return fmt::format("value '{}' is negative; pass 0 or a positive whole number", value);
+    }
+    return "";
+  };
+  return CLI::Validator(check, "NONNEGATIVE");
+}
 
 void add_data_options(CLI::App& command, recognition::DataOptions& options) {
   command.add_option("--source", options.source, "Where images come from")

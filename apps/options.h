@@ -1,6 +1,6 @@
 // Command-line options shared by the handwriting commands: where the data
 // comes from (DataOptions) and how decode and eval turn energies into text
-// (DecodingOptions).
+// (DecodingOptions), and a check for unsigned options such as --seed.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,11 @@
 #include "ebm/alignment/decode.h"
 
 namespace ember::apps {
+
+// Makes a CLI11 check for an unsigned integer option that rejects a value
+// with a minus sign. CLI11 2.1.2 converts unsigned values with
+// std::strtoull, which turns "-1" into 2^64 - 1 without an error.
+CLI::Validator non_negative_integer();
 
 // Adds --source, --fonts, --holdout-fonts, --words, lengths, rendering and
 // augmentation, --mnist-dir, --folder and set sizes to a subcommand.

@@ -106,6 +106,51 @@ TEST_CASE("cli rejects an invalid EMBER_NUM_THREADS", "[cli][threads][errors]") 
   CHECK(valid.status == 0);
 }
 
+TEST_CASE("cli rejects a negative seed", "[cli][seed][errors]") {
+  TempFolder temp("seed");
+  // Every command that takes --seed. The invalid EMBER_NUM_THREADS stops any
+  // command that gets past parsing at its first step, so a seed that slips
+  // through fails with status 1 at once instead of training.
+  const std::vector<std::string> commands = {
+      "demo",
+      "train",
+      "pretrain",
+      "digits",
+      "landscape",
+      fmt::format("render --text hi --out '{}'", (temp / "words").string()),
+      "decode no-such-checkpoint.safetensors no-such-image.png",
+      "eval no-such-checkpoint.safetensors",
+      "plot energies no-such-checkpoint.safetensors no-such-image.png",
+      "plot path no-such-checkpoint.safetensors no-such-image.png --target ab",
+      "plot metrics no-such-metrics.jsonl",
+      "plot graph no-such-graph.fst",
+  };
+  SECTION("negative values fail while parsing") {
+    // -18446744073709551615 would wrap around to seed 1.
+    for (const std::string seed : {"-1", "-5", "-18446744073709551615", " -1"}) {
+      for (const std::string& command : commands) {
+        for (const std::string& option : {fmt::format("--seed '{}'", seed), fmt::format("'--seed={}'", seed)}) {
+          const Run run = run_ember(command + " " + option, "EMBER_NUM_THREADS=abc");
+          INFO("ember " << command << " " << option << "; stderr: " << run.err);
+          CHECK(run.status == 105);  // CLI::ExitCodes::ValidationError
+          REQUIRE(lines_of(run.err).size() == 1);
+          CHECK(run.err.find("--seed") != std::string::npos);
+          CHECK(run.err.find("is negative") != std::string::npos);
+        }
+      }
+    }
+  }
+
+  SECTION("0 and the largest seed are accepted") {
+    for (const std::string seed : {"0", "18446744073709551615"}) {
+      const Run run = run_ember(fmt::format("render -q --seed {} --text hi --out '{}'", seed,
+                                            (temp / ("words-" + seed)).string()));
+      INFO("--seed " << seed << "; stderr: " << run.err);
+      CHECK(run.status == 0);
+    }
+  }
+}
+
 TEST_CASE("cli landscape bounds the step size", "[cli][landscape][errors]") {
   TempFolder temp("landscape");
 
