@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/recognition/dataset.h"
+#include "apps/recognition/inference.h"
 #include "apps/recognition/recognizer.h"
 #include "apps/recognition/sources.h"
 #include "ebm/alignment/decode.h"
@@ -40,6 +42,8 @@ struct DecodingSetup {
   recognition::DecodeMethod method = recognition::DecodeMethod::viterbi;
   int64_t beam_width = 16;
   std::optional<alignment::Lexicon> lexicon;
+  std::string lexicon_file;                // the --lexicon file; empty without a lexicon
+  recognition::ShortestWord shortest_word;  // the lexicon word that needs the fewest windows
   std::string description;  // e.g. "viterbi" or "beam with lexicon", for logs
 
   const alignment::Lexicon* lexicon_or_null() const { return lexicon ? &*lexicon : nullptr; }
@@ -48,5 +52,13 @@ struct DecodingSetup {
 // Throws a UserError naming the lexicon file when it is missing, has no
 // words, or has a word with a symbol outside the recognizer's alphabet.
 DecodingSetup load_decoding(const DecodingOptions& options, const recognition::Recognizer& recognizer);
+
+// Returns a one-line warning, "warning: no word of lexicon ...", when some
+// samples have fewer windows than the lexicon's shortest word needs, so
+// that their decoded text can only be empty. Returns std::nullopt without a
+// lexicon or when every sample has enough windows.
+std::optional<std::string> narrow_image_warning(const DecodingSetup& decoding,
+                                                const recognition::Recognizer& recognizer,
+                                                const recognition::Samples& samples);
 
 }  // namespace ember::apps
