@@ -164,6 +164,12 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   nn::AdamOptions adam;
   adam.learning_rate = options.learning_rate;
   nn::Adam optimizer(parameters, adam);
+  // Clipping covers every tensor the optimizer updates, the transitions
+  // included, so that one global norm bounds the whole step.
+  std::vector<Tensor> clipped;
+  for (const auto& [name, parameter] : parameters) {
+    clipped.push_back(parameter);
+  }
 
   alignment::AlignmentLossOptions loss_options;
   loss_options.topology = recognizer.topology();
@@ -267,7 +273,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       optimizer.zero_grad();
       loss.loss.backward();
       if (options.clip_norm > 0.0f) {
-        nn::clip_grad_norm(recognizer.model().parameters(), options.clip_norm);
+        nn::clip_grad_norm(clipped, options.clip_norm);
       }
       optimizer.step();
 
