@@ -114,6 +114,10 @@ void run_decode(DecodeCommand& options) {
   for (const Input& input : inputs) {
     samples.push_back({input.image, ""});
   }
+  // Warnings explain empty output, so --quiet keeps them.
+  if (const auto warning = narrow_image_warning(decoding, recognizer, samples)) {
+    fmt::print(stderr, "ember decode: {}\n", *warning);
+  }
   transcribe_in_batches(
       recognizer, samples, decoding, options.batch_size,
       [&](const recognition::Batch& batch, size_t start,

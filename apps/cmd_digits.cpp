@@ -6,7 +6,8 @@
 // learning-rate schedule and randomly warped and shifted training digits,
 // and reports the test error after every epoch. After every epoch it writes
 // a loss-curve PNG and a .safetensors checkpoint of the model with its
-// optimizer state.
+// optimizer state. Ctrl-C (SIGINT) or SIGTERM stops it at the next batch
+// with an error that names the epoch whose files it kept.
 //
 // The network outputs one energy per digit (lower = better), so the loss is
 // the cross-entropy of the negated energies and the prediction is the argmin.
@@ -17,6 +18,7 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,7 @@
 #include "apps/data/augment.h"
 #include "apps/data/idx.h"
 #include "apps/data/image_io.h"
+#include "apps/data/interrupt.h"
 #include "apps/data/plot.h"
 #include "apps/data/progress.h"
 #include "apps/data/random.h"
@@ -285,7 +288,21 @@ double train_step(Training& training, const std::vector<size_t>& indices, int ep
   return value;
 }
 
-void train_epoch(Training& training, int epoch, data::ProgressReporter& progress) {
+// The error that ends a run stopped in `epoch` after `done` of its digits:
+// the files of the last finished epoch stay in the output folder.
+std::string interruption_message(const DigitsOptions& options, int epoch, int64_t done) {
+  if (epoch == 1) {
+    return fmt::format(
+        "interrupted in epoch 1 after {} digits; no epoch finished, so this run wrote no checkpoint",
+        done);
+  }
+  return fmt::format(
+      "interrupted in epoch {} after {} digits; the loss curve and checkpoint of epoch {} are kept in {}",
+      epoch, done, epoch - 1, options.output);
+}
+
+void train_epoch(Training& training, int epoch, data::ProgressReporter& progress,
+                 const data::InterruptGuard& interrupt) {
   // Fisher-Yates shuffle with the seeded generator.
   std::vector<size_t>& order = training.order;
   for (size_t i = order.size() - 1; i > 0; --i) {
@@ -299,6 +316,9 @@ void train_epoch(Training& training, int epoch, data::ProgressReporter& progress
   double loss_sum = 0.0;
   int64_t errors = 0;
   for (int64_t start = 0; start < count; start += batch_size) {
+    if (interrupt.interrupted()) {
+      throw std::runtime_error(interruption_message(training.options, epoch, start));
+    }
     const int64_t end = std::min(start + batch_size, count);
     const std::vector<size_t> indices(order.begin() + start, order.begin() + end);
     const double loss = train_step(training, indices, epoch, errors);
@@ -371,13 +391,14 @@ void run(const DigitsOptions& options) {
   Training training(options, digits);
   data::ProgressReporter progress(std::cout, {.quiet = options.common.quiet,
                                               .terminal = data::is_terminal(1)});
+  const data::InterruptGuard interrupt;
   print_configuration(options, training, progress);
   std::filesystem::create_directories(options.output);
 
   const OutputFiles files = output_files(options);
   Evaluation last;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    train_epoch(training, epoch, progress);
+    train_epoch(training, epoch, progress, interrupt);
     last = evaluate(*training.model, digits);
     training.curves.test_loss.push_back(last.loss);
     progress.message(fmt::format("  test: loss {:.4f}, error {:.2f}% ({} of {} digits)",

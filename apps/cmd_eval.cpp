@@ -195,6 +195,10 @@ void run_eval(EvalCommand& options) {
     fmt::print(stderr, "ember eval: {} model on {} images ({}), {} decoding\n", recognizer.spec().model,
                set.samples.size(), set.name, decoding.description);
   }
+  // Warnings explain empty output, so --quiet keeps them.
+  if (const auto warning = narrow_image_warning(decoding, recognizer, set.samples)) {
+    fmt::print(stderr, "ember eval: {}\n", *warning);
+  }
 
   const recognition::ErrorCounter ember = run_ember(options, decoding, recognizer, set.samples);
   std::optional<recognition::ErrorCounter> tesseract;

@@ -13,12 +13,14 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "apps/options.h"
 #include "autodiff/kernels/threads.h"
 
 namespace ember::apps {
 
 void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--seed", options.seed, "Seed for every random choice (data, init, order)")
+      ->check(non_negative_integer())
       ->capture_default_str();
   command.add_option("--threads", options.threads,
                      "Worker threads for the kernels; 0 keeps EMBER_NUM_THREADS or uses all cores")

@@ -1,6 +1,8 @@
-// Binding DataOptions and DecodingOptions to CLI11 options.
+// Binding DataOptions and DecodingOptions to CLI11 options, and the check
+// for unsigned options.
 #include "apps/options.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -8,6 +10,18 @@
 #include "apps/commands.h"
 
 namespace ember::apps {
+
+CLI::Validator non_negative_integer() {
+  const auto check = [](const std::string& value) -> std::string {
+    // std::strtoull skips leading white space, so " -1" wraps too.
+    const size_t first = value.find_first_not_of(" \t\n\v\f\r");
+    if (first != std::string::npos && value[first] == '-') {
+      return fmt::format("value '{}' is negative; pass 0 or a positive whole number", value);
+    }
+    return "";
+  };
+  return CLI::Validator(check, "NONNEGATIVE");
+}
 
 void add_data_options(CLI::App& command, recognition::DataOptions& options) {
   command.add_option("--source", options.source, "Where images come from")
@@ -97,10 +111,38 @@ DecodingSetup load_decoding(const DecodingOptions& options, const recognition::R
       throw UserError(fmt::format("lexicon '{}' has no words; pass a file with one word per line",
                                   options.lexicon));
     }
+    decoding.lexicon_file = options.lexicon;
+    decoding.shortest_word = recognition::shortest_lexicon_word(recognizer, *decoding.lexicon);
     decoding.method = recognition::DecodeMethod::beam;
     decoding.description = "beam with lexicon";
   }
   return decoding;
+}
+
+std::optional<std::string> narrow_image_warning(const DecodingSetup& decoding,
+                                                const recognition::Recognizer& recognizer,
+                                                const recognition::Samples& samples) {
+  if (!decoding.lexicon) {
+    return std::nullopt;
+  }
+  int64_t narrow = 0;
+  int64_t max_windows = 0;  // of the widest narrow image
+  for (const data::LabelledImage& sample : samples) {
+    const int64_t windows = recognizer.windows(sample.image.width);
+    if (windows < decoding.shortest_word.windows) {
+      ++narrow;
+      max_windows = std::max(max_windows, windows);
+    }
+  }
+  if (narrow == 0) {
+    return std::nullopt;
+  }
+  return fmt::format(
+      "warning: no word of lexicon '{}' fits {} of {} images: the shortest, '{}', needs {} windows, but the "
+      "widest of those images gives {}, so their decoded text is empty; use wider images or a lexicon with "
+      "shorter words",
+      decoding.lexicon_file, narrow, samples.size(), decoding.shortest_word.text, decoding.shortest_word.windows,
+      max_windows);
 }
 
 }  // namespace ember::apps

@@ -18,6 +18,26 @@ struct Entry {
   std::string text;
 };
 
+// Throws naming the line when `file` could name an image outside the
+// folder: an absolute path, or one whose '..' parts climb above the folder.
+// The check is lexical, so a symbolic link inside the folder still counts
+// as inside.
+void check_inside_folder(const std::filesystem::path& list, int number, const std::string& file) {
+  const std::filesystem::path path(file);
+  if (path.is_absolute()) {
+    throw std::runtime_error(fmt::format(
+        "{}:{}: image path '{}' is absolute; write it relative to the folder of labels.tsv",
+        list.string(), number, file));
+  }
+  const std::filesystem::path normal = path.lexically_normal();
+  if (!normal.empty() && *normal.begin() == "..") {
+    throw std::runtime_error(fmt::format(
+        "{}:{}: image path '{}' points outside the folder; move the image into the folder of "
+        "labels.tsv and list it relative to that folder",
+        list.string(), number, file));
+  }
+}
+
 std::vector<Entry> read_label_list(const std::filesystem::path& list, std::u32string_view alphabet) {
   std::ifstream in(list);
   if (!in) {
@@ -67,6 +87,7 @@ std::vector<Entry> read_label_list(const std::filesystem::path& list, std::u32st
         }
       }
     }
+    check_inside_folder(list, number, entry.file);
     if (!seen.insert(entry.file).second) {
       throw std::runtime_error(fmt::format("{}:{}: file '{}' is listed twice", list.string(),
                                            number, entry.file));

@@ -3,7 +3,8 @@
 // any image; writing produces the same layout from rendered samples.
 //
 // labels.tsv rules: UTF-8, one sample per line, the file name relative to
-// the folder, one TAB, then the text (which may contain spaces but no TAB).
+// the folder (no absolute path, no '..' that leaves the folder), one TAB,
+// then the text (which may contain spaces but no TAB).
 // Blank lines and lines starting with '#' are ignored. Subfolders,
 // per-sample metadata and other list formats are left out.
 #pragma once
@@ -34,8 +35,9 @@ struct LabelledFolder {
 };
 
 // Reads `folder`/labels.tsv and its images. A malformed line, an empty label,
-// a symbol outside the alphabet, a duplicate or a missing image file throws
-// naming labels.tsv, the line number and the value. An image that exists but
+// a symbol outside the alphabet, an image path outside the folder, a
+// duplicate or a missing image file throws naming labels.tsv, the line
+// number and the value. An image that exists but
 // cannot be decoded (corrupt, truncated, zero-size or too large) is skipped
 // and reported in `skipped`. A folder left with no sample throws.
 LabelledFolder read_labelled_folder(const std::filesystem::path& folder,

@@ -1,6 +1,9 @@
-// Image preparation and free energies for recognizing new images.
+// Image preparation, free energies and lexicon word lengths for
+// recognizing new images.
 #include "apps/recognition/inference.h"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -9,6 +12,33 @@
 #include "ebm/alignment/forward.h"
 
 namespace ember::recognition {
+
+namespace {
+
+// Visits the trie below node, where word contains the symbols that lead to it,
+// and records in best each word that needs fewer windows. Appending symbols
+// never lowers the windows a word needs, so a branch that already needs
+// best.windows is not searched further.
+void search_shortest(const Recognizer& recognizer, const alignment::Lexicon& lexicon, int64_t node,
+                     std::vector<int64_t>& word, ShortestWord& best) {
+  const int64_t windows = min_windows(recognizer.topology(), word);
+  if (windows >= best.windows) {
+    return;
+  }
+  if (lexicon.is_word(node)) {
+    best = {recognizer.alphabet().decode(word), windows};
+  }
+  for (int64_t symbol = 0; symbol < recognizer.alphabet().size(); ++symbol) {
+    const int64_t child = lexicon.child(node, symbol);
+    if (child >= 0) {
+      word.push_back(symbol);
+      search_shortest(recognizer, lexicon, child, word, best);
+      word.pop_back();
+    }
+  }
+}
+
+}  // namespace
 
 Recognizer load_recognizer(const std::string& path) {
   if (std::filesystem::is_directory(path)) {
@@ -82,6 +112,36 @@ std::vector<float> transcription_free_energies(Recognizer& recognizer, const Bat
       alignment::make_alignment_batch(targets, recognizer.windows(batch.widths));
   const Tensor free = alignment::free_energy(energies, alignment_batch, recognizer.topology());  // [B]
   return std::vector<float>(free.data(), free.data() + free.numel());
+}
+
+int64_t min_windows(const alignment::Topology& topology, const std::vector<int64_t>& target) {
+  const alignment::Lattice lattice = alignment::build_lattice(topology, target);
+  if (lattice.accepts_empty) {
+    return 0;
+  }
+  // windows[s]: the minimum number of windows of a path that starts in a
+  // start state and is in state s at its last window. A window stays, advances one state, or
+  // skips one state where can_skip allows; staying never helps.
+  const int64_t states = lattice.states();
+  std::vector<int64_t> windows(static_cast<size_t>(states));
+  for (int64_t s = 0; s < states; ++s) {
+    if (s < lattice.start_states) {
+      windows[s] = 1;
+      continue;
+    }
+    windows[s] = windows[s - 1] + 1;
+    if (s >= 2 && lattice.can_skip[s] != 0) {
+      windows[s] = std::min(windows[s], windows[s - 2] + 1);
+    }
+  }
+  return *std::min_element(windows.end() - lattice.end_states, windows.end());
+}
+
+ShortestWord shortest_lexicon_word(const Recognizer& recognizer, const alignment::Lexicon& lexicon) {
+  ShortestWord best{"", std::numeric_limits<int64_t>::max()};
+  std::vector<int64_t> word;
+  search_shortest(recognizer, lexicon, /*node=*/0, word, best);
+  return best;
 }
 
 }  // namespace ember::recognition

@@ -1,6 +1,7 @@
 // Running a trained recognizer on images it was not trained on: reading any
-// image file as the 32 px tall gray strip a recognizer reads, and scoring a
-// transcription by its free energy.
+// image file as the 32 px tall gray strip a recognizer reads, scoring a
+// transcription by its free energy, and finding how many windows the words
+// of a lexicon need.
 //
 // The conversion is the same for `ember decode`, `ember eval --folder` and
 // `ember plot`: decode with stb_image (apps/data/image_io.h), pick the ink
@@ -17,6 +18,8 @@
 #include "apps/data/image.h"
 #include "apps/data/image_io.h"
 #include "apps/recognition/recognizer.h"
+#include "ebm/alignment/decode.h"
+#include "ebm/alignment/topology.h"
 
 namespace ember::recognition {
 
@@ -48,5 +51,22 @@ data::GrayImage load_image_for(const Recognizer& recognizer, const std::filesyst
 // has no alignment in the image's windows.
 std::vector<float> transcription_free_energies(Recognizer& recognizer, const Batch& batch,
                                                const std::vector<Transcription>& transcriptions);
+
+// Returns the minimum number of windows L that an alignment of target uses
+// under the topology: 2T for the separator topology, and for ctc T plus one
+// blank between each pair of equal neighbours.
+int64_t min_windows(const alignment::Topology& topology, const std::vector<int64_t>& target);
+
+// A lexicon word and the minimum number of windows it needs.
+struct ShortestWord {
+  std::string text;
+  int64_t windows = 0;
+};
+
+// Finds the lexicon word that needs the fewest windows under the
+// recognizer's topology (ties: the first in symbol order). Beam search with
+// this lexicon returns empty text for an image with fewer windows. A
+// lexicon without words gives windows = INT64_MAX.
+ShortestWord shortest_lexicon_word(const Recognizer& recognizer, const alignment::Lexicon& lexicon);
 
 }  // namespace ember::recognition

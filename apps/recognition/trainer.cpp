@@ -2,7 +2,6 @@
 #include "apps/recognition/trainer.h"
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/data/interrupt.h"
 #include "apps/data/progress.h"
 #include "apps/data/random.h"
 #include "apps/recognition/metrics.h"
@@ -67,28 +67,6 @@ alignment::AlignmentLossResult window_cross_entropy(const Tensor& energies, cons
   const Tensor flat = reshape(energies, {energies.size(0), energies.size(2)});
   return {nn::cross_entropy_from_energies(flat, labels), Tensor(), 0};
 }
-
-// Set by SIGINT or SIGTERM. The loop stops at the next batch and reports where
-// the checkpoints of finished epochs are.
-volatile std::sig_atomic_t interrupted = 0;
-
-void on_interrupt(int) { interrupted = 1; }
-
-// Installs on_interrupt for the lifetime of a training run, and restores the
-// default handlers however the run ends.
-struct InterruptGuard {
-  InterruptGuard() {
-    interrupted = 0;
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-  }
-  ~InterruptGuard() {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-  }
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
-};
 
 bool all_finite(const Tensor& t) {
   const float* values = t.data();
@@ -186,6 +164,12 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   nn::AdamOptions adam;
   adam.learning_rate = options.learning_rate;
   nn::Adam optimizer(parameters, adam);
+  // Clipping covers every tensor the optimizer updates, the transitions
+  // included, so that one global norm bounds the whole step.
+  std::vector<Tensor> clipped;
+  for (const auto& [name, parameter] : parameters) {
+    clipped.push_back(parameter);
+  }
 
   alignment::AlignmentLossOptions loss_options;
   loss_options.topology = recognizer.topology();
@@ -203,7 +187,9 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
   progress_options.terminal = options.progress_bar;
   data::ProgressReporter progress(log, progress_options);
 
-  const InterruptGuard interrupt_guard;
+  // On SIGINT or SIGTERM the loop stops at the next batch and reports where
+  // the checkpoints of finished epochs are.
+  const data::InterruptGuard interrupt_guard;
   TrainResult result;
   int epochs_without_improvement = 0;
   // The cosine schedule spans every epoch at the full training set's size.
@@ -238,7 +224,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
     int64_t done = 0;
     int64_t skipped = 0;
     for (const std::vector<size_t>& indices : batches) {
-      if (interrupted) {
+      if (interrupt_guard.interrupted()) {
         throw std::runtime_error(fmt::format("interrupted in epoch {} after {} samples; {}", epoch,
                                              done, checkpoint_note(options.run_dir)));
       }
@@ -287,7 +273,7 @@ TrainResult train(Recognizer& recognizer, const Samples& train_set, const Sample
       optimizer.zero_grad();
       loss.loss.backward();
       if (options.clip_norm > 0.0f) {
-        nn::clip_grad_norm(recognizer.model().parameters(), options.clip_norm);
+        nn::clip_grad_norm(clipped, options.clip_norm);
       }
       optimizer.step();
 

@@ -38,7 +38,9 @@ struct TrainOptions {
   float beta = 1.0f;
   float margin = 1.0f;
   bool zero_infinity = true;
-  float clip_norm = 10.0f;  // gradient clipping by global norm; 0 turns it off
+  // Gradient clipping by the global norm of every trained tensor (ASG
+  // transitions included); 0 turns it off.
+  float clip_norm = 10.0f;
   // > 0: epoch e uses only labels of at most curriculum_start + e - 1 symbols.
   int curriculum_start = 0;
   int patience = 0;         // epochs without a better validation CER before stopping; 0 = never

@@ -2,15 +2,20 @@
 // set by tests/CMakeLists.txt) in a shell and read what it printed and wrote.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -51,6 +56,54 @@ inline Run run_ember(const std::string& arguments, const std::string& environmen
   run.err = read_text(base.string() + ".err");
   fs::remove(base.string() + ".out");
   fs::remove(base.string() + ".err");
+  return run;
+}
+
+// Starts `ember <arguments>` without a shell, polls `ready` every 10 ms
+// until it returns true, sends `signal` to the process and waits for it to
+// end. A process that ends before it is ready gets no signal. status is -1
+// when a signal killed the process instead of it exiting.
+inline Run run_ember_interrupted(const std::vector<std::string>& arguments, const std::function<bool()>& ready,
+                                 int signal = SIGINT) {
+  static int counter = 0;
+  const fs::path base = fs::temp_directory_path() / fmt::format("ember-cli-signal-{}-{}", getpid(), counter++);
+  const std::string out_file = base.string() + ".out";
+  const std::string err_file = base.string() + ".err";
+  std::vector<std::string> words = {EMBER_BINARY};
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) {
+    argv.push_back(word.data());
+  }
+  argv.push_back(nullptr);
+
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(err, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+
+  int raw = 0;
+  while (waitpid(child, &raw, WNOHANG) == 0) {
+    if (ready()) {
+      kill(child, signal);
+      waitpid(child, &raw, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Run run;
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  run.out = read_text(out_file);
+  run.err = read_text(err_file);
+  fs::remove(out_file);
+  fs::remove(err_file);
   return run;
 }
 

@@ -207,6 +207,51 @@ TEST_CASE("cli decode prints text and free energy", "[cli][decode]") {
   }
 }
 
+TEST_CASE("cli warns once when no lexicon word fits", "[cli][decode][eval][lexicon]") {
+  TempFolder temp("lexicon-fit");
+  const std::string checkpoint = fixture_checkpoint();
+  render_words(temp / "words", "cab hi ok");
+  // The fixture decodes with the separator topology, so an 18-letter word
+  // needs 36 windows: a 223 px wide image for the tiny model, far wider
+  // than these three short words.
+  const fs::path lexicon = temp / "lexicon.txt";
+  write_text(lexicon, "internationalization\ncharacteristically\n");
+  const std::string expected = fmt::format(
+      "warning: no word of lexicon '{}' fits 3 of 3 images: the shortest, 'characteristically', needs 36 windows",
+      lexicon.string());
+
+  SECTION("decode prints empty texts and one warning") {
+    const Run run = run_ember(fmt::format("decode -q --batch-size 1 --lexicon '{}' '{}' '{}'", lexicon.string(),
+                                          checkpoint, (temp / "words").string()));
+    INFO("stderr: " << run.err);
+    REQUIRE(run.status == 0);
+    const auto lines = lines_of(run.out);
+    REQUIRE(lines.size() == 3);
+    for (const std::string& line : lines) {
+      CHECK(line.find("\t\t") != std::string::npos);  // the text between the two TABs is empty
+    }
+    REQUIRE(lines_of(run.err).size() == 1);
+    CHECK(run.err.rfind("ember decode: " + expected, 0) == 0);
+  }
+  SECTION("eval prints one warning") {
+    const Run run = run_ember(fmt::format("eval -q --batch-size 1 --lexicon '{}' --folder '{}' '{}'",
+                                          lexicon.string(), (temp / "words").string(), checkpoint));
+    INFO("stderr: " << run.err);
+    REQUIRE(run.status == 0);
+    REQUIRE(lines_of(run.err).size() == 1);
+    CHECK(run.err.rfind("ember eval: " + expected, 0) == 0);
+  }
+  SECTION("no warning when a short word fits every image") {
+    // "hi" needs 4 windows, as many as the narrowest image, "hi" itself, has.
+    write_text(lexicon, "internationalization\nhi\n");
+    const Run run = run_ember(fmt::format("decode -q --lexicon '{}' '{}' '{}'", lexicon.string(), checkpoint,
+                                          (temp / "words").string()));
+    INFO("stderr: " << run.err);
+    REQUIRE(run.status == 0);
+    CHECK(run.err.empty());
+  }
+}
+
 TEST_CASE("cli decode rejects bad images", "[cli][decode][errors]") {
   TempFolder temp("decode-errors");
   const std::string checkpoint = fixture_checkpoint();

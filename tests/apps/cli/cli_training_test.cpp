@@ -46,6 +46,17 @@ void write_bar_digits(const fs::path& images_file, const fs::path& labels_file, 
   ember::data::write_idx_labels(labels_file, labels);
 }
 
+// A temporary folder with `count` bar digits as IDX files, and the path of
+// a digits run's output folder in it.
+struct BarDigitsFolder {
+  BarDigitsFolder(const std::string& tag, int count) : temp(tag) { write_bar_digits(images, labels, count); }
+
+  TempFolder temp;
+  fs::path images = temp / "images.idx3-ubyte";
+  fs::path labels = temp / "labels.idx1-ubyte";
+  fs::path output = temp / "run";
+};
+
 bool font_installed(const std::string& family, const std::string& package) {
   try {
     ember::data::Font::find(family);
@@ -95,6 +106,51 @@ TEST_CASE("cli rejects an invalid EMBER_NUM_THREADS", "[cli][threads][errors]") 
   CHECK(valid.status == 0);
 }
 
+TEST_CASE("cli rejects a negative seed", "[cli][seed][errors]") {
+  TempFolder temp("seed");
+  // Every command that takes --seed. The invalid EMBER_NUM_THREADS stops any
+  // command that gets past parsing at its first step, so a seed that slips
+  // through fails with status 1 at once instead of training.
+  const std::vector<std::string> commands = {
+      "demo",
+      "train",
+      "pretrain",
+      "digits",
+      "landscape",
+      fmt::format("render --text hi --out '{}'", (temp / "words").string()),
+      "decode no-such-checkpoint.safetensors no-such-image.png",
+      "eval no-such-checkpoint.safetensors",
+      "plot energies no-such-checkpoint.safetensors no-such-image.png",
+      "plot path no-such-checkpoint.safetensors no-such-image.png --target ab",
+      "plot metrics no-such-metrics.jsonl",
+      "plot graph no-such-graph.fst",
+  };
+  SECTION("negative values fail while parsing") {
+    // -18446744073709551615 would wrap around to seed 1.
+    for (const std::string seed : {"-1", "-5", "-18446744073709551615", " -1"}) {
+      for (const std::string& command : commands) {
+        for (const std::string& option : {fmt::format("--seed '{}'", seed), fmt::format("'--seed={}'", seed)}) {
+          const Run run = run_ember(command + " " + option, "EMBER_NUM_THREADS=abc");
+          INFO("ember " << command << " " << option << "; stderr: " << run.err);
+          CHECK(run.status == 105);  // CLI::ExitCodes::ValidationError
+          REQUIRE(lines_of(run.err).size() == 1);
+          CHECK(run.err.find("--seed") != std::string::npos);
+          CHECK(run.err.find("is negative") != std::string::npos);
+        }
+      }
+    }
+  }
+
+  SECTION("0 and the largest seed are accepted") {
+    for (const std::string seed : {"0", "18446744073709551615"}) {
+      const Run run = run_ember(fmt::format("render -q --seed {} --text hi --out '{}'", seed,
+                                            (temp / ("words-" + seed)).string()));
+      INFO("--seed " << seed << "; stderr: " << run.err);
+      CHECK(run.status == 0);
+    }
+  }
+}
+
 TEST_CASE("cli landscape bounds the step size", "[cli][landscape][errors]") {
   TempFolder temp("landscape");
 
@@ -132,11 +188,11 @@ TEST_CASE("cli landscape bounds the step size", "[cli][landscape][errors]") {
 }
 
 TEST_CASE("cli digits keeps an earlier run", "[cli][digits]") {
-  TempFolder temp("digits");
-  const fs::path images = temp / "images.idx3-ubyte";
-  const fs::path labels = temp / "labels.idx1-ubyte";
-  write_bar_digits(images, labels, 40);
-  const fs::path output = temp / "run";
+  const BarDigitsFolder digits("digits", 40);
+  const TempFolder& temp = digits.temp;
+  const fs::path& images = digits.images;
+  const fs::path& labels = digits.labels;
+  const fs::path& output = digits.output;
   const std::string tiny_run = fmt::format(
       "digits -q --images '{}' --labels '{}' --output '{}' --test-count 10 --epochs 1 --batch-size 10 "
       "--conv1 2 --conv2 2 --fc1 8 --fc2 8",
@@ -178,6 +234,36 @@ TEST_CASE("cli digits keeps an earlier run", "[cli][digits]") {
     require_one_line_error(run);
     CHECK(run.err.find("--output") != std::string::npos);
     CHECK(run.out.find("epoch") == std::string::npos);
+  }
+}
+
+TEST_CASE("cli digits stops cleanly on a signal", "[cli][digits][interrupt]") {
+  const BarDigitsFolder digits("digits-interrupt", 2000);
+  const fs::path& output = digits.output;
+  // 1000 epochs of 1,990 digits run far longer than the test waits.
+  std::vector<std::string> arguments = {
+      "digits", "--images", digits.images.string(), "--labels", digits.labels.string(), "--output",
+      output.string(), "--test-count", "10", "--epochs", "1000", "--batch-size", "10"};
+
+  SECTION("Ctrl-C after an epoch keeps that epoch's files") {
+    // A tiny network keeps the epochs short.
+    arguments.insert(arguments.end(), {"--conv1", "2", "--conv2", "2", "--fc1", "8", "--fc2", "8"});
+    const Run run = run_ember_interrupted(arguments, [&] { return fs::exists(output / "lenet5.safetensors"); });
+    require_one_line_error(run);
+    CHECK(run.err.find("interrupted in epoch") != std::string::npos);
+    CHECK(run.err.find(output.string()) != std::string::npos);
+    CHECK(is_png(output / "loss.png"));
+    CHECK_NOTHROW(ember::nn::read_safetensors((output / "lenet5.safetensors").string()));
+  }
+  SECTION("SIGTERM in the first epoch says nothing was written") {
+    // The output folder appears just before the first epoch starts, and an
+    // epoch of the default network takes far longer than the 10 ms between
+    // polls.
+    const Run run = run_ember_interrupted(arguments, [&] { return fs::is_directory(output); }, SIGTERM);
+    require_one_line_error(run);
+    CHECK(run.err.find("interrupted in epoch 1 after") != std::string::npos);
+    CHECK(run.err.find("no epoch finished") != std::string::npos);
+    CHECK_FALSE(fs::exists(output / "lenet5.safetensors"));
   }
 }
 

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "apps/data/labelled_folder.h"
 #include "test_helpers.h"
@@ -102,6 +105,37 @@ TEST_CASE("labels.tsv errors name the line", "[data][folder]") {
   SECTION("Windows line endings are accepted") {
     write_text(list, "000000.png\tcat\r\n");
     CHECK(ember::data::read_labelled_folder(folder.path(), options).samples[0].text == "cat");
+  }
+}
+
+TEST_CASE("labels.tsv paths stay inside the folder", "[data][folder]") {
+  ember::data::testing::TempFolder temp("paths");
+  const auto folder = temp / "set";
+  ember::data::write_labelled_folder(folder, two_samples());
+  ember::data::save_png(GrayImage(32, 40), temp / "outside.png");
+  const auto list = folder / "labels.tsv";
+
+  SECTION("paths outside the folder are rejected") {
+    std::filesystem::create_directories(folder / "sub");
+    // Each listed image exists, so only the path rule can reject it.
+    const std::vector<std::pair<std::string, std::string>> paths_and_reasons = {
+        {(temp / "outside.png").string(), "is absolute"},
+        {"../outside.png", "points outside the folder"},
+        {"sub/../../outside.png", "points outside the folder"},
+        {"./../outside.png", "points outside the folder"}};
+    for (const auto& [path, reason] : paths_and_reasons) {
+      INFO("path " << path);
+      write_text(list, "000000.png\tcat\n" + path + "\tdog\n");
+      CHECK_THROWS_WITH(ember::data::read_labelled_folder(folder),
+                        Catch::Contains("labels.tsv:2: image path '" + path + "' " + reason));
+    }
+  }
+  SECTION("paths inside the folder are read") {
+    std::filesystem::create_directories(folder / "sub");
+    std::filesystem::rename(folder / "000001.png", folder / "sub" / "000001.png");
+    write_text(list, "./000000.png\tcat\nsub/../sub/000001.png\tab\n");
+    const auto read = ember::data::read_labelled_folder(folder);
+    CHECK(read.files == std::vector<std::string>{"./000000.png", "sub/../sub/000001.png"});
   }
 }
 

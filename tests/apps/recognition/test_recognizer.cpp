@@ -3,6 +3,7 @@
 // saving what it learned.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -56,6 +57,33 @@ void check_same_parameters(Recognizer& got, Recognizer& expected) {
     CHECK(got_parameters[i].first == expected_parameters[i].first);
     CHECK(got_parameters[i].second.to_vector() == expected_parameters[i].second.to_vector());
   }
+}
+
+// Four noise images of 43 px (6 windows of the tiny model) labelled with
+// two letters each: enough for one Adam step to move the transitions.
+Samples two_letter_noise_samples(uint64_t seed) {
+  Samples samples;
+  data::Rng rng(seed);
+  for (const char* text : {"ab", "ba", "aa", "bb"}) {
+    data::GrayImage image(32, 43);
+    for (float& pixel : image.pixels) {
+      pixel = static_cast<float>(data::uniform01(rng));
+    }
+    samples.push_back({image, text});
+  }
+  return samples;
+}
+
+// Options for training with the ASG loss for one epoch of batch 4, so one
+// step on the samples above.
+TrainOptions one_asg_step(const std::filesystem::path& run_dir) {
+  TrainOptions options;
+  options.loss = kAsg;
+  options.epochs = 1;
+  options.batch_size = 4;
+  options.quiet = true;
+  options.run_dir = run_dir.string();
+  return options;
 }
 
 }  // namespace
@@ -152,26 +180,10 @@ TEST_CASE("asg viterbi decode uses transitions", "[recognition][decode][asg]") {
 
 TEST_CASE("train with asg saves its transitions", "[recognition][train][asg]") {
   const TemporaryFolder folder("ember_test_recognizer_train_asg");
-  // Four noise images of 43 px (6 windows of the tiny model) labelled with
-  // two letters each: enough for one Adam step to move the transitions.
-  Samples samples;
-  data::Rng rng(11);
-  const char* texts[] = {"ab", "ba", "aa", "bb"};
-  for (const char* text : texts) {
-    data::GrayImage image(32, 43);
-    for (float& pixel : image.pixels) {
-      pixel = static_cast<float>(data::uniform01(rng));
-    }
-    samples.push_back({image, text});
-  }
+  const Samples samples = two_letter_noise_samples(/*seed=*/11);
 
-  TrainOptions options;
-  options.loss = kAsg;
-  options.epochs = 1;
-  options.batch_size = 4;
+  TrainOptions options = one_asg_step(folder.path / "asg");
   options.learning_rate = 0.01f;
-  options.quiet = true;
-  options.run_dir = (folder.path / "asg").string();
   Recognizer recognizer(small_spec(), /*seed=*/2);
   std::ostringstream log;
   train(recognizer, samples, {}, options, log);
@@ -196,4 +208,38 @@ TEST_CASE("train with asg saves its transitions", "[recognition][train][asg]") {
     CHECK_FALSE(loaded.transitions().defined());
     CHECK_FALSE(has_tensor(ctc.run_dir + "/best.safetensors", "asg.transitions"));
   }
+}
+
+TEST_CASE("train clips asg transitions too", "[recognition][train][asg][clip]") {
+  const TemporaryFolder folder("ember_test_recognizer_clip_asg");
+  const Samples samples = two_letter_noise_samples(/*seed=*/13);
+
+  // A tiny clip norm scales every gradient down, so after the step the
+  // gradients of the network and the transitions together have exactly
+  // that norm.
+  TrainOptions options = one_asg_step(folder.path / "run");
+  options.clip_norm = 1e-3f;
+  Recognizer recognizer(small_spec(), /*seed=*/2);
+  std::ostringstream log;
+  train(recognizer, samples, {}, options, log);
+
+  // train() leaves the last step's gradients on the tensors it updated.
+  auto squared_norm = [](const Tensor& tensor) {
+    double sum = 0.0;
+    for (float value : tensor.grad().to_vector()) {
+      sum += static_cast<double>(value) * value;
+    }
+    return sum;
+  };
+  double network = 0.0;
+  for (const Tensor& parameter : recognizer.model().parameters()) {
+    REQUIRE(parameter.grad().defined());
+    network += squared_norm(parameter);
+  }
+  REQUIRE(recognizer.transitions().grad().defined());
+  const double transitions = squared_norm(recognizer.transitions());
+  INFO("network gradient norm " << std::sqrt(network) << ", transitions gradient norm " << std::sqrt(transitions));
+  CHECK(network > 0.0);
+  CHECK(transitions > 0.0);
+  CHECK(std::sqrt(network + transitions) == Approx(1e-3).epsilon(1e-4));
 }
