@@ -214,7 +214,9 @@ void add_optimizer_options(CLI::App& command, TrainCommand& options) {
                      "constant, or cosine: anneal the step size to 1% of --lr over all epochs")
       ->check(CLI::IsMember({"constant", "cosine"}))
       ->capture_default_str();
-  command.add_option("--clip-norm", options.train.clip_norm, "Clip gradients to this global norm; 0 = off")
+  command.add_option("--clip-norm", options.train.clip_norm,
+                     "Clip gradients to this global norm, with --loss asg the transitions' "
+                     "too; 0 = off")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   command.add_option("--curriculum-start", options.train.curriculum_start,
