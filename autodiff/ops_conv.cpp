@@ -515,6 +515,12 @@ bool use_implicit_path(const ConvSizes& s) {
          s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
 }
 
+// True for a "same" convolution, KH = 2 PH + 1 and KW = 2 PW + 1, whose
+// output has the input's size (model B's 3x3 layers with padding 1).
+bool keeps_size(const ConvSizes& s) {
+  return s.g.kernel[0] == 2 * s.g.padding[0] + 1 && s.g.kernel[1] == 2 * s.g.padding[1] + 1;
+}
+
 // The padded buffer of a group of images and its grid.
 struct ImplicitGroup {
   int64_t images;
@@ -523,6 +529,9 @@ struct ImplicitGroup {
   int64_t width;   // PW + images pitch
   int64_t grid;    // (H_out - 1) width + (images - 1) pitch + W_out
   std::vector<int64_t> offsets;  // of each kernel element (c, i, j), in weight row order
+  // The same offsets over C_out planes, for the input gradient of a "same"
+  // convolution (see conv_backward_implicit); empty otherwise.
+  std::vector<int64_t> output_offsets;
 
   int64_t plane() const { return height * width; }
   // Grid position of output (oh, 0) of image j.
@@ -536,13 +545,21 @@ ImplicitGroup implicit_group(const ConvSizes& s, int64_t images) {
   group.height = s.g.height + 2 * s.g.padding[0];
   group.width = s.g.padding[1] + images * group.pitch;
   group.grid = (s.g.out_height - 1) * group.width + (images - 1) * group.pitch + s.g.out_width;
-  group.offsets.reserve(static_cast<size_t>(s.rows));
-  for (int64_t c = 0; c < s.g.channels; ++c) {
-    for (int64_t i = 0; i < s.g.kernel[0]; ++i) {
-      for (int64_t j = 0; j < s.g.kernel[1]; ++j) {
-        group.offsets.push_back(c * group.plane() + i * group.width + j);
+  const auto kernel_offsets = [&](int64_t channels) {
+    std::vector<int64_t> offsets;
+    offsets.reserve(static_cast<size_t>(channels * s.g.kernel[0] * s.g.kernel[1]));
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t i = 0; i < s.g.kernel[0]; ++i) {
+        for (int64_t j = 0; j < s.g.kernel[1]; ++j) {
+          offsets.push_back(c * group.plane() + i * group.width + j);
+        }
       }
     }
+    return offsets;
+  };
+  group.offsets = kernel_offsets(s.g.channels);
+  if (keeps_size(s)) {
+    group.output_offsets = kernel_offsets(s.out_channels);
   }
   return group;
 }
@@ -606,27 +623,52 @@ void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
 }
 
 // Computes the implicit path's backward for images [first, last), with the
-// same contract as conv_backward_images:
+// same contract as conv_backward_images. grad_grid is grad_y (masked by the
+// fused relu) on the grid, zero in the dropped columns, and
 //   grad_weight += grad_grid [C_out, grid] B^T, B read from the buffer again
-//   grad_B [rows, grid] = weight^T grad_grid, each row added into a zeroed
-//     buffer at its kernel element's offset, whose image parts go to grad_x
 //   grad_bias += the row sums of grad_grid
-// grad_grid is grad_y on the grid, zero in the dropped columns.
+// For a "same" convolution the input gradient is itself a stride-1
+// convolution: grad_x[c, h, w] = sum over o, i, j of
+// W[o, c, KH-1-i, KW-1-j] grad_y_padded[o, h + i, w + j], with grad_y padded
+// like x. grad_y is therefore laid out in a buffer shaped like x's (C_out
+// planes), where the grid above is a window of it, and one GEMM with the
+// flipped weight [C_in, C_out KH KW] gives grad_x on the same grid. Other
+// shapes multiply grad_B [rows, grid] = weight^T grad_grid and add each row
+// into a zeroed buffer at its kernel element's offset.
 void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
                             float* grad_bias, int64_t first, int64_t last) {
+  const bool same = keeps_size(s);
+  const int64_t kernel_size = s.g.kernel[0] * s.g.kernel[1];
+  Scratch flipped;  // [C_in, C_out KH KW]
+  if (same && grad_x != nullptr) {
+    flipped.resize(static_cast<size_t>(s.g.channels * s.out_channels * kernel_size));
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+      for (int64_t c = 0; c < s.g.channels; ++c) {
+        for (int64_t k = 0; k < kernel_size; ++k) {
+          flipped[static_cast<size_t>((c * s.out_channels + o) * kernel_size + k)] =
+              ws[(o * s.g.channels + c) * kernel_size + kernel_size - 1 - k];
+        }
+      }
+    }
+  }
+
   Scratch buffer;
-  Scratch grad_grid;
+  Scratch grad_buffer;  // grad_grid, or the padded grad_y it is a window of
   Scratch grad_b;
   for_implicit_groups(s, first, last, [&](int64_t b0, const ImplicitGroup& group) {
-    const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
-    grad_grid.assign(static_cast<size_t>(s.out_channels * group.grid), 0.0f);
+    // grad_grid row o starts at o grad_ld; within it, output (oh, 0) of
+    // image j is at group.output_row(j, oh).
+    const int64_t grad_ld = same ? group.plane() : group.grid;
+    const int64_t grad_start = same ? s.g.padding[0] * group.width + s.g.padding[1] : 0;
+    grad_buffer.assign(static_cast<size_t>(s.out_channels * grad_ld), 0.0f);
+    float* grad_grid = grad_buffer.data() + grad_start;
     for (int64_t j = 0; j < group.images; ++j) {
       const int64_t image = (b0 + j) * s.out_channels * s.positions;
       for (int64_t o = 0; o < s.out_channels; ++o) {
         for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
           const int64_t row = image + (o * s.g.out_height + oh) * s.g.out_width;
-          float* target = grad_grid.data() + o * group.grid + group.output_row(j, oh);
+          float* target = grad_grid + o * grad_ld + group.output_row(j, oh);
           if (s.relu) {
             kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
           } else {
@@ -636,38 +678,60 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
       }
     }
 
+    const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
     if (grad_w != nullptr) {
       buffer.resize(buffer_size);
       fill_implicit_buffer(s, group, xs, b0, buffer.data());
       kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::Yes,
-                                s.out_channels, s.rows, group.grid, 1.0f, grad_grid.data(),
-                                group.grid, buffer.data(), group.offsets.data(), 1.0f, grad_w,
-                                s.rows);
+                                s.out_channels, s.rows, group.grid, 1.0f, grad_grid, grad_ld,
+                                buffer.data(), group.offsets.data(), 1.0f, grad_w, s.rows);
     }
     if (grad_x != nullptr) {
-      grad_b.resize(static_cast<size_t>(s.rows * group.grid));
-      kernels::gemm(Transpose::Yes, Transpose::No, s.rows, group.grid, s.out_channels, 1.0f, ws,
-                    s.rows, grad_grid.data(), group.grid, 0.0f, grad_b.data(), group.grid);
-      buffer.assign(buffer_size, 0.0f);
-      for (int64_t k = 0; k < s.rows; ++k) {
-        float* target = buffer.data() + group.offsets[static_cast<size_t>(k)];
-        kernels::add(group.grid, target, grad_b.data() + k * group.grid, target);
+      // The input gradient of the group on the grid, [C_in, grid], or the
+      // padded buffer it is a window of.
+      const float* grad_image_grid = nullptr;
+      int64_t image_ld = 0;
+      if (same) {
+        grad_b.resize(static_cast<size_t>(s.g.channels * group.grid));
+        kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::No,
+                                  s.g.channels, group.grid, s.out_channels * kernel_size, 1.0f,
+                                  flipped.data(), s.out_channels * kernel_size,
+                                  grad_buffer.data(), group.output_offsets.data(), 0.0f,
+                                  grad_b.data(), group.grid);
+        grad_image_grid = grad_b.data();
+        image_ld = group.grid;
+      } else {
+        grad_b.resize(static_cast<size_t>(s.rows * group.grid));
+        kernels::gemm(Transpose::Yes, Transpose::No, s.rows, group.grid, s.out_channels, 1.0f,
+                      ws, s.rows, grad_grid, grad_ld, 0.0f, grad_b.data(), group.grid);
+        buffer.assign(buffer_size, 0.0f);
+        for (int64_t k = 0; k < s.rows; ++k) {
+          float* target = buffer.data() + group.offsets[static_cast<size_t>(k)];
+          kernels::add(group.grid, target, grad_b.data() + k * group.grid, target);
+        }
+        grad_image_grid = buffer.data() + s.g.padding[0] * group.width + s.g.padding[1];
+        image_ld = group.plane();
       }
+      // Input pixel (h, w) of image j is grid position h width + j pitch + w
+      // in both layouts.
       for (int64_t j = 0; j < group.images; ++j) {
         float* grad_image = grad_x + (b0 + j) * s.image_size;
         for (int64_t c = 0; c < s.g.channels; ++c) {
           for (int64_t h = 0; h < s.g.height; ++h) {
             float* target = grad_image + (c * s.g.height + h) * s.g.width;
-            const float* source = buffer.data() + c * group.plane() +
-                                  (h + s.g.padding[0]) * group.width + s.g.padding[1] +
-                                  j * group.pitch;
+            const float* source =
+                grad_image_grid + c * image_ld + h * group.width + j * group.pitch;
             kernels::add(s.g.width, target, source, target);
           }
         }
       }
     }
     if (grad_bias != nullptr) {
-      accumulate_bias_grad(grad_grid.data(), s.out_channels, group.grid, grad_bias);
+      for (int64_t o = 0; o < s.out_channels; ++o) {
+        float sum = 0.0f;
+        kernels::row_sum(1, group.grid, grad_grid + o * grad_ld, &sum);
+        grad_bias[o] += sum;
+      }
     }
   });
 }

@@ -80,7 +80,8 @@ struct ConvCase {
 // columns too large to keep (2.3 MiB), the direct path (C_out <= 2,
 // stride 1) with and without padding, including padding wider than the
 // kernel and a kernel as wide as the input, and the implicit path (stride 1,
-// C_out > 2) with groups of images and asymmetric padding.
+// C_out > 2) with groups of images, asymmetric padding and a same-size
+// kernel (whose input gradient is a convolution with the flipped weight).
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -101,6 +102,7 @@ const ConvCase kConvCases[] = {
     {"implicit, 50 small images in groups", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, true},
     {"implicit, no padding, 4x3 kernel", 7, 5, 4, 15, 6, 4, 3, {1, 1}, {0, 0}, true, false},
     {"implicit, padding {2, 1}, 2x3 kernel", 5, 2, 6, 7, 3, 2, 3, {1, 1}, {2, 1}, false, true},
+    {"implicit, same-size 3x5 kernel", 9, 3, 9, 11, 4, 3, 5, {1, 1}, {1, 2}, false, true},
     {"GEMM, padding as wide as the kernel", 3, 2, 4, 5, 3, 1, 2, {1, 1}, {1, 2}, true, true},
 };
 
