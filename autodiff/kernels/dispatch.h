@@ -120,6 +120,14 @@ struct KernelTable {
                        int64_t stride, int64_t out_w, int64_t readable, int64_t first_index,
                        float* out, int32_t* argmax);
 
+  // Max pooling of `count` windows of one plane, for rows too short to fill
+  // a vector: window t has its top-left pixel at plane[bases[t]], out[t] is
+  // its max and argmax[t] = bases[t] + p width + q of the winner. Ties and
+  // NaN resolve as in max_pool2d.
+  void (*max_pool_windows)(const float* plane, int64_t width, int64_t kernel_h,
+                           int64_t kernel_w, int64_t count, const int32_t* bases, float* out,
+                           int32_t* argmax);
+
   void (*adam_update)(int64_t n, float* param, const float* grad, float* m, float* v,
                       const AdamStep& step);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/threads.h"
@@ -46,11 +47,29 @@ bool windows_inside(const Conv2dGeometry& g) {
 
 // pool_planes for windows_inside(g): one output row at a time, by the
 // dispatched row kernel, which vectorizes across the windows of the row.
+// Rows with fewer windows than a vector has lanes go to the windows kernel
+// instead, which takes a whole plane's windows at once by their offsets.
 void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
                         const float* input, float* output, int32_t* argmax) {
   const KernelTable& table = active_kernels();
   const int64_t out_h = g.out_h();
   const int64_t out_w = g.out_w();
+  if (out_w < table.gemm.lanes) {
+    std::vector<int32_t> bases;
+    bases.reserve(static_cast<size_t>(out_h * out_w));
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        bases.push_back(static_cast<int32_t>(oh * g.stride_h * g.width + ow * g.stride_w));
+      }
+    }
+    const int64_t per_plane = out_h * out_w;
+    for (int64_t plane_index = first; plane_index < last; ++plane_index) {
+      table.max_pool_windows(input + plane_index * g.height * g.width, g.width, g.kernel_h,
+                             g.kernel_w, per_plane, bases.data(), output + plane_index * per_plane,
+                             argmax + plane_index * per_plane);
+    }
+    return;
+  }
   for (int64_t plane_index = first; plane_index < last; ++plane_index) {
     const float* plane = input + plane_index * g.height * g.width;
     for (int64_t oh = 0; oh < out_h; ++oh) {

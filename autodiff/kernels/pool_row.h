@@ -29,4 +29,15 @@ inline void max_pool_row_scalar(const float* rows, int64_t width, int64_t kernel
   }
 }
 
+// Windows [first, count) of KernelTable::max_pool_windows, one at a time.
+inline void max_pool_windows_scalar(const float* plane, int64_t width, int64_t kernel_h,
+                                    int64_t kernel_w, int64_t first, int64_t count,
+                                    const int32_t* bases, float* out, int32_t* argmax) {
+  for (int64_t t = first; t < count; ++t) {
+    // One window is a row of one window, with its base as the first index.
+    max_pool_row_scalar(plane + bases[t], width, kernel_h, kernel_w, 1, 0, 1, bases[t], out + t,
+                        argmax + t);
+  }
+}
+
 }  // namespace ember::kernels

@@ -125,6 +125,11 @@ void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* o
   }
 }
 
+void max_pool_windows(const float* plane, int64_t width, int64_t kernel_h, int64_t kernel_w,
+                      int64_t count, const int32_t* bases, float* out, int32_t* argmax) {
+  max_pool_windows_scalar(plane, width, kernel_h, kernel_w, 0, count, bases, out, argmax);
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     y[i] += alpha * x[i];
@@ -316,6 +321,7 @@ const KernelTable& scalar_table() {
       .row_softmax = row_softmax,
       .row_log_softmax = row_log_softmax,
       .max_pool_row = max_pool_row,
+      .max_pool_windows = max_pool_windows,
       .adam_update = adam_update,
       .gemm = scalar_gemm_micro_kernel(),
   };

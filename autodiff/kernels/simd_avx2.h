@@ -109,6 +109,12 @@ struct Vec {
     return {_mm256_permutevar8x32_ps(mixed, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5))};
   }
 
+  // Returns base[index[0]], ..., base[index[7]].
+  static Vec gather(const float* base, const int32_t* index) {
+    const __m256i offsets = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index));
+    return {_mm256_i32gather_ps(base, offsets, 4)};
+  }
+
   // Block transposes for GEMM packing: out[j * ld_out + i] = rows[i][j].
   static void transpose_4x8(const float* const* rows, float* out, int64_t ld_out);
   static void transpose_8x8(const float* const* rows, float* out, int64_t ld_out);

@@ -95,6 +95,12 @@ struct Vec {
     return {_mm512_i32gather_ps(index, p, 4)};
   }
 
+  // Returns base[index[0]], ..., base[index[15]]. NOTE: not run yet, like
+  // load_strided above.
+  static Vec gather(const float* base, const int32_t* index) {
+    return {_mm512_i32gather_ps(_mm512_loadu_si512(index), base, 4)};
+  }
+
   // Block transposes for GEMM packing: out[j * ld_out + i] = rows[i][j].
   // These call the AVX2 ones: packing moves data rather than computing, so
   // 512-bit registers would gain little there (an estimate, not measured).

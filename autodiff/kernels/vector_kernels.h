@@ -188,11 +188,27 @@ void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* o
   }
 }
 
+// The max-pool update of each lane: a larger value wins, then a NaN value
+// over a number, and a NaN best is kept. The scalar loop's rule, as selects.
+template <class V>
+void take_larger(V value, float offset, V& best, V& best_offset) {
+  const V offset_v = V::broadcast(offset);
+  const auto larger = V::greater(value, best);
+  V next = V::select(larger, value, best);
+  V next_offset = V::select(larger, offset_v, best_offset);
+  const auto value_nan = V::is_nan(value);
+  next = V::select(value_nan, value, next);
+  next_offset = V::select(value_nan, offset_v, next_offset);
+  const auto best_nan = V::is_nan(best);
+  best = V::select(best_nan, best, next);
+  best_offset = V::select(best_nan, best_offset, next_offset);
+}
+
 // One row of max pooling (see KernelTable::max_pool_row). Strides 1 to 3
 // run 'lanes' windows at once, each window element a strided load, and keep
 // each lane's winning offset p width + q as an exact float. A last partial
-// block is redone as a full block ending at the last window; only when
-// that block would read past `readable` does the scalar loop finish.
+// block is redone as a full block ending at the last window. The scalar
+// loop finishes the row only when that block would read past `readable`.
 template <class V>
 void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t kernel_w,
                   int64_t stride, int64_t out_w, int64_t readable, int64_t first_index,
@@ -216,18 +232,7 @@ void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t ke
     for (int64_t p = 0; p < kernel_h; ++p) {
       for (int64_t q = 0; q < kernel_w; ++q) {
         const V value = V::load_strided(window + p * width + q, stride);
-        const V offset = V::broadcast(static_cast<float>(p * width + q));
-        // A larger value wins, then a NaN value over a number, and a NaN
-        // best is kept: the scalar loop's rule, as selects.
-        const auto larger = V::greater(value, best);
-        V next = V::select(larger, value, best);
-        V next_offset = V::select(larger, offset, best_offset);
-        const auto value_nan = V::is_nan(value);
-        next = V::select(value_nan, value, next);
-        next_offset = V::select(value_nan, offset, next_offset);
-        const auto best_nan = V::is_nan(best);
-        best = V::select(best_nan, best, next);
-        best_offset = V::select(best_nan, best_offset, next_offset);
+        take_larger(value, static_cast<float>(p * width + q), best, best_offset);
       }
     }
     V::store(out + start, best);
@@ -248,6 +253,42 @@ void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t ke
   }
   max_pool_row_scalar(rows, width, kernel_h, kernel_w, stride, ow, out_w, first_index, out,
                       argmax);
+}
+
+// Max pooling of windows at given bases (see KernelTable::max_pool_windows),
+// 'lanes' windows at once, each window element a gather. A last partial
+// block is redone as a full block ending at the last window.
+template <class V>
+void max_pool_windows(const float* plane, int64_t width, int64_t kernel_h, int64_t kernel_w,
+                      int64_t count, const int32_t* bases, float* out, int32_t* argmax) {
+  const int64_t last_offset = (kernel_h - 1) * width + kernel_w - 1;
+  if (count < V::lanes || last_offset >= (int64_t{1} << 24)) {
+    max_pool_windows_scalar(plane, width, kernel_h, kernel_w, 0, count, bases, out, argmax);
+    return;
+  }
+  const auto run_block = [&](int64_t start) {
+    V best = V::gather(plane, bases + start);
+    V best_offset = V::zero();
+    for (int64_t p = 0; p < kernel_h; ++p) {
+      for (int64_t q = 0; q < kernel_w; ++q) {
+        const V value = V::gather(plane + p * width + q, bases + start);
+        take_larger(value, static_cast<float>(p * width + q), best, best_offset);
+      }
+    }
+    V::store(out + start, best);
+    float offsets[V::lanes];
+    V::store(offsets, best_offset);
+    for (int64_t lane = 0; lane < V::lanes; ++lane) {
+      argmax[start + lane] = bases[start + lane] + static_cast<int32_t>(offsets[lane]);
+    }
+  };
+  int64_t t = 0;
+  for (; t + V::lanes <= count; t += V::lanes) {
+    run_block(t);
+  }
+  if (t < count) {
+    run_block(count - V::lanes);  // recomputes some windows, with the same result
+  }
 }
 
 // out = grad_out where x > 0, else 0.
@@ -574,6 +615,7 @@ KernelTable make_table(Isa isa) {
       .row_softmax = row_softmax<V>,
       .row_log_softmax = row_log_softmax<V>,
       .max_pool_row = max_pool_row<V>,
+      .max_pool_windows = max_pool_windows<V>,
       .adam_update = adam_update<V>,
       .gemm = make_gemm_micro_kernel<V, MR, NV>(std::make_index_sequence<MR * NV>()),
   };

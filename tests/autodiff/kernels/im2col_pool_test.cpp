@@ -274,3 +274,47 @@ TEST_CASE("max pool row reference by hand", "[kernels][pool]") {
   CHECK(std::isnan(out[1]));
   CHECK(argmax[1] == 13);
 }
+
+TEST_CASE("max pool windows kernels match reference", "[kernels][pool]") {
+  // A plane of a few levels with some NaN, so ties and NaN both occur; the
+  // windows of a (2, 3) and a (2, 1) pool as pool.cpp lists them, in counts
+  // below, at and above a vector's lanes.
+  const int64_t height = 16;
+  const int64_t width = 9;
+  Buffer plane(height * width);
+  const Buffer noise = random_buffer(height * width, 23, 0.0f, 1.0f);
+  for (int64_t i = 0; i < height * width; ++i) {
+    plane[i] = noise[i] < 0.04f ? std::nanf("") : std::floor(noise[i] * 3.0f);
+  }
+  const KernelTable& reference = kernel_table(Isa::scalar);
+  const int64_t shapes[][4] = {{2, 3, 2, 3}, {2, 1, 2, 1}, {3, 3, 1, 2}};
+  for (Isa isa : simd_isas()) {
+    for (const auto& shape : shapes) {
+      const int64_t kernel_h = shape[0];
+      const int64_t kernel_w = shape[1];
+      const int64_t stride_h = shape[2];
+      const int64_t stride_w = shape[3];
+      std::vector<int32_t> bases;
+      for (int64_t oh = 0; (oh * stride_h + kernel_h) <= height; ++oh) {
+        for (int64_t ow = 0; (ow * stride_w + kernel_w) <= width; ++ow) {
+          bases.push_back(static_cast<int32_t>(oh * stride_h * width + ow * stride_w));
+        }
+      }
+      for (int64_t count : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17},
+                            static_cast<int64_t>(bases.size())}) {
+        Buffer got(count);
+        Buffer want(count);
+        std::vector<int32_t> got_index(static_cast<size_t>(count), -1);
+        std::vector<int32_t> want_index(static_cast<size_t>(count), -1);
+        kernel_table(isa).max_pool_windows(plane.data(), width, kernel_h, kernel_w, count,
+                                           bases.data(), got.data(), got_index.data());
+        reference.max_pool_windows(plane.data(), width, kernel_h, kernel_w, count, bases.data(),
+                                   want.data(), want_index.data());
+        INFO(isa_name(isa) << ", window " << kernel_h << "x" << kernel_w << ", " << count
+                           << " windows");
+        CHECK(first_bit_difference(got, want, count) == -1);
+        CHECK(got_index == want_index);
+      }
+    }
+  }
+}
