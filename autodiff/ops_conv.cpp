@@ -959,9 +959,19 @@ Tensor max_pool_forward(const Tensor& x, const Pool2dOptions& options, Argmax& a
     Tape::current().record("max_pool2d", {x}, y,
                            [x, planes, argmax, has_planes](const Tensor& grad_y) {
                              // d y/d x = 1 at the window's argmax, 0 elsewhere.
-                             if (has_planes) {
+                             // A first gradient for x is written, not added.
+                             bool fresh = false;
+                             float* grad_x = grad_buffer_to_overwrite(x, fresh);
+                             if (!has_planes) {
+                               if (fresh) {
+                                 std::fill_n(grad_x, x.numel(), 0.0f);
+                               }
+                             } else if (fresh) {
+                               kernels::max_pool2d_backward_overwrite(planes, grad_y.data(),
+                                                                      argmax.data(), grad_x);
+                             } else {
                                kernels::max_pool2d_backward(planes, grad_y.data(), argmax.data(),
-                                                            grad_buffer(x));
+                                                            grad_x);
                              }
                            });
   }

@@ -71,6 +71,19 @@ float* grad_buffer(const Tensor& t) {
   return impl->grad->storage->values.data() + impl->grad->offset;
 }
 
+float* grad_buffer_to_overwrite(const Tensor& t, bool& fresh) {
+  fresh = false;
+  if (!t.requires_grad()) {
+    return nullptr;
+  }
+  TensorImpl* impl = t.impl();
+  if (!impl->grad) {
+    impl->grad = empty(impl->shape).impl_ptr();
+    fresh = true;
+  }
+  return impl->grad->storage->values.data() + impl->grad->offset;
+}
+
 void accumulate_grad(const Tensor& t, const float* values) {
   float* grad = grad_buffer(t);
   if (grad == nullptr) {

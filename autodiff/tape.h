@@ -94,4 +94,11 @@ void accumulate_grad(const Tensor& t, const float* values);
 // nullptr if t does not require grad.
 float* grad_buffer(const Tensor& t);
 
+// Like grad_buffer, for a backward function that can write every element:
+// when t has no gradient yet, the new buffer is left uninitialized and
+// `fresh` is set, so the caller must overwrite all of it. Otherwise `fresh`
+// is cleared and the caller accumulates as with grad_buffer. This spares a
+// zero fill of large activations' gradients.
+float* grad_buffer_to_overwrite(const Tensor& t, bool& fresh);
+
 }  // namespace ember

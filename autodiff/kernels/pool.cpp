@@ -131,16 +131,49 @@ void max_pool2d(const Conv2dGeometry& g, const float* input, float* output, int3
   });
 }
 
-void max_pool2d_backward(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
-                         float* grad_input) {
-  check_pool_geometry("max_pool2d_backward", g);
+namespace {
+
+// The backward of planes [first, last), zeroing each plane first when asked.
+void scatter_planes(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
+                    float* grad_input, bool zero_first, int64_t first, int64_t last) {
   const int64_t per_plane = g.out_h() * g.out_w();
-  for (int64_t p = 0; p < g.channels; ++p) {
+  for (int64_t p = first; p < last; ++p) {
     float* plane = grad_input + p * g.height * g.width;
+    if (zero_first) {
+      std::fill_n(plane, g.height * g.width, 0.0f);
+    }
     for (int64_t o = 0; o < per_plane; ++o) {
       plane[argmax[p * per_plane + o]] += grad_output[p * per_plane + o];
     }
   }
+}
+
+// Planes are independent, so large backward passes split them across
+// threads like the forward.
+void scatter_all(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
+                 float* grad_input, bool zero_first) {
+  const auto body = [&](int64_t first, int64_t last) {
+    scatter_planes(g, grad_output, argmax, grad_input, zero_first, first, last);
+  };
+  if (g.channels * g.out_h() * g.out_w() < kMinParallelOutputs) {
+    body(0, g.channels);
+  } else {
+    parallel_for(g.channels, body);
+  }
+}
+
+}  // namespace
+
+void max_pool2d_backward(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
+                         float* grad_input) {
+  check_pool_geometry("max_pool2d_backward", g);
+  scatter_all(g, grad_output, argmax, grad_input, /*zero_first=*/false);
+}
+
+void max_pool2d_backward_overwrite(const Conv2dGeometry& g, const float* grad_output,
+                                   const int32_t* argmax, float* grad_input) {
+  check_pool_geometry("max_pool2d_backward", g);
+  scatter_all(g, grad_output, argmax, grad_input, /*zero_first=*/true);
 }
 
 }  // namespace ember::kernels

@@ -28,4 +28,10 @@ void max_pool2d(const Conv2dGeometry& g, const float* input, float* output, int3
 void max_pool2d_backward(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
                          float* grad_input);
 
+// The same gradient written instead of added: grad_input is overwritten,
+// zero wherever no window's max was. Each plane is zeroed just before its
+// scatter, while it is in cache, instead of in a separate pass.
+void max_pool2d_backward_overwrite(const Conv2dGeometry& g, const float* grad_output,
+                                   const int32_t* argmax, float* grad_input);
+
 }  // namespace ember::kernels

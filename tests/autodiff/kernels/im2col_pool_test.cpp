@@ -108,6 +108,20 @@ TEST_CASE("max pool 4x4 by hand", "[kernels][pool]") {
     CHECK(grad_input[10] == 5.0f);
     CHECK(grad_input[0] == 1.0f);
   }
+
+  SECTION("the overwriting backward replaces what was there") {
+    const float grad_output[4] = {1, 2, 3, 4};
+    float grad_input[16];
+    for (float& value : grad_input) value = std::nanf("");
+    max_pool2d_backward_overwrite(g, grad_output, argmax, grad_input);
+
+    CHECK(grad_input[1] == 1.0f);
+    CHECK(grad_input[6] == 2.0f);
+    CHECK(grad_input[7] == 0.0f);
+    CHECK(grad_input[12] == 3.0f);
+    CHECK(grad_input[10] == 4.0f);
+    CHECK(grad_input[0] == 0.0f);
+  }
 }
 
 TEST_CASE("max pool propagates NaN and ignores padding", "[kernels][pool]") {
