@@ -170,6 +170,13 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& 
         "conv2d: input {} has no channels; a convolution needs at least one input channel",
         shape_to_string(x.shape())));
   }
+  // Padding alone could give an empty plane a non-empty output, but im2col
+  // rejects empty planes, so every path rejects them here alike.
+  if (x.size(2) == 0 || x.size(3) == 0) {
+    throw std::invalid_argument(fmt::format(
+        "conv2d: input {} has an empty image plane; height and width must be positive",
+        shape_to_string(x.shape())));
+  }
   if (weight.dim() != 4 || weight.size(1) != x.size(1)) {
     throw std::invalid_argument(fmt::format(
         "conv2d: weight {} does not fit input {}; expected [C_out, {}, KH, KW]",

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -419,6 +420,30 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
         require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
       }
     }
+  }
+}
+
+TEST_CASE("conv2d rejects an empty image plane", "[autodiff][conv2d]") {
+  // Padding makes the output of an image with no rows or no columns
+  // non-empty, so every path must reject it the same way, with the shape.
+  struct EmptyPlaneCase {
+    const char* path;
+    Shape input;
+    Shape weight;
+    Conv2dOptions options;
+  };
+  const EmptyPlaneCase cases[] = {
+      {"direct", {2, 1, 0, 5}, {1, 1, 1, 1}, {.padding = {1, 1}}},
+      {"implicit", {2, 1, 0, 5}, {4, 1, 1, 2}, {.padding = {1, 1}}},
+      {"GEMM, padding as wide as the kernel", {2, 1, 3, 0}, {4, 1, 1, 1}, {.padding = {1, 1}}},
+      {"GEMM, stride 2", {2, 1, 0, 5}, {4, 1, 1, 1}, {.stride = {2, 2}, .padding = {1, 1}}},
+  };
+  for (const EmptyPlaneCase& c : cases) {
+    INFO(c.path);
+    const std::string shape = shape_to_string(c.input);
+    CHECK_THROWS_WITH(conv2d(zeros(c.input), ones(c.weight), Tensor(), c.options),
+                      Catch::Contains("conv2d: input " + shape) &&
+                          Catch::Contains("height and width must be positive"));
   }
 }
 
