@@ -12,7 +12,9 @@
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -168,6 +170,13 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& 
         "conv2d: input {} has no channels; a convolution needs at least one input channel",
         shape_to_string(x.shape())));
   }
+  // Padding alone could give an empty plane a non-empty output, but im2col
+  // rejects empty planes, so every path rejects them here alike.
+  if (x.size(2) == 0 || x.size(3) == 0) {
+    throw std::invalid_argument(fmt::format(
+        "conv2d: input {} has an empty image plane; height and width must be positive",
+        shape_to_string(x.shape())));
+  }
   if (weight.dim() != 4 || weight.size(1) != x.size(1)) {
     throw std::invalid_argument(fmt::format(
         "conv2d: weight {} does not fit input {}; expected [C_out, {}, KH, KW]",
@@ -235,6 +244,9 @@ struct ConvSizes {
   int64_t image_size;  // C_in H W
   bool identity_columns;
   bool relu;  // fused relu on the output
+  // False for a backward whose x or weight holds NaN or inf, which then
+  // runs the GEMM path; see all_finite.
+  bool wide_grids = true;
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
@@ -349,7 +361,7 @@ void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t p
 constexpr int64_t kMaxDirectFilters = 2;
 
 bool use_direct_path(const ConvSizes& s) {
-  return s.out_channels <= kMaxDirectFilters && s.g.stride == Size2{1, 1} &&
+  return s.wide_grids && s.out_channels <= kMaxDirectFilters && s.g.stride == Size2{1, 1} &&
          !s.identity_columns;
 }
 
@@ -511,7 +523,7 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
 
 // The buffer needs W_out <= W + PW, which is true when PW < KW.
 bool use_implicit_path(const ConvSizes& s) {
-  return s.g.stride == Size2{1, 1} && !s.identity_columns &&
+  return s.wide_grids && s.g.stride == Size2{1, 1} && !s.identity_columns &&
          s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
 }
 
@@ -845,6 +857,26 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
   }
 }
 
+// True when no element of t is NaN or inf. The backward of the direct and
+// implicit paths multiplies the zero gradients of the dropped grid columns
+// by pixels (for grad_weight) or weights (for grad_x) that the definition
+// never pairs them with, and 0 * inf is NaN. So a backward with a non-finite
+// x or weight runs the GEMM path, whose im2col columns pair only what the
+// definition pairs. The test reads exponent bits (all ones for NaN and inf)
+// because an integer max vectorizes and a std::isfinite loop does not. On
+// model A's [32, 1, 32, 90] input it took about 0.03 ms, and the isfinite
+// loop 0.06 to 0.1 ms (Zen 3, one thread, beside a 0.7 to 1.3 ms backward).
+bool all_finite(const Tensor& t) {
+  constexpr uint32_t kExponentBits = 0x7f800000u;
+  const float* values = t.data();
+  const int64_t n = t.numel();
+  uint32_t max_exponent = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    max_exponent = std::max(max_exponent, std::bit_cast<uint32_t>(values[i]) & kExponentBits);
+  }
+  return max_exponent != kExponentBits;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -892,6 +924,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
       float* grad_w = grad_buffer(weight);
       float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
       const int64_t weight_size = s.out_channels * s.rows;
+      ConvSizes backward_sizes = s;
+      backward_sizes.wide_grids =
+          (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
 
       // Each chunk of images but the first sums its weight and bias gradients
       // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
@@ -906,8 +941,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
           chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
           chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
         }
-        conv_backward_images(s, x.data(), weight.data(), y.data(), kept_columns.get(),
-                             grad_y.data(), grad_x, chunk_grad_w, chunk_grad_bias, first, last);
+        conv_backward_images(backward_sizes, x.data(), weight.data(), y.data(),
+                             kept_columns.get(), grad_y.data(), grad_x, chunk_grad_w,
+                             chunk_grad_bias, first, last);
       });
 
       for (const Scratch& partial : partials) {

@@ -6,6 +6,13 @@
 
 namespace ember::kernels {
 
+// The unnamed namespace gives every object file its own copy, because
+// reference.cpp, kernels_avx2.cpp and kernels_avx512.cpp are compiled with
+// different instruction-set flags. With one shared inline definition the
+// linker keeps a single copy for all three. In a Debug build the scalar
+// kernel then ran the -mavx2 copy and died with SIGILL on a CPU without AVX.
+namespace {
+
 inline void max_pool_row_scalar(const float* rows, int64_t width, int64_t kernel_h,
                                 int64_t kernel_w, int64_t stride, int64_t first_ow,
                                 int64_t out_w, int64_t first_index, float* out,
@@ -39,5 +46,7 @@ inline void max_pool_windows_scalar(const float* plane, int64_t width, int64_t k
                         argmax + t);
   }
 }
+
+}  // namespace
 
 }  // namespace ember::kernels

@@ -1,9 +1,10 @@
 // The AVX2+FMA mapping: an 8-lane float vector and the few operations the
 // generic kernels in vector_kernels.h and simd_math.h are written in.
 //
-// This is the only file that names AVX2 intrinsics. It is included only by
+// This is the only file that names AVX2 intrinsics. It is included by
 // kernels_avx2.cpp, which is compiled with -mavx2 -mfma and runs only after
-// CPUID reports both. simd_avx512.h is the 16-lane twin.
+// CPUID reports both, and by simd_avx512.h for the block transposes below.
+// simd_avx512.h is the 16-lane twin.
 #pragma once
 
 #include <immintrin.h>
@@ -147,8 +148,12 @@ struct Vec {
 };
 
 // Block transposes for GEMM packing, in 256-bit registers. simd_avx512.h
-// calls them too, since every AVX-512 CPU also runs AVX2.
-//
+// calls them too, since every AVX-512 CPU also runs AVX2. They sit in an
+// unnamed namespace so that the AVX2 and AVX-512 objects, compiled with
+// different flags, each keep their own copy. Otherwise the linker may hand
+// the AVX2 kernels the copy compiled for AVX-512.
+namespace {
+
 // Rows r0..r3 (8 floats each) become u0..u3, where u_k contains column k of
 // the four rows in its low half and column k + 4 in its high half.
 inline void transpose_4x8_halves(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 u[4]) {
@@ -186,6 +191,8 @@ inline void transpose_8x8(const float* const* rows, float* out, int64_t ld_out) 
     _mm256_storeu_ps(out + (k + 4) * ld_out, _mm256_permute2f128_ps(top[k], bottom[k], 0x31));
   }
 }
+
+}  // namespace
 
 inline void Vec::transpose_4x8(const float* const* rows, float* out, int64_t ld_out) {
   avx2::transpose_4x8(rows, out, ld_out);

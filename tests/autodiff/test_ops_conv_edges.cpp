@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -136,10 +137,12 @@ struct ConvReference {
 
 // The convolution's definition in double, with the relu mask taken from the
 // tested output (y > 0), so values at the boundary of the relu cannot
-// round differently in the two.
+// round differently in the two. Padded taps are skipped, unless
+// padding_as_zeros makes them add weight * 0 to the output. Then an infinite
+// weight that meets padding gives NaN, as zero padding does.
 ConvReference reference_conv(const ConvCase& c, const Tensor& x, const Tensor& weight,
                              const Tensor& bias, const Tensor& probe,
-                             const std::vector<float>& tested_y) {
+                             const std::vector<float>& tested_y, bool padding_as_zeros = false) {
   const int64_t out_h = (c.height + 2 * c.padding[0] - c.kernel_h) / c.stride[0] + 1;
   const int64_t out_w = (c.width + 2 * c.padding[1] - c.kernel_w) / c.stride[1] + 1;
   const std::vector<float> xs = x.to_vector();
@@ -166,6 +169,11 @@ ConvReference reference_conv(const ConvCase& c, const Tensor& x, const Tensor& w
                 const int64_t h = i * c.stride[0] - c.padding[0] + p;
                 const int64_t w = j * c.stride[1] - c.padding[1] + q;
                 if (h < 0 || h >= c.height || w < 0 || w >= c.width) {
+                  if (padding_as_zeros) {
+                    const auto wi = static_cast<size_t>(((o * c.channels + ch) * c.kernel_h + p) *
+                                                            c.kernel_w + q);
+                    total += static_cast<double>(ws[wi]) * 0.0;
+                  }
                   continue;
                 }
                 const auto xi = static_cast<size_t>(((b * c.channels + ch) * c.height + h) *
@@ -335,6 +343,110 @@ TEST_CASE("conv2d fused relu with NaN input", "[autodiff][conv2d]") {
   sum(relu(conv2d(x, weight))).backward();
   CHECK(first_bit_difference(fused_grad_w, weight.grad().to_vector()) == -1);
   CHECK(first_bit_difference(fused_grad_x, x.grad().to_vector()) == -1);
+}
+
+namespace {
+
+// The class of a value: NaN, +inf, -inf or finite.
+int finiteness(double value) {
+  if (std::isnan(value)) {
+    return 0;
+  }
+  if (std::isinf(value)) {
+    return value > 0 ? 1 : -1;
+  }
+  return 2;
+}
+
+// Like require_close, but an expected NaN or infinity must be matched
+// exactly, so a NaN that leaks into an unrelated element is caught.
+void require_close_or_same_special(const std::vector<float>& actual,
+                                   const std::vector<double>& expected, const char* what) {
+  REQUIRE(actual.size() == expected.size());
+  int64_t failures = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const bool same_class = finiteness(actual[i]) == finiteness(expected[i]);
+    const bool close = finiteness(expected[i]) != 2 ||
+                       std::fabs(actual[i] - expected[i]) <= 1e-4 * (1.0 + std::fabs(expected[i]));
+    if (!(same_class && close) && failures++ == 0) {
+      INFO(what << " element " << i << ": got " << actual[i] << ", expected " << expected[i]);
+      CHECK(same_class);
+      CHECK(close);
+    }
+  }
+  INFO(what << ": " << failures << " elements differ");
+  CHECK(failures == 0);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
+  // An infinity reaches only the outputs and gradients whose sums contain
+  // it. The direct and implicit paths also compute sums they then drop
+  // (the wide grid's columns past W_out). There a zero gradient meets a
+  // pixel that the kernel element never touches, and the NaN of 0 * inf
+  // must not leak into the weight or input gradient.
+  ThreadCountGuard guard;
+  const ConvCase cases[] = {
+      {"direct, no padding", 2, 1, 3, 3, 1, 2, 2, {1, 1}, {0, 0}, false, false},
+      {"direct, model A's 4x8 filter", 3, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, false},
+      {"direct, C_out 2, padding {2, 1}", 3, 3, 7, 6, 2, 3, 3, {1, 1}, {2, 1}, true, false},
+      {"implicit, 50 small images in groups", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, false},
+      {"implicit, no padding, 4x3 kernel", 7, 5, 4, 15, 6, 4, 3, {1, 1}, {0, 0}, true, false},
+      {"GEMM, stride 2", 3, 2, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, false},
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const ConvCase& c : cases) {
+    for (const bool poison_weight : {false, true}) {
+      ConvInputs in = make_inputs(c, 600);
+      if (poison_weight) {
+        // The last element of the first filter: kernel element (C - 1, KH - 1, KW - 1).
+        in.weight.mutable_data()[c.channels * c.kernel_h * c.kernel_w - 1] = inf;
+      } else {
+        // Pixel (1, 0) of the first image's first channel, and the first
+        // pixel of the last image, which neighbours another image in a group.
+        float* pixels = in.x.mutable_data();
+        pixels[std::min<int64_t>(1, c.height - 1) * c.width] = -inf;
+        pixels[(c.batch - 1) * c.channels * c.height * c.width] = inf;
+      }
+      for (const int threads : {1, 3}) {
+        INFO(c.name << (poison_weight ? ", infinite weight, " : ", infinite pixels, ") << threads
+                    << " threads");
+        kernels::set_num_threads(threads);
+        const ConvResult got = run_conv(c, in.x, in.weight, in.bias, in.probe);
+        const ConvReference want =
+            reference_conv(c, in.x, in.weight, in.bias, in.probe, got.y, /*padding_as_zeros=*/true);
+        require_close_or_same_special(got.y, want.y, "y");
+        require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
+        require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
+        require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d rejects an empty image plane", "[autodiff][conv2d]") {
+  // Padding makes the output of an image with no rows or no columns
+  // non-empty, so every path must reject it the same way, with the shape.
+  struct EmptyPlaneCase {
+    const char* path;
+    Shape input;
+    Shape weight;
+    Conv2dOptions options;
+  };
+  const EmptyPlaneCase cases[] = {
+      {"direct", {2, 1, 0, 5}, {1, 1, 1, 1}, {.padding = {1, 1}}},
+      {"implicit", {2, 1, 0, 5}, {4, 1, 1, 2}, {.padding = {1, 1}}},
+      {"GEMM, padding as wide as the kernel", {2, 1, 3, 0}, {4, 1, 1, 1}, {.padding = {1, 1}}},
+      {"GEMM, stride 2", {2, 1, 0, 5}, {4, 1, 1, 1}, {.stride = {2, 2}, .padding = {1, 1}}},
+  };
+  for (const EmptyPlaneCase& c : cases) {
+    INFO(c.path);
+    const std::string shape = shape_to_string(c.input);
+    CHECK_THROWS_WITH(conv2d(zeros(c.input), ones(c.weight), Tensor(), c.options),
+                      Catch::Contains("conv2d: input " + shape) &&
+                          Catch::Contains("height and width must be positive"));
+  }
 }
 
 TEST_CASE("conv2d backward after an in-place write throws", "[autodiff][conv2d]") {
