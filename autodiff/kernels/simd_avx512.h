@@ -86,10 +86,14 @@ struct Vec {
   static float reduce_add(Vec a) { return _mm512_reduce_add_ps(a.v); }
   static float reduce_max(Vec a) { return _mm512_reduce_max_ps(a.v); }
 
-  // Returns p[0], p[step], ..., p[15 step] for step 1, 2 or 3, by a gather.
+  // Returns p[0], p[step], ..., p[15 step] for step 1 (a load), 2 or 3 (a
+  // gather).
   // NOTE: written on a machine without AVX-512, so it has not run yet; the
   // max-pool row tests cover it wherever AVX-512 is present.
   static Vec load_strided(const float* p, int64_t step) {
+    if (step == 1) {
+      return load(p);
+    }
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i index = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(step)));
     return {_mm512_i32gather_ps(index, p, 4)};
