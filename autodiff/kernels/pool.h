@@ -4,9 +4,9 @@
 // Padding counts as -inf, so a padded position never wins. When every window
 // lies inside the image, the forward runs a dispatched row kernel
 // (KernelTable::max_pool_row, SIMD across windows for strides 1 to 3). Rows
-// of fewer windows than a vector has lanes go to a kernel that gathers a
-// whole plane's windows (KernelTable::max_pool_windows). Otherwise one
-// portable loop clips each window to the image.
+// of fewer windows than a vector has lanes, and strides over 3, go to a
+// kernel that gathers a whole plane's windows (KernelTable::max_pool_windows).
+// Otherwise one portable loop clips each window to the image.
 #pragma once
 
 #include <cstdint>

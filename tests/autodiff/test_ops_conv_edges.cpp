@@ -490,6 +490,8 @@ const PoolCase kPoolCases[] = {
     {"ceil mode with partial windows", 4, 7, 9, {.kernel = {2, 2}, .ceil_mode = true}},
     {"ceil mode, padding and overlap", 3, 8, 5,
      {.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
+    {"model A's 3x6 windows, stride 6, long rows", 3, 29, 83, {.kernel = {3, 6}}},
+    {"short rows of 3 windows, (2, 3)", 5, 16, 9, {.kernel = {2, 3}}},
     {"parallel, windows inside", 64, 34, 34, {.kernel = {2, 2}}},
     {"parallel, padding", 64, 33, 33, {.kernel = {2, 2}, .padding = {1, 1}}},
 };
