@@ -6,9 +6,10 @@
 // more filters run the implicit path (a GEMM that packs its columns from a
 // padded copy of the images). The rest run a GEMM on the im2col columns of
 // each image (or of a few small images side by side), and forward keeps those
-// columns for backward when the whole batch's fit in 2 MiB. im2col, col2im and max pooling are raw-pointer loops
-// in autodiff/kernels/ (im2col.h, pool.h); this file adds the tensors, the
-// checks and the tape. avg_pool2d keeps its plain loops here.
+// columns for backward when the whole batch's fit in 2 MiB. im2col, col2im
+// and max pooling are raw-pointer loops in autodiff/kernels/ (im2col.h,
+// pool.h); this file adds the tensors, the checks and the tape. avg_pool2d
+// keeps its plain loops here.
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
@@ -244,7 +245,7 @@ struct ConvSizes {
   int64_t image_size;  // C_in H W
   bool identity_columns;
   bool relu;  // fused relu on the output
-  // False for a backward whose x or weight holds NaN or inf, which then
+  // False for a backward whose x or weight contains NaN or inf, which then
   // runs the GEMM path; see all_finite.
   bool wide_grids = true;
 };
