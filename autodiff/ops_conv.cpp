@@ -2,7 +2,7 @@
 //
 // conv2d has three paths, each with the images of a batch split across
 // threads. Stride-1 convolutions with one or two filters run the direct path
-// (an axpy or dot per kernel element, straight from the image); those with
+// (an axpy or dot per kernel element, straight from the image). Those with
 // more filters run the implicit path (a GEMM that packs its columns from a
 // padded copy of the images). The rest run a GEMM on the im2col columns of
 // each image (or of a few small images side by side), and forward keeps those
@@ -513,8 +513,8 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
 //
 // The images of a group sit side by side in one zero-padded buffer
 // [C_in, H + 2 PH, width]. Image j's pixel (h, w) is at row PH + h, column
-// PW + j (W + PW) + w, so neighbours share one gap of PW zero columns, which
-// is the right padding of one image and the left padding of the next.
+// PW + j (W + PW) + w. So neighbours share one gap of PW zero columns: the
+// right padding of one image and the left padding of the next.
 // Kernel element (c, i, j) then reads the buffer from offset
 // c plane + i width + j onward, so the GEMM packs B straight from the buffer
 // (gemm_offset_rows) instead of an im2col copy, and the product is a grid as

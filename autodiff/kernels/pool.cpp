@@ -47,9 +47,9 @@ bool windows_inside(const Conv2dGeometry& g) {
 
 // pool_planes for windows_inside(g): one output row at a time, by the
 // dispatched row kernel, which vectorizes across the windows of the row.
-// Rows with fewer windows than a vector has lanes, or with a stride over 3
-// (which the row kernel runs one window at a time), go to the windows
-// kernel instead: it takes a whole plane's windows at once by their offsets.
+// Rows with fewer windows than a vector has lanes go to the windows kernel
+// instead, and so do strides over 3, which the row kernel runs one window
+// at a time. That kernel takes a whole plane's windows by their offsets.
 void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
                         const float* input, float* output, int32_t* argmax) {
   const KernelTable& table = active_kernels();

@@ -28,7 +28,7 @@ constexpr int kMaxThreads = 1024;
 // between the parallel kernels of a training step last up to about a
 // millisecond. With the earlier spin of a few tens of microseconds, model
 // A's 1.2 ms step paid a wake-up per kernel and ran at 27,000 samples/s on
-// both one and two threads; with this one it reaches 34,000 on two.
+// both one and two threads. With this one it reaches 34,000 on two.
 constexpr auto kSpinTime = std::chrono::microseconds(1000);
 
 // Polls `done` until it returns true or kSpinTime has passed, pausing the

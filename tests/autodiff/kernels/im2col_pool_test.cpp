@@ -333,9 +333,9 @@ TEST_CASE("max pool row reference by hand", "[kernels][pool]") {
 }
 
 TEST_CASE("max pool windows kernels match reference", "[kernels][pool]") {
-  // A plane of a few levels with some NaN, so ties and NaN both occur; the
-  // windows of a (2, 3) and a (2, 1) pool as pool.cpp lists them, in counts
-  // below, at and above a vector's lanes.
+  // A plane of a few levels with some NaN, so that ties and NaN both occur.
+  // The windows are those of (2, 3), (2, 1) and (3, 3) pools, listed as
+  // pool.cpp does, in counts below, at and above a vector's lanes.
   const int64_t height = 16;
   const int64_t width = 9;
   Buffer plane(height * width);
