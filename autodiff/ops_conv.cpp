@@ -347,195 +347,22 @@ void accumulate_bias_grad(const float* grad_y_b, int64_t out_channels, int64_t p
   }
 }
 
-// ---- direct path: few filters, stride 1
+// ---- stride 1: padded buffers and wide grids
 //
-// With one or two filters the GEMM below would run as one axpy per column
-// row anyway (see gemm_by_axpy), and building the columns costs more than
-// the products: im2col was 40% of model A's step. With stride 1 the column
-// row (c, i, j) is input plane c read from offset i W + j, so the output
-// can be computed on a "wide" grid as wide as the (padded) input: wide
-// position oh W + ow contains output (oh, ow) for ow < W_out, and the columns
-// ow >= W_out contain sums that wrap into the next row, which are dropped.
-// Every kernel element then costs one axpy (forward, input gradient) or one
-// dot (weight gradient) over that grid, straight from the image.
-
-constexpr int64_t kMaxDirectFilters = 2;
-
-bool use_direct_path(const ConvSizes& s) {
-  return s.wide_grids && s.out_channels <= kMaxDirectFilters && s.g.stride == Size2{1, 1} &&
-         !s.identity_columns;
-}
-
-// The padded input plane sizes and the wide grid's length for one filter.
-struct WideGrid {
-  int64_t height;  // H + 2 PH
-  int64_t width;   // W + 2 PW
-  int64_t length;  // (H_out - 1) (W + 2 PW) + W_out
-  bool padded;
-
-  int64_t plane() const { return height * width; }
-  // Offset of kernel element (c, i, j) in the padded image.
-  int64_t offset(int64_t c, int64_t i, int64_t j) const { return c * plane() + i * width + j; }
-};
-
-WideGrid wide_grid(const ConvSizes& s) {
-  WideGrid grid;
-  grid.height = s.g.height + 2 * s.g.padding[0];
-  grid.width = s.g.width + 2 * s.g.padding[1];
-  grid.length = (s.g.out_height - 1) * grid.width + s.g.out_width;
-  grid.padded = s.g.padding != Size2{0, 0};
-  return grid;
-}
-
-// Copies image [C, H, W] into the middle of padded [C, H + 2 PH, W + 2 PW],
-// whose border the caller has zeroed once.
-void pad_image(const ConvSizes& s, const WideGrid& grid, const float* image, float* padded) {
-  for (int64_t c = 0; c < s.g.channels; ++c) {
-    for (int64_t h = 0; h < s.g.height; ++h) {
-      std::copy_n(image + (c * s.g.height + h) * s.g.width, s.g.width,
-                  padded + grid.offset(c, h + s.g.padding[0], s.g.padding[1]));
-    }
-  }
-}
-
-// Returns the image as the wide grid reads it: itself, or its padded copy.
-const float* grid_image(const ConvSizes& s, const WideGrid& grid, const float* image,
-                        float* padded) {
-  if (!grid.padded) {
-    return image;
-  }
-  pad_image(s, grid, image, padded);
-  return padded;
-}
-
-// Calls visit(k, offset) for every kernel element k = (c KH + i) KW + j, in
-// the order of the weight's rows, with its offset in the padded image.
-template <class Visit>
-void for_kernel_elements(const ConvSizes& s, const WideGrid& grid, const Visit& visit) {
-  int64_t k = 0;
-  for (int64_t c = 0; c < s.g.channels; ++c) {
-    for (int64_t i = 0; i < s.g.kernel[0]; ++i) {
-      for (int64_t j = 0; j < s.g.kernel[1]; ++j) {
-        visit(k++, grid.offset(c, i, j));
-      }
-    }
-  }
-}
-
-void conv_forward_direct(const ConvSizes& s, const float* xs, const float* ws,
-                         const float* bias, float* ys, int64_t first, int64_t last) {
-  const WideGrid grid = wide_grid(s);
-  Scratch padded(grid.padded ? static_cast<size_t>(s.g.channels * grid.plane()) : 0, 0.0f);
-  Scratch wide(static_cast<size_t>(grid.length));
-  for (int64_t b = first; b < last; ++b) {
-    const float* image = grid_image(s, grid, xs + b * s.image_size, padded.data());
-    for (int64_t o = 0; o < s.out_channels; ++o) {
-      // Summed from zero in the weight's row order, then the bias: the same
-      // steps, in the same order, as the GEMM path's axpy products.
-      std::fill(wide.begin(), wide.end(), 0.0f);
-      const float* filter = ws + o * s.rows;
-      for_kernel_elements(s, grid, [&](int64_t k, int64_t offset) {
-        kernels::axpy(grid.length, filter[k], image + offset, wide.data());
-      });
-      float* y_o = ys + (b * s.out_channels + o) * s.positions;
-      for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-        std::copy_n(wide.data() + oh * grid.width, s.g.out_width, y_o + oh * s.g.out_width);
-      }
-    }
-    finish_output(s, bias, ys + b * s.out_channels * s.positions);
-  }
-}
-
-// Computes the direct path's backward for images [first, last), with the
-// same contract as conv_backward_images.
-void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
-                          const float* ys, const float* g_y, float* grad_x, float* grad_w,
-                          float* grad_bias, int64_t first, int64_t last) {
-  const WideGrid grid = wide_grid(s);
-  const auto padded_size = static_cast<size_t>(s.g.channels * grid.plane());
-  Scratch padded(grid.padded && grad_w != nullptr ? padded_size : 0, 0.0f);
-  Scratch grad_padded(grid.padded && grad_x != nullptr ? padded_size : 0);
-  // grad_y of one image on the wide grid, zero in the dropped columns.
-  Scratch grad_wide(static_cast<size_t>(s.out_channels * grid.length), 0.0f);
-  for (int64_t b = first; b < last; ++b) {
-    for (int64_t o = 0; o < s.out_channels; ++o) {
-      const int64_t plane = (b * s.out_channels + o) * s.positions;
-      for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-        const int64_t row = plane + oh * s.g.out_width;
-        float* target = grad_wide.data() + o * grid.length + oh * grid.width;
-        if (s.relu) {
-          kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
-        } else {
-          std::copy_n(g_y + row, s.g.out_width, target);
-        }
-      }
-    }
-
-    if (grad_w != nullptr) {
-      const float* image = grid_image(s, grid, xs + b * s.image_size, padded.data());
-      for (int64_t o = 0; o < s.out_channels; ++o) {
-        const float* grad_o = grad_wide.data() + o * grid.length;
-        for_kernel_elements(s, grid, [&](int64_t k, int64_t offset) {
-          grad_w[o * s.rows + k] += kernels::dot(grid.length, grad_o, image + offset);
-        });
-      }
-    }
-    if (grad_x != nullptr) {
-      float* grad_image = grad_x + b * s.image_size;
-      float* target = grid.padded ? grad_padded.data() : grad_image;
-      if (grid.padded) {
-        std::fill(grad_padded.begin(), grad_padded.end(), 0.0f);
-      }
-      for (int64_t o = 0; o < s.out_channels; ++o) {
-        const float* grad_o = grad_wide.data() + o * grid.length;
-        const float* filter = ws + o * s.rows;
-        for_kernel_elements(s, grid, [&](int64_t k, int64_t offset) {
-          kernels::axpy(grid.length, filter[k], grad_o, target + offset);
-        });
-      }
-      if (grid.padded) {  // the padding's gradient is dropped
-        for (int64_t c = 0; c < s.g.channels; ++c) {
-          for (int64_t h = 0; h < s.g.height; ++h) {
-            kernels::axpy(s.g.width, 1.0f,
-                          grad_padded.data() + grid.offset(c, h + s.g.padding[0], s.g.padding[1]),
-                          grad_image + (c * s.g.height + h) * s.g.width);
-          }
-        }
-      }
-    }
-    if (grad_bias != nullptr) {
-      accumulate_bias_grad(grad_wide.data(), s.out_channels, grid.length, grad_bias);
-    }
-  }
-}
-
-// ---- implicit path: stride 1, more than two filters
-//
-// The images of a group sit side by side in one zero-padded buffer
+// With stride 1, the im2col column row of kernel element (c, i, j) is input
+// plane c read from offset i W + j, so two paths below skip the columns.
+// Both copy images side by side into one zero-padded buffer
 // [C_in, H + 2 PH, width]. Image j's pixel (h, w) is at row PH + h, column
 // PW + j (W + PW) + w. So neighbours share one gap of PW zero columns: the
-// right padding of one image and the left padding of the next.
-// Kernel element (c, i, j) then reads the buffer from offset
-// c plane + i width + j onward, so the GEMM packs B straight from the buffer
-// (gemm_offset_rows) instead of an im2col copy, and the product is a grid as
-// wide as the buffer. Grid position oh width + x is output (oh, ow) of image
-// x / (W + PW), with ow = x % (W + PW), when ow < W_out; the other columns
-// (KW - 1 - PW per image) are sums that get dropped.
-
-// The buffer needs W_out <= W + PW, which is true when PW < KW.
-bool use_implicit_path(const ConvSizes& s) {
-  return s.wide_grids && s.g.stride == Size2{1, 1} && !s.identity_columns &&
-         s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
-}
-
-// True for a "same" convolution, KH = 2 PH + 1 and KW = 2 PW + 1, whose
-// output has the input's size (model B's 3x3 layers with padding 1).
-bool keeps_size(const ConvSizes& s) {
-  return s.g.kernel[0] == 2 * s.g.padding[0] + 1 && s.g.kernel[1] == 2 * s.g.padding[1] + 1;
-}
+// right padding of one image and the left padding of the next. Kernel
+// element (c, i, j) reads the buffer from offset c plane + i width + j on,
+// and the output is computed on a grid as wide as the buffer. Grid position
+// oh width + x is output (oh, ow) of image x / (W + PW), with
+// ow = x % (W + PW), when ow < W_out. The other columns (KW - 1 - PW per
+// image) contain sums that wrap across images or rows, and are dropped.
 
 // The padded buffer of a group of images and its grid.
-struct ImplicitGroup {
+struct PaddedGroup {
   int64_t images;
   int64_t pitch;   // W + PW: columns from one image to the next
   int64_t height;  // H + 2 PH
@@ -547,12 +374,22 @@ struct ImplicitGroup {
   std::vector<int64_t> output_offsets;
 
   int64_t plane() const { return height * width; }
-  // Grid position of output (oh, 0) of image j.
+  // Returns the grid position of output (oh, 0) of image j.
   int64_t output_row(int64_t j, int64_t oh) const { return oh * width + j * pitch; }
+  // Returns the offset of image j's pixel (0, 0) in the buffer.
+  int64_t image_start(const ConvSizes& s, int64_t j) const {
+    return s.g.padding[0] * width + s.g.padding[1] + j * pitch;
+  }
 };
 
-ImplicitGroup implicit_group(const ConvSizes& s, int64_t images) {
-  ImplicitGroup group;
+// True for a "same" convolution, KH = 2 PH + 1 and KW = 2 PW + 1, whose
+// output has the input's size (model B's 3x3 layers with padding 1).
+bool keeps_size(const ConvSizes& s) {
+  return s.g.kernel[0] == 2 * s.g.padding[0] + 1 && s.g.kernel[1] == 2 * s.g.padding[1] + 1;
+}
+
+PaddedGroup padded_group(const ConvSizes& s, int64_t images) {
+  PaddedGroup group;
   group.images = images;
   group.pitch = s.g.width + s.g.padding[1];
   group.height = s.g.height + 2 * s.g.padding[0];
@@ -579,31 +416,205 @@ ImplicitGroup implicit_group(const ConvSizes& s, int64_t images) {
 
 // Fills buffer [C_in, height, width] with images [b0, b0 + images) of xs,
 // zero around them.
-void fill_implicit_buffer(const ConvSizes& s, const ImplicitGroup& group, const float* xs,
-                          int64_t b0, float* buffer) {
+void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const float* xs,
+                        int64_t b0, float* buffer) {
   std::fill_n(buffer, s.g.channels * group.plane(), 0.0f);
   for (int64_t j = 0; j < group.images; ++j) {
     const float* image = xs + (b0 + j) * s.image_size;
+    float* start = buffer + group.image_start(s, j);
     for (int64_t c = 0; c < s.g.channels; ++c) {
       for (int64_t h = 0; h < s.g.height; ++h) {
         std::copy_n(image + (c * s.g.height + h) * s.g.width, s.g.width,
-                    buffer + c * group.plane() + (h + s.g.padding[0]) * group.width +
-                        s.g.padding[1] + j * group.pitch);
+                    start + c * group.plane() + h * group.width);
       }
     }
   }
 }
 
+// Copies the output rows of the group's images from grid [C_out, grid] into
+// ys [B, C_out, H_out, W_out], then adds the bias and applies the fused relu.
+void scatter_grid_output(const ConvSizes& s, const PaddedGroup& group, const float* grid,
+                         const float* bias, int64_t b0, float* ys) {
+  for (int64_t j = 0; j < group.images; ++j) {
+    float* y_b = ys + (b0 + j) * s.out_channels * s.positions;
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+      for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
+        std::copy_n(grid + o * group.grid + group.output_row(j, oh), s.g.out_width,
+                    y_b + (o * s.g.out_height + oh) * s.g.out_width);
+      }
+    }
+    finish_output(s, bias, y_b);
+  }
+}
+
+// Writes grad_y of the group's images onto a zeroed grid whose row o starts
+// at grad_grid + o ld, masked by y > 0 with the fused relu. The dropped
+// columns stay zero, so they add nothing to the products of backward.
+void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const float* ys,
+                          const float* g_y, int64_t b0, float* grad_grid, int64_t ld) {
+  for (int64_t j = 0; j < group.images; ++j) {
+    const int64_t image = (b0 + j) * s.out_channels * s.positions;
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+      for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
+        const int64_t row = image + (o * s.g.out_height + oh) * s.g.out_width;
+        float* target = grad_grid + o * ld + group.output_row(j, oh);
+        if (s.relu) {
+          kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
+        } else {
+          std::copy_n(g_y + row, s.g.out_width, target);
+        }
+      }
+    }
+  }
+}
+
+// Adds the input gradient of the group's images into grad_x. Pixel (h, w) of
+// image j is at source + c ld + h width + j pitch + w, which fits both a grid
+// [C_in, grid] (ld = grid) and a padded buffer seen from image 0's pixel
+// (0, 0) (ld = plane).
+void add_image_gradients(const ConvSizes& s, const PaddedGroup& group, const float* source,
+                         int64_t ld, int64_t b0, float* grad_x) {
+  for (int64_t j = 0; j < group.images; ++j) {
+    float* grad_image = grad_x + (b0 + j) * s.image_size;
+    for (int64_t c = 0; c < s.g.channels; ++c) {
+      for (int64_t h = 0; h < s.g.height; ++h) {
+        float* target = grad_image + (c * s.g.height + h) * s.g.width;
+        const float* row = source + c * ld + h * group.width + j * group.pitch;
+        kernels::add(s.g.width, target, row, target);
+      }
+    }
+  }
+}
+
+// grad_bias [C_out] += the sums of the grid rows, row o at grad_grid + o ld.
+void accumulate_grid_bias_grad(const ConvSizes& s, const PaddedGroup& group,
+                               const float* grad_grid, int64_t ld, float* grad_bias) {
+  for (int64_t o = 0; o < s.out_channels; ++o) {
+    float sum = 0.0f;
+    kernels::row_sum(1, group.grid, grad_grid + o * ld, &sum);
+    grad_bias[o] += sum;
+  }
+}
+
+// ---- direct path: stride 1, one or two filters
+//
+// With one or two filters the GEMM below would run as one axpy per column
+// row anyway (see gemm_by_axpy), and building the columns costs more than
+// the products: im2col was 40% of model A's step. So each image is its own
+// group, and every kernel element costs one axpy (forward, input gradient)
+// or one dot (weight gradient) over the grid, straight from the image.
+
+constexpr int64_t kMaxDirectFilters = 2;
+
+bool use_direct_path(const ConvSizes& s) {
+  return s.wide_grids && s.out_channels <= kMaxDirectFilters && s.g.stride == Size2{1, 1} &&
+         !s.identity_columns;
+}
+
+// Returns image b as the grid reads it: the input itself when there is no
+// padding, else a padded copy in buffer.
+const float* direct_image(const ConvSizes& s, const PaddedGroup& group, const float* xs,
+                          int64_t b, Scratch& buffer) {
+  if (s.g.padding == Size2{0, 0}) {
+    return xs + b * s.image_size;
+  }
+  buffer.resize(static_cast<size_t>(s.g.channels * group.plane()));
+  fill_padded_buffer(s, group, xs, b, buffer.data());
+  return buffer.data();
+}
+
+void conv_forward_direct(const ConvSizes& s, const float* xs, const float* ws,
+                         const float* bias, float* ys, int64_t first, int64_t last) {
+  const PaddedGroup group = padded_group(s, 1);
+  Scratch buffer;
+  Scratch product(static_cast<size_t>(s.out_channels * group.grid));
+  for (int64_t b = first; b < last; ++b) {
+    const float* image = direct_image(s, group, xs, b, buffer);
+    // Summed from zero in the weight's row order, then the bias: the same
+    // steps, in the same order, as the GEMM path's axpy products.
+    std::fill(product.begin(), product.end(), 0.0f);
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+      for (int64_t k = 0; k < s.rows; ++k) {
+        kernels::axpy(group.grid, ws[o * s.rows + k], image + group.offsets[static_cast<size_t>(k)],
+                      product.data() + o * group.grid);
+      }
+    }
+    scatter_grid_output(s, group, product.data(), bias, b, ys);
+  }
+}
+
+// Computes the direct path's backward for images [first, last), with the
+// same contract as conv_backward_images.
+void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
+                          const float* ys, const float* g_y, float* grad_x, float* grad_w,
+                          float* grad_bias, int64_t first, int64_t last) {
+  const PaddedGroup group = padded_group(s, 1);
+  Scratch buffer;
+  Scratch grad_padded;
+  // grad_y of one image on the grid, zero in the dropped columns.
+  Scratch grad_grid(static_cast<size_t>(s.out_channels * group.grid), 0.0f);
+  for (int64_t b = first; b < last; ++b) {
+    gather_grid_gradient(s, group, ys, g_y, b, grad_grid.data(), group.grid);
+
+    if (grad_w != nullptr) {
+      const float* image = direct_image(s, group, xs, b, buffer);
+      for (int64_t o = 0; o < s.out_channels; ++o) {
+        const float* grad_o = grad_grid.data() + o * group.grid;
+        for (int64_t k = 0; k < s.rows; ++k) {
+          grad_w[o * s.rows + k] +=
+              kernels::dot(group.grid, grad_o, image + group.offsets[static_cast<size_t>(k)]);
+        }
+      }
+    }
+    if (grad_x != nullptr) {
+      // Accumulated straight into grad_x without padding, else into a zeroed
+      // padded buffer whose image part is then added (the padding's is dropped).
+      const bool padded = s.g.padding != Size2{0, 0};
+      float* target = grad_x + b * s.image_size;
+      if (padded) {
+        grad_padded.assign(static_cast<size_t>(s.g.channels * group.plane()), 0.0f);
+        target = grad_padded.data();
+      }
+      for (int64_t o = 0; o < s.out_channels; ++o) {
+        const float* grad_o = grad_grid.data() + o * group.grid;
+        for (int64_t k = 0; k < s.rows; ++k) {
+          kernels::axpy(group.grid, ws[o * s.rows + k], grad_o,
+                        target + group.offsets[static_cast<size_t>(k)]);
+        }
+      }
+      if (padded) {
+        add_image_gradients(s, group, grad_padded.data() + group.image_start(s, 0),
+                            group.plane(), b, grad_x);
+      }
+    }
+    if (grad_bias != nullptr) {
+      accumulate_grid_bias_grad(s, group, grad_grid.data(), group.grid, grad_bias);
+    }
+  }
+}
+
+// ---- implicit path: stride 1, more than two filters
+//
+// The images of a group share one padded buffer, and a GEMM packs its B
+// operand straight from it (gemm_offset_rows, with the kernel elements'
+// offsets as B's rows) instead of from an im2col copy.
+
+// The shared buffer needs W_out <= W + PW, which is true when PW < KW.
+bool use_implicit_path(const ConvSizes& s) {
+  return s.wide_grids && s.g.stride == Size2{1, 1} && !s.identity_columns &&
+         s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
+}
+
 // Calls body(b0, group) for the groups of images [first, last), which share
 // one GEMM when their outputs are small, as in the GEMM path below.
 template <class Body>
-void for_implicit_groups(const ConvSizes& s, int64_t first, int64_t last, const Body& body) {
+void for_padded_groups(const ConvSizes& s, int64_t first, int64_t last, const Body& body) {
   const int64_t per_group = std::min(images_per_gemm(s.positions), last - first);
-  ImplicitGroup group = implicit_group(s, per_group);
+  PaddedGroup group = padded_group(s, per_group);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     const int64_t n = std::min(per_group, last - b0);
     if (n != group.images) {
-      group = implicit_group(s, n);
+      group = padded_group(s, n);
     }
     body(b0, group);
   }
@@ -613,25 +624,17 @@ void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                            const float* bias, float* ys, int64_t first, int64_t last) {
   Scratch buffer;
   Scratch product;
-  for_implicit_groups(s, first, last, [&](int64_t b0, const ImplicitGroup& group) {
+  for_padded_groups(s, first, last, [&](int64_t b0, const PaddedGroup& group) {
     buffer.resize(static_cast<size_t>(s.g.channels * group.plane()));
     product.resize(static_cast<size_t>(s.out_channels * group.grid));
-    fill_implicit_buffer(s, group, xs, b0, buffer.data());
+    fill_padded_buffer(s, group, xs, b0, buffer.data());
+
     // product [C_out, grid] = weight [C_out, rows] B [rows, grid]
     kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::No,
                               s.out_channels, group.grid, s.rows, 1.0f, ws, s.rows,
                               buffer.data(), group.offsets.data(), 0.0f, product.data(),
                               group.grid);
-    for (int64_t j = 0; j < group.images; ++j) {
-      float* y_b = ys + (b0 + j) * s.out_channels * s.positions;
-      for (int64_t o = 0; o < s.out_channels; ++o) {
-        for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-          std::copy_n(product.data() + o * group.grid + group.output_row(j, oh), s.g.out_width,
-                      y_b + (o * s.g.out_height + oh) * s.g.out_width);
-        }
-      }
-      finish_output(s, bias, y_b);
-    }
+    scatter_grid_output(s, group, product.data(), bias, b0, ys);
   });
 }
 
@@ -669,32 +672,19 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
   Scratch buffer;
   Scratch grad_buffer;  // grad_grid, or the padded grad_y it is a window of
   Scratch grad_b;
-  for_implicit_groups(s, first, last, [&](int64_t b0, const ImplicitGroup& group) {
+  for_padded_groups(s, first, last, [&](int64_t b0, const PaddedGroup& group) {
     // grad_grid row o starts at o grad_ld; within it, output (oh, 0) of
     // image j is at group.output_row(j, oh).
     const int64_t grad_ld = same ? group.plane() : group.grid;
-    const int64_t grad_start = same ? s.g.padding[0] * group.width + s.g.padding[1] : 0;
+    const int64_t grad_start = same ? group.image_start(s, 0) : 0;
     grad_buffer.assign(static_cast<size_t>(s.out_channels * grad_ld), 0.0f);
     float* grad_grid = grad_buffer.data() + grad_start;
-    for (int64_t j = 0; j < group.images; ++j) {
-      const int64_t image = (b0 + j) * s.out_channels * s.positions;
-      for (int64_t o = 0; o < s.out_channels; ++o) {
-        for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-          const int64_t row = image + (o * s.g.out_height + oh) * s.g.out_width;
-          float* target = grad_grid + o * grad_ld + group.output_row(j, oh);
-          if (s.relu) {
-            kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
-          } else {
-            std::copy_n(g_y + row, s.g.out_width, target);
-          }
-        }
-      }
-    }
+    gather_grid_gradient(s, group, ys, g_y, b0, grad_grid, grad_ld);
 
     const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
     if (grad_w != nullptr) {
       buffer.resize(buffer_size);
-      fill_implicit_buffer(s, group, xs, b0, buffer.data());
+      fill_padded_buffer(s, group, xs, b0, buffer.data());
       kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::Yes,
                                 s.out_channels, s.rows, group.grid, 1.0f, grad_grid, grad_ld,
                                 buffer.data(), group.offsets.data(), 1.0f, grad_w, s.rows);
@@ -722,29 +712,13 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
           float* target = buffer.data() + group.offsets[static_cast<size_t>(k)];
           kernels::add(group.grid, target, grad_b.data() + k * group.grid, target);
         }
-        grad_image_grid = buffer.data() + s.g.padding[0] * group.width + s.g.padding[1];
+        grad_image_grid = buffer.data() + group.image_start(s, 0);
         image_ld = group.plane();
       }
-      // Input pixel (h, w) of image j is grid position h width + j pitch + w
-      // in both layouts.
-      for (int64_t j = 0; j < group.images; ++j) {
-        float* grad_image = grad_x + (b0 + j) * s.image_size;
-        for (int64_t c = 0; c < s.g.channels; ++c) {
-          for (int64_t h = 0; h < s.g.height; ++h) {
-            float* target = grad_image + (c * s.g.height + h) * s.g.width;
-            const float* source =
-                grad_image_grid + c * image_ld + h * group.width + j * group.pitch;
-            kernels::add(s.g.width, target, source, target);
-          }
-        }
-      }
+      add_image_gradients(s, group, grad_image_grid, image_ld, b0, grad_x);
     }
     if (grad_bias != nullptr) {
-      for (int64_t o = 0; o < s.out_channels; ++o) {
-        float sum = 0.0f;
-        kernels::row_sum(1, group.grid, grad_grid + o * grad_ld, &sum);
-        grad_bias[o] += sum;
-      }
+      accumulate_grid_bias_grad(s, group, grad_grid, grad_ld, grad_bias);
     }
   });
 }
