@@ -222,16 +222,20 @@ TEST_CASE("transpose kernel matches reference", "[kernels][gemm]") {
         const int64_t ld = cols + 3;
         const int64_t ld_out = rows + 2;
         const Buffer in = random_buffer(std::max<int64_t>(rows * ld, 1), 11, -1.0f, 1.0f);
+        std::vector<const float*> starts;
+        for (int64_t i = 0; i < rows; ++i) {
+          starts.push_back(in.data() + i * ld);
+        }
+
+        // Both outputs start as -7 everywhere, so the comparison also covers
+        // the padding between rows of out.
         const int64_t out_size = std::max<int64_t>(cols * ld_out, 1);
         Buffer got(out_size);
         for (int64_t i = 0; i < out_size; ++i) {
           got[i] = -7.0f;
         }
         Buffer want = got;
-        std::vector<const float*> starts;
-        for (int64_t i = 0; i < rows; ++i) {
-          starts.push_back(in.data() + i * ld);
-        }
+
         kernel_table(isa).transpose(rows, cols, starts.data(), got.data(), ld_out);
         reference.transpose(rows, cols, starts.data(), want.data(), ld_out);
         INFO(isa_name(isa) << ", " << rows << " x " << cols);
@@ -239,6 +243,7 @@ TEST_CASE("transpose kernel matches reference", "[kernels][gemm]") {
       }
     }
   }
+
   // The reference itself, on a 2 x 3 block.
   const float block[6] = {1, 2, 3, 4, 5, 6};
   float transposed[6] = {};
