@@ -350,7 +350,10 @@ void gemm_offset_rows(Isa isa, Transpose transpose_a, Transpose transpose_b, int
                       const float* B, const int64_t* b_row_offsets, float beta, float* C,
                       int64_t ldc) {
   if (b_row_offsets == nullptr && M > 0 && N > 0 && K > 0) {
-    throw std::invalid_argument("gemm_offset_rows: the row offsets of B are missing");
+    throw std::invalid_argument("gemm_offset_rows: the row offsets of B are missing; pass one "
+                                "offset per stored row of B (" +
+                                std::to_string(transpose_b == Transpose::Yes ? N : K) +
+                                " here), or call gemm for a B with a common row stride");
   }
   gemm_blocked(isa == active_isa() ? active_kernels() : kernel_table(isa), transpose_a,
                transpose_b, M, N, K, alpha, A, lda, B, 0, b_row_offsets, beta, C, ldc);

@@ -303,6 +303,9 @@ TEST_CASE("gemm with B rows at offsets needs offsets", "[kernels][gemm]") {
   CHECK_THROWS_WITH(gemm_offset_rows(Isa::scalar, Transpose::No, Transpose::No, 2, 2, 2, 1.0f, a,
                                      2, a, nullptr, 0.0f, c, 2),
                     Catch::Contains("row offsets of B are missing"));
+  CHECK_THROWS_WITH(gemm_offset_rows(Isa::scalar, Transpose::No, Transpose::No, 2, 2, 2, 1.0f, a,
+                                     2, a, nullptr, 0.0f, c, 2),
+                    Catch::Contains("one offset per stored row of B (2 here)"));
 }
 
 TEST_CASE("copy_rows kernel matches reference", "[kernels][gemm]") {
