@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "autodiff/conv_winograd.h"
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/gemm.h"
 #include "autodiff/kernels/pool.h"
@@ -248,6 +249,8 @@ struct ConvSizes {
   // False for a backward whose x or weight contains NaN or inf, which then
   // runs the GEMM path; see all_finite.
   bool wide_grids = true;
+  // U of the Winograd path (see use_winograd_path), else null.
+  const winograd::Weights* winograd_weights = nullptr;
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
@@ -723,6 +726,35 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
   });
 }
 
+// ---- Winograd path: 3x3 kernels, stride 1, many channels
+//
+// F(2x2, 3x3) (conv_winograd.cpp) needs 16 multiply-adds per 2x2 outputs
+// where the implicit path needs 36, but its transforms cost a few adds per
+// value, which pays only when many channels share them. Model B's 3x3 layers
+// with 32 and 64 input channels take it; its first layer, with one, does not.
+// Any non-finite value sends the images back to the implicit path, which
+// pairs only what the definition pairs (see winograd::forward).
+
+constexpr int64_t kMinWinogradChannels = 16;
+
+bool use_winograd_path(const ConvSizes& s) {
+  return s.wide_grids && s.g.kernel == Size2{3, 3} && s.g.stride == Size2{1, 1} &&
+         s.g.padding[0] <= 2 && s.g.padding[1] <= 2 && s.g.channels >= kMinWinogradChannels &&
+         s.out_channels >= kMinWinogradChannels;
+}
+
+winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
+  return {.channels = s.g.channels,
+          .height = s.g.height,
+          .width = s.g.width,
+          .out_channels = s.out_channels,
+          .pad_h = s.g.padding[0],
+          .pad_w = s.g.padding[1],
+          .out_height = s.g.out_height,
+          .out_width = s.g.out_width,
+          .relu = s.relu};
+}
+
 // ---- GEMM path
 
 // Forward of images [first, last): y [B, C_out, positions] for those images.
@@ -731,6 +763,12 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
                          const float* bias, float* ys, KeptColumns* kept_columns,
                          int64_t first,
                          int64_t last) {
+  if (use_winograd_path(s)) {
+    if (!winograd::forward(winograd_sizes(s), *s.winograd_weights, xs, bias, ys, first, last)) {
+      conv_forward_implicit(s, xs, ws, bias, ys, first, last);
+    }
+    return;
+  }
   if (use_direct_path(s)) {
     conv_forward_direct(s, xs, ws, bias, ys, first, last);
     return;
@@ -777,6 +815,12 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
                           const float* ys, const KeptColumns* kept_columns, const float* g_y,
                           float* grad_x, float* grad_w, float* grad_bias, int64_t first,
                           int64_t last) {
+  if (use_winograd_path(s)) {
+    const int64_t rest = winograd::backward(winograd_sizes(s), *s.winograd_weights, xs, ys, g_y,
+                                            grad_x, grad_w, grad_bias, first, last);
+    conv_backward_implicit(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, rest, last);
+    return;
+  }
   if (use_direct_path(s)) {
     conv_backward_direct(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, first, last);
     return;
@@ -872,6 +916,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const float* bias_values = bias.defined() ? bias.data() : nullptr;
   float* ys = y.mutable_data();
   const bool record = needs_grad({&x, &weight, &bias});
+  std::shared_ptr<const winograd::Weights> winograd_weights;
+  if (use_winograd_path(s)) {
+    winograd_weights = std::make_shared<const winograd::Weights>(
+        winograd::transform_weights(winograd_sizes(s), ws));
+    s.winograd_weights = winograd_weights.get();
+  }
   std::shared_ptr<KeptColumns> kept_columns;
   const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
   if (record && weight.requires_grad() && !s.identity_columns && !use_direct_path(s) &&
@@ -890,8 +940,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     if (bias.defined()) {
       inputs.push_back(bias);
     }
-    Tape::current().record("conv2d", inputs, y, [x, weight, bias, s, y,
-                                                  kept_columns](const Tensor& grad_y) {
+    Tape::current().record("conv2d", inputs, y,
+                           [x, weight, bias, s, y, kept_columns,
+                            winograd_weights](const Tensor& grad_y) {
       // With the fused relu, the gradient reaching the convolution is grad_y
       // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
       // conv_backward_images applies that mask image by image.

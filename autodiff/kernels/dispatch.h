@@ -6,8 +6,9 @@
 // kernels_avx512.cpp) built from the generic code in vector_kernels.h. The
 // variant is chosen once, on first use: the widest one the CPU supports, or
 // the one the EMBER_SIMD environment variable names (scalar, avx2, avx512).
-// Callers use the dispatching functions in elementwise.h, rows.h, adam.h and
-// gemm.h; this table is for those wrappers and for tests that compare variants.
+// Callers use the dispatching functions in elementwise.h, rows.h, adam.h,
+// winograd.h and gemm.h; this table is for those wrappers and for tests
+// that compare variants.
 #pragma once
 
 #include <cstdint>
@@ -130,6 +131,17 @@ struct KernelTable {
 
   void (*adam_update)(int64_t n, float* param, const float* grad, float* m, float* v,
                       const AdamStep& step);
+
+  // The Winograd F(2x2, 3x3) tile transforms of winograd.h.
+  void (*winograd_input_tiles)(int64_t tiles, const float* in, int64_t row_ld, float* out,
+                               int64_t point_ld);
+  bool (*winograd_output_tiles)(int64_t tiles, const float* m, int64_t point_ld, float bias,
+                                bool relu, float* out, int64_t row_ld, int64_t rows,
+                                int64_t width);
+  bool (*winograd_output_gradient_tiles)(int64_t tiles, const float* grad, int64_t row_ld,
+                                         float* out, int64_t point_ld);
+  void (*winograd_input_gradient_tiles)(int64_t tiles, const float* dv, int64_t point_ld,
+                                        float* grad_in, int64_t row_ld);
 
   GemmMicroKernel gemm;
 };

@@ -9,6 +9,7 @@
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/rows.h"
 #include "autodiff/kernels/threads.h"
+#include "autodiff/kernels/winograd.h"
 
 namespace ember::kernels {
 
@@ -107,6 +108,32 @@ void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
 void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
                  const AdamStep& step) {
   active_kernels().adam_update(n, param, grad, m, v, step);
+}
+
+void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
+               int64_t ld_out) {
+  active_kernels().transpose(rows, cols, in_rows, out, ld_out);
+}
+
+void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
+                          int64_t point_ld) {
+  active_kernels().winograd_input_tiles(tiles, in, row_ld, out, point_ld);
+}
+
+bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
+                           bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
+  return active_kernels().winograd_output_tiles(tiles, m, point_ld, bias, relu, out, row_ld,
+                                                rows, width);
+}
+
+bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t row_ld,
+                                    float* out, int64_t point_ld) {
+  return active_kernels().winograd_output_gradient_tiles(tiles, grad, row_ld, out, point_ld);
+}
+
+void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point_ld,
+                                   float* grad_in, int64_t row_ld) {
+  active_kernels().winograd_input_gradient_tiles(tiles, dv, point_ld, grad_in, row_ld);
 }
 
 }  // namespace ember::kernels

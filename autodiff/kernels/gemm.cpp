@@ -93,12 +93,19 @@ void pack_a(const KernelTable& table, const Operand& a, int64_t row0, int64_t ro
       }
       table.transpose(valid, kc, rows, panel, mr);
     } else {
+      // A loop, not std::copy_n: a library call per mr floats cost more
+      // than the copy (the Winograd path's small GEMMs pack this way).
+      const float* source = a.data + k0 * a.ld + first_row;
       for (int64_t k = 0; k < kc; ++k) {
-        std::copy_n(a.data + (k0 + k) * a.ld + first_row, valid, panel + k * mr);
+        for (int64_t i = 0; i < valid; ++i) {
+          panel[k * mr + i] = source[k * a.ld + i];
+        }
       }
     }
-    for (int64_t k = 0; k < kc; ++k) {
-      std::fill(panel + k * mr + valid, panel + (k + 1) * mr, 0.0f);
+    if (valid < mr) {
+      for (int64_t k = 0; k < kc; ++k) {
+        std::fill(panel + k * mr + valid, panel + (k + 1) * mr, 0.0f);
+      }
     }
   }
 }
@@ -122,8 +129,10 @@ void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_
     rows[j] = b.row(col0 + j) + k0;
   }
   table.transpose(valid, kc, rows, panel, nr);
-  for (int64_t k = 0; k < kc; ++k) {
-    std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
+  if (valid < nr) {
+    for (int64_t k = 0; k < kc; ++k) {
+      std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
+    }
   }
 }
 

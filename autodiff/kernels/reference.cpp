@@ -9,6 +9,7 @@
 
 #include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/pool_row.h"
+#include "autodiff/kernels/winograd_tile.h"
 
 namespace ember::kernels {
 
@@ -254,6 +255,96 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
   }
 }
 
+// The Winograd F(2x2, 3x3) tile transforms of winograd.h, one tile at a
+// time. winograd_tile.h holds the arithmetic, shared with the SIMD variants.
+void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
+                          int64_t point_ld) {
+  for (int64_t t = 0; t < tiles; ++t) {
+    float d[4][4];
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 4; ++j) {
+        d[i][j] = in[i * row_ld + 2 * t + j];
+      }
+    }
+
+    float v[4][4];
+    winograd_tile::input(d, v);
+
+    for (int xi = 0; xi < 16; ++xi) {
+      out[xi * point_ld + t] = v[xi / 4][xi % 4];
+    }
+  }
+}
+
+bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
+                           bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
+  bool finite = true;
+  for (int64_t t = 0; t < tiles; ++t) {
+    float products[4][4];
+    for (int xi = 0; xi < 16; ++xi) {
+      products[xi / 4][xi % 4] = m[xi * point_ld + t];
+    }
+
+    float y[2][2];
+    winograd_tile::output(products, y);
+
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        finite = finite && std::isfinite(y[i][j]);
+        const float value = y[i][j] + bias;
+        if (i < rows && 2 * t + j < width) {
+          out[i * row_ld + 2 * t + j] = relu && !(value > 0.0f) ? 0.0f : value;
+        }
+      }
+    }
+  }
+  return finite;
+}
+
+bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t row_ld,
+                                    float* out, int64_t point_ld) {
+  bool finite = true;
+  for (int64_t t = 0; t < tiles; ++t) {
+    float dy[2][2];
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        dy[i][j] = grad[i * row_ld + 2 * t + j];
+        finite = finite && std::isfinite(dy[i][j]);
+      }
+    }
+
+    float dm[4][4];
+    winograd_tile::output_gradient(dy, dm);
+
+    for (int xi = 0; xi < 16; ++xi) {
+      out[xi * point_ld + t] = dm[xi / 4][xi % 4];
+    }
+  }
+  return finite;
+}
+
+void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point_ld,
+                                   float* grad_in, int64_t row_ld) {
+  float previous[4][4] = {};  // dd of tile s - 1, zero before the first
+  for (int64_t s = 0; s <= tiles; ++s) {
+    float current[4][4] = {};  // dd of tile s, zero past the last
+    if (s < tiles) {
+      float gradients[4][4];
+      for (int xi = 0; xi < 16; ++xi) {
+        gradients[xi / 4][xi % 4] = dv[xi * point_ld + s];
+      }
+      winograd_tile::input_gradient(gradients, current);
+    }
+
+    for (int i = 0; i < 4; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        grad_in[i * row_ld + 2 * s + j] += current[i][j] + previous[i][2 + j];
+      }
+    }
+    std::copy_n(&current[0][0], 16, &previous[0][0]);
+  }
+}
+
 // The scalar micro-kernel: a [4, 4] tile accumulated in float in k order,
 // the same order the SIMD micro-kernels use.
 constexpr int64_t kScalarMr = 4;
@@ -323,6 +414,10 @@ const KernelTable& scalar_table() {
       .max_pool_row = max_pool_row,
       .max_pool_windows = max_pool_windows,
       .adam_update = adam_update,
+      .winograd_input_tiles = winograd_input_tiles,
+      .winograd_output_tiles = winograd_output_tiles,
+      .winograd_output_gradient_tiles = winograd_output_gradient_tiles,
+      .winograd_input_gradient_tiles = winograd_input_gradient_tiles,
       .gemm = scalar_gemm_micro_kernel(),
   };
   return table;

@@ -110,6 +110,32 @@ struct Vec {
     return {_mm256_permutevar8x32_ps(mixed, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5))};
   }
 
+  // Pairs for the Winograd kernels. deinterleave splits lo = x0..x7 and
+  // hi = x8..x15 into even = x0 x2 .. x14 and odd = x1 x3 .. x15;
+  // interleave is its inverse.
+  static void deinterleave(Vec lo, Vec hi, Vec& even, Vec& odd) {
+    // Within each 128-bit half: lo's pairs, then hi's; then 64-bit blocks 0 2 1 3.
+    const __m256 evens = _mm256_shuffle_ps(lo.v, hi.v, 0x88);
+    const __m256 odds = _mm256_shuffle_ps(lo.v, hi.v, 0xDD);
+    even = {_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), 0xD8))};
+    odd = {_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), 0xD8))};
+  }
+  static void interleave(Vec even, Vec odd, Vec& lo, Vec& hi) {
+    // unpacklo: e0 o0 e1 o1 | e4 o4 e5 o5, unpackhi: e2 o2 e3 o3 | e6 o6 e7 o7.
+    const __m256 low_pairs = _mm256_unpacklo_ps(even.v, odd.v);
+    const __m256 high_pairs = _mm256_unpackhi_ps(even.v, odd.v);
+    lo = {_mm256_permute2f128_ps(low_pairs, high_pairs, 0x20)};
+    hi = {_mm256_permute2f128_ps(low_pairs, high_pairs, 0x31)};
+  }
+  // Returns previous[7], current[0], ..., current[6].
+  static Vec shift_in(Vec previous, Vec current) {
+    // halves = previous[4..7] | current[0..3]; each 128-bit half of the
+    // result is its 16 bytes shifted by 12 with current's matching half.
+    const __m256 halves = _mm256_permute2f128_ps(previous.v, current.v, 0x21);
+    return {_mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(current.v),
+                                                   _mm256_castps_si256(halves), 12))};
+  }
+
   // Returns base[index[0]], ..., base[index[7]].
   static Vec gather(const float* base, const int32_t* index) {
     const __m256i offsets = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index));

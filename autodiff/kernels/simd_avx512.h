@@ -86,6 +86,34 @@ struct Vec {
   static float reduce_add(Vec a) { return _mm512_reduce_add_ps(a.v); }
   static float reduce_max(Vec a) { return _mm512_reduce_max_ps(a.v); }
 
+  // Pairs for the Winograd kernels, as in simd_avx2.h: deinterleave splits
+  // lo = x0..x15 and hi = x16..x31 into even and odd elements, interleave
+  // is its inverse, and shift_in returns previous[15], current[0..14].
+  // NOTE: written on a machine without AVX-512, so they have not run yet;
+  // the Winograd kernel tests cover them wherever AVX-512 is present.
+  static void deinterleave(Vec lo, Vec hi, Vec& even, Vec& odd) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                           29, 31);
+    even = {_mm512_permutex2var_ps(lo.v, evens, hi.v)};
+    odd = {_mm512_permutex2var_ps(lo.v, odds, hi.v)};
+  }
+  static void interleave(Vec even, Vec odd, Vec& lo, Vec& hi) {
+    // Index i < 16 picks even[i], 16 + i picks odd[i].
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22,
+                                            7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14,
+                                             30, 15, 31);
+    lo = {_mm512_permutex2var_ps(even.v, first, odd.v)};
+    hi = {_mm512_permutex2var_ps(even.v, second, odd.v)};
+  }
+  static Vec shift_in(Vec previous, Vec current) {
+    // current:previous as 32 lanes, shifted down by 15.
+    return {_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(current.v),
+                                                    _mm512_castps_si512(previous.v), 15))};
+  }
+
   // Returns p[0], p[step], ..., p[15 step] for step 1 (a load), 2 or 3 (a
   // gather).
   // NOTE: written on a machine without AVX-512, so it has not run yet; the

@@ -15,6 +15,7 @@
 #include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/pool_row.h"
 #include "autodiff/kernels/simd_math.h"
+#include "autodiff/kernels/vector_winograd.h"
 
 namespace ember::kernels::vector_kernels {
 
@@ -617,6 +618,10 @@ KernelTable make_table(Isa isa) {
       .max_pool_row = max_pool_row<V>,
       .max_pool_windows = max_pool_windows<V>,
       .adam_update = adam_update<V>,
+      .winograd_input_tiles = winograd_input_tiles<V>,
+      .winograd_output_tiles = winograd_output_tiles<V>,
+      .winograd_output_gradient_tiles = winograd_output_gradient_tiles<V>,
+      .winograd_input_gradient_tiles = winograd_input_gradient_tiles<V>,
       .gemm = make_gemm_micro_kernel<V, MR, NV>(std::make_index_sequence<MR * NV>()),
   };
 }

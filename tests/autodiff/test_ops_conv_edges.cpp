@@ -105,6 +105,10 @@ const ConvCase kConvCases[] = {
     {"implicit, padding {2, 1}, 2x3 kernel", 5, 2, 6, 7, 3, 2, 3, {1, 1}, {2, 1}, false, true},
     {"implicit, same-size 3x5 kernel", 9, 3, 9, 11, 4, 3, 5, {1, 1}, {1, 2}, false, true},
     {"GEMM, padding as wide as the kernel", 3, 2, 4, 5, 3, 1, 2, {1, 1}, {1, 2}, true, true},
+    {"Winograd, odd sizes, partial vectors", 3, 17, 9, 11, 19, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"Winograd, no padding, even output", 2, 16, 6, 8, 16, 3, 3, {1, 1}, {0, 0}, false, false},
+    {"Winograd, padding {2, 0}, groups", 40, 16, 3, 5, 20, 3, 3, {1, 1}, {2, 0}, true, false},
+    {"Winograd, one output pixel", 5, 24, 3, 3, 16, 3, 3, {1, 1}, {0, 0}, true, true},
 };
 
 struct ConvResult {

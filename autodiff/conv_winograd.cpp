@@ -1,0 +1,334 @@
+// conv2d's Winograd path: F(2x2, 3x3) over groups of images.
+//
+// Forward, for a group of n images with T tiles each (N = n T tiles):
+//   1. copy the images' planes into a zero-padded buffer [n, C, Hp, Wp]
+//   2. V [16, C, N] = B^T d B for every tile d of every plane
+//   3. M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N], 16 GEMMs
+//   4. y = A^T M A + bias per tile and filter, with the fused relu, written
+//      straight into y [B, K, Ho, Wo]
+// Tile n = j T + r cols + t is tile t of tile row r of image j. The tile
+// kernels put consecutive tiles of a row in the lanes of a vector, and the
+// GEMMs get rows of filters and columns of tiles, the shape their
+// micro-kernel is made for. Backward runs the adjoint of each step (see
+// backward below). The filter transforms G g G^T and G^T dU G run once per
+// call, on plain loops.
+//
+// What it leaves out: tiles larger than 2x2 (F(4x4, 3x3) needs 2.25x fewer
+// multiply-adds again, at a larger rounding error) and strides other than 1.
+#include "autodiff/conv_winograd.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "autodiff/kernels/elementwise.h"
+#include "autodiff/kernels/gemm.h"
+#include "autodiff/kernels/rows.h"
+#include "autodiff/kernels/winograd.h"
+
+namespace ember::winograd {
+
+namespace {
+
+using kernels::Transpose;
+using Scratch = std::vector<float, PoolAllocator<float>>;
+
+constexpr int64_t kPoints = 16;  // values per transformed tile, xi = 4 i + j
+
+// Images are grouped until a group has at least this many tiles, so that
+// each of the 16 GEMMs has columns enough to amortise packing U[xi].
+constexpr int64_t kMinGroupTiles = 128;
+
+// How the output is cut into 2x2 tiles, and the padded planes they read.
+struct Tiling {
+  int64_t rows;      // ceil(Ho / 2)
+  int64_t cols;      // ceil(Wo / 2)
+  int64_t padded_h;  // Hp = 2 rows + 2: input rows -pad_h .. Hp - pad_h - 1
+  int64_t padded_w;  // Wp = 2 cols + 2
+  int64_t per_image() const { return rows * cols; }
+  int64_t plane() const { return padded_h * padded_w; }
+};
+
+Tiling tiling(const Conv3x3& s) {
+  Tiling t;
+  t.rows = (s.out_height + 1) / 2;
+  t.cols = (s.out_width + 1) / 2;
+  t.padded_h = 2 * t.rows + 2;
+  t.padded_w = 2 * t.cols + 2;
+  return t;
+}
+
+// Calls body(b0, n) for the groups of images [first, last).
+template <class Body>
+void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) {
+  const int64_t per_group = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
+  for (int64_t b0 = first; b0 < last; b0 += per_group) {
+    body(b0, std::min(per_group, last - b0));
+  }
+}
+
+// Copies planes [rows, cols] (`count` of them, back to back) into the
+// top-left corner, at (top, left), of planes [padded_rows, padded_cols], and
+// zeroes the rest of each: only the border, not the whole plane first.
+void copy_into_padded(const float* source, int64_t count, int64_t rows, int64_t cols,
+                      int64_t top, int64_t left, int64_t padded_rows, int64_t padded_cols,
+                      float* target) {
+  for (int64_t p = 0; p < count; ++p) {
+    const float* plane = source + p * rows * cols;
+    float* padded = target + p * padded_rows * padded_cols;
+    std::fill_n(padded, top * padded_cols, 0.0f);
+    for (int64_t h = 0; h < rows; ++h) {
+      float* row = padded + (top + h) * padded_cols;
+      std::fill_n(row, left, 0.0f);
+      std::copy_n(plane + h * cols, cols, row + left);
+      std::fill(row + left + cols, row + padded_cols, 0.0f);
+    }
+    std::fill(padded + (top + rows) * padded_cols, padded + padded_rows * padded_cols, 0.0f);
+  }
+}
+
+// Fills padded [n, C, Hp, Wp] with images [b0, b0 + n) of x [B, C, H, W],
+// zero around them. Hp >= Ho + 2 = H + 2 pad_h, so every row fits, and
+// likewise every column.
+void fill_padded(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0, int64_t n,
+                 float* padded) {
+  copy_into_padded(xs + b0 * s.channels * s.height * s.width, n * s.channels, s.height,
+                   s.width, s.pad_h, s.pad_w, t.padded_h, t.padded_w, padded);
+}
+
+// v [16, C, N] = B^T d B for every tile of the padded planes.
+void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, int64_t n,
+                      float* v) {
+  const int64_t N = n * t.per_image();
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < s.channels; ++c) {
+      const float* plane = padded + (j * s.channels + c) * t.plane();
+      for (int64_t r = 0; r < t.rows; ++r) {
+        float* first_tile = v + c * N + j * t.per_image() + r * t.cols;
+        kernels::winograd_input_tiles(t.cols, plane + 2 * r * t.padded_w, t.padded_w,
+                                      first_tile, s.channels * N);
+      }
+    }
+  }
+}
+
+// G g for one column (g0, g1, g2) of a filter: 4 values, stride apart.
+void filter_1d(float g0, float g1, float g2, float* u, int64_t stride) {
+  u[0] = g0;
+  u[stride] = 0.5f * (g0 + g1 + g2);
+  u[2 * stride] = 0.5f * (g0 - g1 + g2);
+  u[3 * stride] = g2;
+}
+
+// G^T du for one column of dU: 3 values, the adjoint of filter_1d.
+void filter_gradient_1d(float u0, float u1, float u2, float u3, float* g, int64_t stride) {
+  g[0] = u0 + 0.5f * (u1 + u2);
+  g[stride] = 0.5f * (u1 - u2);
+  g[2 * stride] = 0.5f * (u1 + u2) + u3;
+}
+
+}  // namespace
+
+Weights transform_weights(const Conv3x3& s, const float* weight) {
+  const int64_t C = s.channels;
+  const int64_t K = s.out_channels;
+  Weights u(static_cast<size_t>(kPoints * K * C));
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float* g = weight + (k * C + c) * 9;  // [3, 3]
+      float columns[4][3];                        // G g
+      for (int q = 0; q < 3; ++q) {
+        filter_1d(g[q], g[3 + q], g[6 + q], &columns[0][q], 3);
+      }
+      float tile[4][4];  // G g G^T
+      for (int i = 0; i < 4; ++i) {
+        filter_1d(columns[i][0], columns[i][1], columns[i][2], &tile[i][0], 1);
+      }
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        u[static_cast<size_t>((xi * K + k) * C + c)] = tile[xi / 4][xi % 4];
+      }
+    }
+  }
+  return u;
+}
+
+bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* bias, float* ys,
+             int64_t first, int64_t last) {
+  const Tiling t = tiling(s);
+  const int64_t C = s.channels;
+  const int64_t K = s.out_channels;
+  Scratch padded;
+  Scratch v;
+  Scratch m;
+  bool finite = true;
+  for_groups(t, first, last, [&](int64_t b0, int64_t n) {
+    const int64_t N = n * t.per_image();
+    padded.resize(static_cast<size_t>(n * C * t.plane()));
+    v.resize(static_cast<size_t>(kPoints * C * N));
+    m.resize(static_cast<size_t>(kPoints * K * N));
+    fill_padded(s, t, xs, b0, n, padded.data());
+    transform_inputs(s, t, padded.data(), n, v.data());
+
+    // M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N]
+    for (int64_t xi = 0; xi < kPoints; ++xi) {
+      kernels::gemm(Transpose::No, Transpose::No, K, N, C, 1.0f, u.data() + xi * K * C, C,
+                    v.data() + xi * C * N, N, 0.0f, m.data() + xi * K * N, N);
+    }
+
+    // y = A^T M A + bias, row of tiles by row of tiles.
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t k = 0; k < K; ++k) {
+        float* plane = ys + ((b0 + j) * K + k) * s.out_height * s.out_width;
+        const float shift = bias != nullptr ? bias[k] : 0.0f;
+        for (int64_t r = 0; r < t.rows; ++r) {
+          const float* first_tile = m.data() + k * N + j * t.per_image() + r * t.cols;
+          const int64_t rows = std::min<int64_t>(2, s.out_height - 2 * r);
+          finite = kernels::winograd_output_tiles(t.cols, first_tile, K * N, shift, s.relu,
+                                                  plane + 2 * r * s.out_width, s.out_width,
+                                                  rows, s.out_width) &&
+                   finite;
+        }
+      }
+    }
+  });
+  return finite;
+}
+
+// Backward, per group of images, with g = grad_y masked by the fused relu:
+//   dM = A g A^T per tile and filter         (adjoint of y = A^T M A)
+//   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C]
+//   dV[xi] [C, N] = U[xi]^T [C, K] dM[xi] [K, N]
+//   grad_x += B dV B^T per tile, overlapping tiles added in turn
+//   grad_bias += the sums of g
+// and after the last group grad_weight += G^T dU G per filter.
+int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
+                 const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
+                 int64_t last) {
+  const Tiling t = tiling(s);
+  const int64_t C = s.channels;
+  const int64_t K = s.out_channels;
+  const int64_t positions = s.out_height * s.out_width;
+  const int64_t grad_ld = 2 * t.cols;               // row stride of g's tiled planes
+  const int64_t grad_plane = 2 * t.rows * grad_ld;  // [2 rows, 2 cols]
+  Scratch masked;       // g [n, K, Ho, Wo] with the fused relu
+  Scratch grad_planes;  // g [n, K, 2 rows, 2 cols], zero past Ho and Wo
+  Scratch sums;         // [n, K]
+  Scratch dm;           // [16, K, N]
+  Scratch padded;       // [n, C, Hp, Wp], x and then its gradient
+  Scratch v;            // [16, C, N], V and then dV
+  Scratch du(grad_w != nullptr ? static_cast<size_t>(kPoints * K * C) : 0, 0.0f);
+
+  int64_t done = first;
+  for_groups(t, first, last, [&](int64_t b0, int64_t n) {
+    if (done != b0) {
+      return;  // an earlier group met a non-finite gradient
+    }
+    const int64_t N = n * t.per_image();
+    grad_planes.resize(static_cast<size_t>(n * K * grad_plane));
+    sums.resize(static_cast<size_t>(n * K));
+    dm.resize(static_cast<size_t>(kPoints * K * N));
+
+    // g into planes cut to whole tiles, then dM = A g A^T. Nothing is
+    // accumulated until every g of the group is known to be finite.
+    const float* g = g_y + b0 * K * positions;
+    if (s.relu) {
+      masked.resize(static_cast<size_t>(n * K * positions));
+      kernels::relu_mask(n * K * positions, ys + b0 * K * positions, g, masked.data());
+      g = masked.data();
+    }
+    copy_into_padded(g, n * K, s.out_height, s.out_width, 0, 0, 2 * t.rows, grad_ld,
+                     grad_planes.data());
+    bool finite = true;
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t k = 0; k < K; ++k) {
+        const float* target = grad_planes.data() + (j * K + k) * grad_plane;
+        for (int64_t r = 0; r < t.rows; ++r) {
+          float* first_tile = dm.data() + k * N + j * t.per_image() + r * t.cols;
+          finite = kernels::winograd_output_gradient_tiles(t.cols, target + 2 * r * grad_ld,
+                                                           grad_ld, first_tile, K * N) &&
+                   finite;
+        }
+      }
+    }
+    if (!finite) {
+      return;
+    }
+
+    if (grad_bias != nullptr) {
+      // The padding of the planes is zero, so whole planes sum to g's sums.
+      kernels::row_sum(n * K, grad_plane, grad_planes.data(), sums.data());
+      for (int64_t j = 0; j < n; ++j) {
+        kernels::add(K, grad_bias, sums.data() + j * K, grad_bias);
+      }
+    }
+
+    padded.resize(static_cast<size_t>(n * C * t.plane()));
+    v.resize(static_cast<size_t>(kPoints * C * N));
+    if (grad_w != nullptr) {
+      // dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C]
+      fill_padded(s, t, xs, b0, n, padded.data());
+      transform_inputs(s, t, padded.data(), n, v.data());
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        kernels::gemm(Transpose::No, Transpose::Yes, K, C, N, 1.0f, dm.data() + xi * K * N, N,
+                      v.data() + xi * C * N, N, 1.0f, du.data() + xi * K * C, C);
+      }
+    }
+
+    if (grad_x != nullptr) {
+      // dV[xi] [C, N] = U[xi]^T [C, K] dM[xi] [K, N], in v's buffer.
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        kernels::gemm(Transpose::Yes, Transpose::No, C, N, K, 1.0f, u.data() + xi * K * C, C,
+                      dm.data() + xi * K * N, N, 0.0f, v.data() + xi * C * N, N);
+      }
+
+      // The padded planes' gradient += B dV B^T per tile; its inside is
+      // grad_x's.
+      std::fill(padded.begin(), padded.end(), 0.0f);
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t c = 0; c < C; ++c) {
+          float* plane = padded.data() + (j * C + c) * t.plane();
+          for (int64_t r = 0; r < t.rows; ++r) {
+            const float* first_tile = v.data() + c * N + j * t.per_image() + r * t.cols;
+            kernels::winograd_input_gradient_tiles(t.cols, first_tile, C * N,
+                                                   plane + 2 * r * t.padded_w, t.padded_w);
+          }
+          float* target = grad_x + ((b0 + j) * C + c) * s.height * s.width;
+          const float* inside = plane + s.pad_h * t.padded_w + s.pad_w;
+          for (int64_t h = 0; h < s.height; ++h) {
+            float* row = target + h * s.width;
+            kernels::add(s.width, row, inside + h * t.padded_w, row);
+          }
+        }
+      }
+    }
+    done = b0 + n;
+  });
+
+  if (grad_w != nullptr) {
+    // grad_weight[k, c] += G^T dU[., k, c] G
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t c = 0; c < C; ++c) {
+        float tile[4][4];
+        for (int64_t xi = 0; xi < kPoints; ++xi) {
+          tile[xi / 4][xi % 4] = du[static_cast<size_t>((xi * K + k) * C + c)];
+        }
+        float columns[3][4];  // G^T dU
+        for (int q = 0; q < 4; ++q) {
+          filter_gradient_1d(tile[0][q], tile[1][q], tile[2][q], tile[3][q], &columns[0][q], 4);
+        }
+        float* g = grad_w + (k * C + c) * 9;
+        for (int p = 0; p < 3; ++p) {
+          float filter_row[3];  // (G^T dU G)[p]
+          filter_gradient_1d(columns[p][0], columns[p][1], columns[p][2], columns[p][3],
+                             filter_row, 1);
+          for (int q = 0; q < 3; ++q) {
+            g[p * 3 + q] += filter_row[q];
+          }
+        }
+      }
+    }
+  }
+  return done;
+}
+
+}  // namespace ember::winograd

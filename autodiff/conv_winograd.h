@@ -1,0 +1,60 @@
+// The Winograd path of conv2d: 3x3 kernels with stride 1, computed with
+// F(2x2, 3x3) (see autodiff/kernels/winograd.h for the transforms). A 3x3
+// convolution spends 9 multiply-adds per output, input channel and filter;
+// this path spends 4 (16 per 2x2 tile), plus transforms that cost a few adds
+// per value. conv2d (ops_conv.cpp) picks it for layers wide enough that the
+// multiply-adds dominate, such as model B's 3x3 layers with 32 and 64
+// channels. Its results agree with the other paths to rounding, not bit for
+// bit.
+//
+// Legend: B batch, C input channels, K filters (C_out), H x W input,
+// Ho x Wo output, T tiles per image.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "autodiff/buffer_pool.h"
+
+namespace ember::winograd {
+
+// One conv2d call the path can run: kernel [K, C, 3, 3], stride 1.
+struct Conv3x3 {
+  int64_t channels;      // C
+  int64_t height;        // H
+  int64_t width;         // W
+  int64_t out_channels;  // K
+  int64_t pad_h;
+  int64_t pad_w;
+  int64_t out_height;    // Ho = H + 2 pad_h - 2
+  int64_t out_width;     // Wo = W + 2 pad_w - 2
+  bool relu;             // fused max(y, 0) on the output
+};
+
+using Weights = std::vector<float, PoolAllocator<float>>;
+
+// U [16, K, C]: U[xi, k, c] = (G g G^T)[xi] for filter g = weight[k, c], xi
+// = 4 i + j. weight is [K, C, 3, 3].
+Weights transform_weights(const Conv3x3& s, const float* weight);
+
+// y [B, K, Ho, Wo] for images [first, last) of x [B, C, H, W], plus the bias
+// [K] when not null, then the fused relu. u is transform_weights' result.
+// Returns false if an output before the bias was NaN or infinite: the
+// transforms mix neighbouring pixels, so an infinite pixel can turn outputs
+// that never see it into NaN. The caller then recomputes those images on a
+// path that pairs only what the definition pairs.
+bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* bias, float* ys,
+             int64_t first, int64_t last);
+
+// The backward of forward for images [first, last), given y and grad_y
+// [B, K, Ho, Wo]; grad_y is masked by y > 0 first with the fused relu.
+// Accumulates into grad_x [B, C, H, W], grad_weight [K, C, 3, 3] and
+// grad_bias [K]; any of the three may be null when not wanted. Stops before
+// the first group of images whose grad_y holds NaN or an infinity, and
+// returns that group's first image (last when every image is done); the
+// caller runs the rest on another path. x and the weight must be finite.
+int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
+                 const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
+                 int64_t last);
+
+}  // namespace ember::winograd

@@ -1,0 +1,205 @@
+// The SIMD Winograd F(2x2, 3x3) tile kernels of winograd.h, for any vector
+// type V. The lanes of a vector hold consecutive tiles of one row, so tile
+// t's columns 2 t and 2 t + 1 arrive as the even and odd elements of two
+// loads (V::deinterleave), and outputs leave through V::interleave. A row's
+// last tiles that do not fill a vector take partial vectors or, for the
+// inputs read as pairs, a zero-padded copy on the stack. The scalar twins
+// are in reference.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "autodiff/kernels/winograd_tile.h"
+
+namespace ember::kernels::vector_kernels {
+
+// Adds value * 0 to check: NaN there, and so in the lane sum, exactly when a
+// value was NaN or infinite.
+template <class V>
+bool all_lanes_finite(V check) {
+  const float sum = V::reduce_add(check);
+  return sum == sum;
+}
+
+// Loads x[0 .. 2 lanes) as its even and odd elements.
+template <class V>
+void load_pairs(const float* x, V& even, V& odd) {
+  V::deinterleave(V::load(x), V::load(x + V::lanes), even, odd);
+}
+
+// Stores the first `count` (at most 2 lanes) of even[0] odd[0] even[1] ...
+template <class V>
+void store_pairs(float* x, int64_t count, V even, V odd) {
+  V lo;
+  V hi;
+  V::interleave(even, odd, lo, hi);
+  if (count >= 2 * V::lanes) {
+    V::store(x, lo);
+    V::store(x + V::lanes, hi);
+    return;
+  }
+  V::store_partial(x, std::min(count, V::lanes), lo);
+  if (count > V::lanes) {
+    V::store_partial(x + V::lanes, count - V::lanes, hi);
+  }
+}
+
+// Copies `count` floats of `rows` rows (row_ld apart) into a zeroed stack
+// buffer of rows of 2 lanes + 2 floats, so a full vector block can read a
+// row's last tiles.
+template <class V, int Rows>
+struct StagedRows {
+  static constexpr int64_t ld = 2 * V::lanes + 2;
+  float values[Rows * ld] = {};
+
+  StagedRows(const float* in, int64_t row_ld, int64_t count) {
+    for (int i = 0; i < Rows; ++i) {
+      std::copy_n(in + i * row_ld, count, values + i * ld);
+    }
+  }
+};
+
+// The 16 values of lanes tiles starting at in (rows row_ld apart).
+template <class V>
+void input_block(const float* in, int64_t row_ld, V (&v)[4][4]) {
+  V d[4][4];
+  for (int i = 0; i < 4; ++i) {
+    load_pairs(in + i * row_ld, d[i][0], d[i][1]);      // columns 2 t, 2 t + 1
+    load_pairs(in + i * row_ld + 2, d[i][2], d[i][3]);  // columns 2 t + 2, 2 t + 3
+  }
+  winograd_tile::input(d, v);
+}
+
+template <class V>
+void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
+                          int64_t point_ld) {
+  int64_t t = 0;
+  for (; t + V::lanes <= tiles; t += V::lanes) {
+    V v[4][4];
+    input_block(in + 2 * t, row_ld, v);
+    for (int xi = 0; xi < 16; ++xi) {
+      V::store(out + xi * point_ld + t, v[xi / 4][xi % 4]);
+    }
+  }
+  if (t < tiles) {
+    const int64_t rest = tiles - t;
+    const StagedRows<V, 4> staged(in + 2 * t, row_ld, 2 * rest + 2);
+    V v[4][4];
+    input_block(staged.values, staged.ld, v);
+    for (int xi = 0; xi < 16; ++xi) {
+      V::store_partial(out + xi * point_ld + t, rest, v[xi / 4][xi % 4]);
+    }
+  }
+}
+
+template <class V>
+bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
+                           bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
+  const V shift = V::broadcast(bias);
+  V check = V::zero();
+  for (int64_t t = 0; t < tiles; t += V::lanes) {
+    const int64_t count = std::min(V::lanes, tiles - t);
+    V products[4][4];
+    for (int xi = 0; xi < 16; ++xi) {
+      const float* source = m + xi * point_ld + t;
+      products[xi / 4][xi % 4] =
+          count == V::lanes ? V::load(source) : V::load_partial(source, count);
+    }
+
+    V y[2][2];
+    winograd_tile::output(products, y);
+
+    for (int i = 0; i < rows; ++i) {
+      V pair[2];
+      for (int j = 0; j < 2; ++j) {
+        check = V::fma(y[i][j], V::zero(), check);
+        const V value = y[i][j] + shift;
+        pair[j] = relu ? V::max(value, V::zero()) : value;
+      }
+      store_pairs(out + i * row_ld + 2 * t, width - 2 * t, pair[0], pair[1]);
+    }
+  }
+  return all_lanes_finite(check);
+}
+
+// The 16 values of dM for lanes tiles of the two rows at grad.
+template <class V>
+void output_gradient_block(const float* grad, int64_t row_ld, V& check, V (&dm)[4][4]) {
+  V dy[2][2];
+  for (int i = 0; i < 2; ++i) {
+    load_pairs(grad + i * row_ld, dy[i][0], dy[i][1]);
+    check = V::fma(dy[i][0], V::zero(), check);
+    check = V::fma(dy[i][1], V::zero(), check);
+  }
+  winograd_tile::output_gradient(dy, dm);
+}
+
+template <class V>
+bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t row_ld,
+                                    float* out, int64_t point_ld) {
+  V check = V::zero();
+  int64_t t = 0;
+  for (; t + V::lanes <= tiles; t += V::lanes) {
+    V dm[4][4];
+    output_gradient_block(grad + 2 * t, row_ld, check, dm);
+    for (int xi = 0; xi < 16; ++xi) {
+      V::store(out + xi * point_ld + t, dm[xi / 4][xi % 4]);
+    }
+  }
+  if (t < tiles) {
+    const int64_t rest = tiles - t;
+    const StagedRows<V, 2> staged(grad + 2 * t, row_ld, 2 * rest);
+    V dm[4][4];
+    output_gradient_block(staged.values, staged.ld, check, dm);
+    for (int xi = 0; xi < 16; ++xi) {
+      V::store_partial(out + xi * point_ld + t, rest, dm[xi / 4][xi % 4]);
+    }
+  }
+  return all_lanes_finite(check);
+}
+
+template <class V>
+void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point_ld,
+                                   float* grad_in, int64_t row_ld) {
+  // carry[i][j] = dd[i][2 + j] of the previous block's tiles.
+  V carry[4][2];
+  for (auto& row : carry) {
+    row[0] = V::zero();
+    row[1] = V::zero();
+  }
+  // Blocks of pairs s .. s + lanes - 1; the last block also holds pair
+  // `tiles`, which only the last tile's dd[i][2 + j] reaches.
+  for (int64_t s = 0; s <= tiles; s += V::lanes) {
+    const int64_t count = std::min(V::lanes, tiles - s);  // tiles in this block
+    V gradients[4][4];
+    for (int xi = 0; xi < 16; ++xi) {
+      const float* source = dv + xi * point_ld + s;
+      gradients[xi / 4][xi % 4] =
+          count == V::lanes ? V::load(source) : V::load_partial(source, count);
+    }
+    V dd[4][4];
+    winograd_tile::input_gradient(gradients, dd);
+
+    const int64_t floats = 2 * std::min(V::lanes, tiles + 1 - s);
+    for (int i = 0; i < 4; ++i) {
+      float* row = grad_in + i * row_ld + 2 * s;
+      V even;
+      V odd;
+      if (floats == 2 * V::lanes) {
+        load_pairs(row, even, odd);
+      } else {
+        V::deinterleave(V::load_partial(row, std::min(floats, V::lanes)),
+                        V::load_partial(row + V::lanes, std::max<int64_t>(0, floats - V::lanes)),
+                        even, odd);
+      }
+      even = even + (dd[i][0] + V::shift_in(carry[i][0], dd[i][2]));
+      odd = odd + (dd[i][1] + V::shift_in(carry[i][1], dd[i][3]));
+      store_pairs(row, floats, even, odd);
+      carry[i][0] = dd[i][2];
+      carry[i][1] = dd[i][3];
+    }
+  }
+}
+
+}  // namespace ember::kernels::vector_kernels
