@@ -50,7 +50,7 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // [B, K, Ho, Wo]; grad_y is masked by y > 0 first with the fused relu.
 // Accumulates into grad_x [B, C, H, W], grad_weight [K, C, 3, 3] and
 // grad_bias [K]; any of the three may be null when not wanted. Stops before
-// the first group of images whose grad_y holds NaN or an infinity, and
+// the first group of images whose grad_y contains NaN or an infinity, and
 // returns that group's first image (last when every image is done); the
 // caller runs the rest on another path. x and the weight must be finite.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,

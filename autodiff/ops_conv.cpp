@@ -732,15 +732,20 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
 // where the implicit path needs 36, but its transforms cost a few adds per
 // value, which pays only when many channels share them. Model B's 3x3 layers
 // with 32 and 64 input channels take it; its first layer, with one, does not.
-// Any non-finite value sends the images back to the implicit path, which
-// pairs only what the definition pairs (see winograd::forward).
+// The tile kernels put the tiles of one row in a vector's lanes, so rows of
+// fewer than 8 tiles (outputs narrower than 15) leave lanes idle: on model
+// B's 18-pixel images the path made the step 25% slower, and they keep the
+// implicit path. Any non-finite value sends the images back to the implicit
+// path too, which pairs only what the definition pairs (see
+// winograd::forward).
 
 constexpr int64_t kMinWinogradChannels = 16;
+constexpr int64_t kMinWinogradOutputWidth = 15;
 
 bool use_winograd_path(const ConvSizes& s) {
   return s.wide_grids && s.g.kernel == Size2{3, 3} && s.g.stride == Size2{1, 1} &&
          s.g.padding[0] <= 2 && s.g.padding[1] <= 2 && s.g.channels >= kMinWinogradChannels &&
-         s.out_channels >= kMinWinogradChannels;
+         s.out_channels >= kMinWinogradChannels && s.g.out_width >= kMinWinogradOutputWidth;
 }
 
 winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {

@@ -105,10 +105,10 @@ const ConvCase kConvCases[] = {
     {"implicit, padding {2, 1}, 2x3 kernel", 5, 2, 6, 7, 3, 2, 3, {1, 1}, {2, 1}, false, true},
     {"implicit, same-size 3x5 kernel", 9, 3, 9, 11, 4, 3, 5, {1, 1}, {1, 2}, false, true},
     {"GEMM, padding as wide as the kernel", 3, 2, 4, 5, 3, 1, 2, {1, 1}, {1, 2}, true, true},
-    {"Winograd, odd sizes, partial vectors", 3, 17, 9, 11, 19, 3, 3, {1, 1}, {1, 1}, true, true},
-    {"Winograd, no padding, even output", 2, 16, 6, 8, 16, 3, 3, {1, 1}, {0, 0}, false, false},
-    {"Winograd, padding {2, 0}, groups", 40, 16, 3, 5, 20, 3, 3, {1, 1}, {2, 0}, true, false},
-    {"Winograd, one output pixel", 5, 24, 3, 3, 16, 3, 3, {1, 1}, {0, 0}, true, true},
+    {"Winograd, odd sizes, partial vectors", 3, 17, 9, 37, 19, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"Winograd, no padding, even output", 2, 16, 6, 18, 16, 3, 3, {1, 1}, {0, 0}, false, false},
+    {"Winograd, padding {2, 0}, groups", 40, 16, 3, 17, 20, 3, 3, {1, 1}, {2, 0}, true, false},
+    {"Winograd, one output row", 5, 24, 3, 15, 16, 3, 3, {1, 1}, {0, 1}, true, true},
 };
 
 struct ConvResult {
@@ -142,8 +142,9 @@ struct ConvReference {
 // The convolution's definition in double, with the relu mask taken from the
 // tested output (y > 0), so values at the boundary of the relu cannot
 // round differently in the two. Padded taps are skipped, unless
-// padding_as_zeros makes them add weight * 0 to the output. Then an infinite
-// weight that meets padding gives NaN, as zero padding does.
+// padding_as_zeros makes them add weight * 0 to the output and upstream * 0
+// to the weight gradient. Then an infinite weight or upstream gradient that
+// meets padding gives NaN, as zero padding does.
 ConvReference reference_conv(const ConvCase& c, const Tensor& x, const Tensor& weight,
                              const Tensor& bias, const Tensor& probe,
                              const std::vector<float>& tested_y, bool padding_as_zeros = false) {
@@ -177,6 +178,7 @@ ConvReference reference_conv(const ConvCase& c, const Tensor& x, const Tensor& w
                     const auto wi = static_cast<size_t>(((o * c.channels + ch) * c.kernel_h + p) *
                                                             c.kernel_w + q);
                     total += static_cast<double>(ws[wi]) * 0.0;
+                    r.grad_w[wi] += upstream * 0.0;
                   }
                   continue;
                 }
@@ -398,6 +400,7 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
       {"implicit, 50 small images in groups", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, false},
       {"implicit, no padding, 4x3 kernel", 7, 5, 4, 15, 6, 4, 3, {1, 1}, {0, 0}, true, false},
       {"GEMM, stride 2", 3, 2, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, false},
+      {"Winograd, falls back to implicit", 3, 16, 5, 17, 16, 3, 3, {1, 1}, {1, 1}, true, false},
   };
   const float inf = std::numeric_limits<float>::infinity();
   for (const ConvCase& c : cases) {
@@ -426,6 +429,32 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
         require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
       }
     }
+  }
+}
+
+TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff][conv2d]") {
+  // The Winograd backward mixes the gradients of a 2x2 tile, so an infinite
+  // one would turn finite neighbours into NaN. The group of images that
+  // holds it, and every later group, go to the implicit path instead; the
+  // earlier groups stay on the Winograd path. 40 images of 16 tiles make 5
+  // groups of 8 at one thread, and image 20 is in the third. No relu, so
+  // nothing masks the infinity away.
+  ThreadCountGuard guard;
+  const ConvCase c = {"Winograd groups", 40, 16, 3, 16, 16, 3, 3, {1, 1}, {1, 1}, true, false};
+  ConvInputs in = make_inputs(c, 700);
+  const int64_t out_plane = c.height * c.width;
+  float* probe = in.probe.mutable_data();
+  probe[20 * c.out_channels * out_plane + 5] = std::numeric_limits<float>::infinity();
+  for (const int threads : {1, 2}) {
+    INFO(threads << " threads");
+    kernels::set_num_threads(threads);
+    const ConvResult got = run_conv(c, in.x, in.weight, in.bias, in.probe);
+    const ConvReference want =
+        reference_conv(c, in.x, in.weight, in.bias, in.probe, got.y, /*padding_as_zeros=*/true);
+    require_close(got.y, want.y, "y");
+    require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
+    require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
+    require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
   }
 }
 
