@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autodiff/kernels/dispatch.h"
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/gemm.h"
 #include "autodiff/kernels/rows.h"
@@ -38,6 +39,14 @@ constexpr int64_t kPoints = 16;  // values per transformed tile, xi = 4 i + j
 // Images are grouped until a group has at least this many tiles, so that
 // each of the 16 GEMMs has columns enough to amortise packing U[xi].
 constexpr int64_t kMinGroupTiles = 128;
+
+// The share of a GEMM's columns that fall in its last, ragged panel of the
+// micro-kernel's width, where a narrower and slower kernel runs.
+double ragged_share(int64_t columns) {
+  const int64_t width = kernels::active_kernels().gemm.nr;
+  const int64_t padded = (columns + width - 1) / width * width;
+  return static_cast<double>(padded - columns) / static_cast<double>(padded);
+}
 
 // How the output is cut into 2x2 tiles, and the padded planes they read.
 struct Tiling {
@@ -58,10 +67,25 @@ Tiling tiling(const Conv3x3& s) {
   return t;
 }
 
+// The images per group: enough for kMinGroupTiles tiles, or up to four
+// times that many when their tile count fills the GEMMs' column panels
+// better. On Zen 3 (AVX2, 24-column panels) model B's 3x3 layers then take
+// groups of 3 images of 184 tiles and 6 images of 32, with no ragged panel.
+int64_t images_per_group(const Tiling& t) {
+  const int64_t least = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
+  int64_t best = least;
+  for (int64_t n = least + 1; n <= 4 * least; ++n) {
+    if (ragged_share(n * t.per_image()) < ragged_share(best * t.per_image())) {
+      best = n;
+    }
+  }
+  return best;
+}
+
 // Calls body(b0, n) for the groups of images [first, last).
 template <class Body>
 void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) {
-  const int64_t per_group = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
+  const int64_t per_group = images_per_group(t);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     body(b0, std::min(per_group, last - b0));
   }
@@ -196,7 +220,8 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 
 // Backward, per group of images, with g = grad_y masked by the fused relu:
 //   dM = A g A^T per tile and filter         (adjoint of y = A^T M A)
-//   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C]
+//   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C], or its transpose
+//     [C, K] when K fills the GEMM's column panels better than C
 //   dV[xi] [C, N] = U[xi]^T [C, K] dM[xi] [K, N]
 //   grad_x += B dV B^T per tile, overlapping tiles added in turn
 //   grad_bias += the sums of g
@@ -217,6 +242,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   Scratch padded;       // [n, C, Hp, Wp], x and then its gradient
   Scratch v;            // [16, C, N], V and then dV
   Scratch du(grad_w != nullptr ? static_cast<size_t>(kPoints * K * C) : 0, 0.0f);
+  const bool du_transposed = ragged_share(K) < ragged_share(C);  // du [16, C, K]
 
   int64_t done = first;
   for_groups(t, first, last, [&](int64_t b0, int64_t n) {
@@ -269,8 +295,16 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
       fill_padded(s, t, xs, b0, n, padded.data());
       transform_inputs(s, t, padded.data(), n, v.data());
       for (int64_t xi = 0; xi < kPoints; ++xi) {
-        kernels::gemm(Transpose::No, Transpose::Yes, K, C, N, 1.0f, dm.data() + xi * K * N, N,
-                      v.data() + xi * C * N, N, 1.0f, du.data() + xi * K * C, C);
+        const float* dm_xi = dm.data() + xi * K * N;
+        const float* v_xi = v.data() + xi * C * N;
+        float* du_xi = du.data() + xi * K * C;
+        if (du_transposed) {
+          kernels::gemm(Transpose::No, Transpose::Yes, C, K, N, 1.0f, v_xi, N, dm_xi, N, 1.0f,
+                        du_xi, K);
+        } else {
+          kernels::gemm(Transpose::No, Transpose::Yes, K, C, N, 1.0f, dm_xi, N, v_xi, N, 1.0f,
+                        du_xi, C);
+        }
       }
     }
 
@@ -310,7 +344,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
       for (int64_t c = 0; c < C; ++c) {
         float tile[4][4];
         for (int64_t xi = 0; xi < kPoints; ++xi) {
-          tile[xi / 4][xi % 4] = du[static_cast<size_t>((xi * K + k) * C + c)];
+          const int64_t at = du_transposed ? (xi * C + c) * K + k : (xi * K + k) * C + c;
+          tile[xi / 4][xi % 4] = du[static_cast<size_t>(at)];
         }
         float columns[3][4];  // G^T dU
         for (int q = 0; q < 4; ++q) {
