@@ -1,10 +1,11 @@
 // conv2d, max_pool2d and avg_pool2d: forward and backward side by side.
 //
-// conv2d has three paths, each with the images of a batch split across
+// conv2d has four paths, each with the images of a batch split across
 // threads. Stride-1 convolutions with one or two filters run the direct path
-// (an axpy or dot per kernel element, straight from the image). Those with
-// more filters run the implicit path (a GEMM that packs its columns from a
-// padded copy of the images). The rest run a GEMM on the im2col columns of
+// (an axpy or dot per kernel element, straight from the image). Wide 3x3
+// ones run Winograd's F(2x2, 3x3) (conv_winograd.cpp). Other stride-1 ones
+// run the implicit path (a GEMM that packs its columns from a padded copy
+// of the images). The rest run a GEMM on the im2col columns of
 // each image (or of a few small images side by side), and forward keeps those
 // columns for backward when the whole batch's fit in 2 MiB. im2col, col2im
 // and max pooling are raw-pointer loops in autodiff/kernels/ (im2col.h,

@@ -13,9 +13,10 @@
 // buffer cache is emptied between cases.
 //
 // Usage: ember_bench_models [--steps N] [--warmup N] [--peer PATH | --no-peer]
-//                           [--case NAME] [--threads N]
+//                           [--case NAME] [--threads N] [--rounds N]
 // --case runs only one case and --threads only one thread count, which is
-// what a profiler wants to see.
+// what a profiler wants to see. --rounds repeats everything, each Ember run
+// right before its peer run, and ends with each case's median ratio.
 // PATH defaults to bench/peers/models_peer.py (run from the repository root);
 // it runs under /usr/bin/python3 with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
 // set to the thread count. Both sides draw their own random images, labels
@@ -122,6 +123,7 @@ struct Settings {
   std::string peer = "bench/peers/models_peer.py";
   std::string only;               // run just this case (e.g. "B-CTC"), for profiling
   std::vector<int> threads{1, 2};
+  int rounds = 1;  // repeats of every Ember run and its peer run, back to back
 };
 
 double process_cpu_ms() {
@@ -269,9 +271,12 @@ Settings parse_settings(int argc, char** argv) {
       settings.only = argv[++i];
     } else if (argument == "--threads" && i + 1 < argc) {
       settings.threads = {std::max(1, std::atoi(argv[++i]))};
+    } else if (argument == "--rounds" && i + 1 < argc) {
+      settings.rounds = std::max(1, std::atoi(argv[++i]));
     } else {
       fmt::print(stderr, "usage: ember_bench_models [--steps N] [--warmup N] "
-                         "[--peer PATH | --no-peer] [--case NAME] [--threads N]\n");
+                         "[--peer PATH | --no-peer] [--case NAME] [--threads N] "
+                         "[--rounds N]\n");
       std::exit(2);
     }
   }
@@ -287,29 +292,47 @@ int main(int argc, char** argv) {
              kBatch, kSymbols, settings.steps, settings.warmup);
   long torch_peak_kib = -1;
   std::map<std::string, StepAllocations> last_allocations;
-  for (const int threads : settings.threads) {
-    kernels::set_num_threads(threads);
-    std::map<std::string, Timing> ember;
-    for (const Case& shape : cases()) {
-      if (!settings.only.empty() && shape.name != settings.only) {
-        continue;
-      }
-      Generator generator(1234);
-      ember[shape.name] = time_steps(settings, make_step(shape, generator));
-      last_allocations[shape.name] = ember[shape.name].allocations;
-      // Each case starts with an empty buffer cache, as in a fresh process, so
-      // blocks cached for one model do not count against the next.
-      release_cached_buffers();
+  // Wall-clock ratios Ember / PyTorch throughput by "case, threads", one per round.
+  std::map<std::pair<std::string, int>, std::vector<double>> ratios;
+  for (int round = 1; round <= settings.rounds; ++round) {
+    if (settings.rounds > 1) {
+      fmt::print("round {} of {}\n", round, settings.rounds);
     }
-    const PeerRun torch = settings.peer.empty() ? PeerRun{} : run_peer(settings, threads);
-    torch_peak_kib = std::max(torch_peak_kib, torch.peak_kib);
-    for (const Case& shape : cases()) {
-      if (ember.count(shape.name) == 0) {
-        continue;
+    for (const int threads : settings.threads) {
+      kernels::set_num_threads(threads);
+      std::map<std::string, Timing> ember;
+      for (const Case& shape : cases()) {
+        if (!settings.only.empty() && shape.name != settings.only) {
+          continue;
+        }
+        Generator generator(1234);
+        ember[shape.name] = time_steps(settings, make_step(shape, generator));
+        last_allocations[shape.name] = ember[shape.name].allocations;
+        // Each case starts with an empty buffer cache, as in a fresh process,
+        // so blocks cached for one model do not count against the next.
+        release_cached_buffers();
       }
-      const auto found = torch.timings.find(shape.name);
-      print_case(shape.name, threads, ember[shape.name],
-                 found == torch.timings.end() ? Timing{} : found->second);
+      const PeerRun torch = settings.peer.empty() ? PeerRun{} : run_peer(settings, threads);
+      torch_peak_kib = std::max(torch_peak_kib, torch.peak_kib);
+      for (const Case& shape : cases()) {
+        if (ember.count(shape.name) == 0) {
+          continue;
+        }
+        const auto found = torch.timings.find(shape.name);
+        const Timing peer = found == torch.timings.end() ? Timing{} : found->second;
+        print_case(shape.name, threads, ember[shape.name], peer);
+        ratios[{shape.name, threads}].push_back(peer.wall_ms / ember[shape.name].wall_ms);
+      }
+    }
+  }
+  if (settings.rounds > 1 && !settings.peer.empty()) {
+    // The host's load drifts over minutes, so each round's ratio compares
+    // runs a minute apart at most; the median over rounds is the figure.
+    fmt::print("median wall-clock ratio over {} rounds:\n", settings.rounds);
+    for (auto& [key, values] : ratios) {
+      std::sort(values.begin(), values.end());
+      fmt::print("{:<6} {} thr  {:5.2f}x  (rounds: {:.2f})\n", key.first, key.second,
+                 values[values.size() / 2], fmt::join(values, ", "));
     }
   }
   fmt::print("heap allocations in one step at the last thread count: tensor buffers requested "
