@@ -3,8 +3,12 @@
 // before they sleep so the kernels of one training step do not pay a futex
 // wake-up each.
 //
-// Work stealing and nested parallelism are left out on purpose: kernels split
-// work into equal static chunks, which keeps results reproducible.
+// A call's chunks are fixed by its range and thread count, but any thread,
+// the caller included, may claim and run any of them. So a worker that the
+// system has not scheduled (another process on a shared machine, say)
+// delays nothing that another thread can run instead, and results stay
+// reproducible because a chunk computes the same whichever thread runs it.
+// Nested parallelism is left out on purpose.
 #include "autodiff/kernels/threads.h"
 
 #include <atomic>
@@ -107,15 +111,15 @@ class Pool {
  public:
   explicit Pool(int threads) {
     for (int t = 1; t < threads; ++t) {
-      workers_.emplace_back([this, t] { work(t); });
+      workers_.emplace_back([this] { work(); });
     }
   }
 
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-      generation_.fetch_add(1);
+      stopping_.store(true);
+      claims_.store(pack(generation(claims_.load()) + 1, 0, 0));
     }
     wake_.notify_all();
     for (std::thread& worker : workers_) {
@@ -125,7 +129,7 @@ class Pool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs chunk t of [0, count) on worker t (the caller is t = 0).
+  // Runs the chunks of [0, count) on whichever threads claim them first.
   void run(int64_t count, int chunks, const std::function<void(int64_t, int64_t)>& body) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) {
@@ -133,22 +137,21 @@ class Pool {
       return;
     }
 
+    // The fields are written before the claims word that publishes them, and
+    // stay unchanged until every chunk has finished.
+    body_ = &body;
+    count_ = count;
+    error_ = nullptr;
+    finished_.store(0);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      body_ = &body;
-      count_ = count;
-      chunks_ = chunks;
-      error_ = nullptr;
-      // Every worker acknowledges every call, even with no chunk to run, so
-      // none can still be reading this call's fields when the next begins.
-      pending_.store(static_cast<int>(workers_.size()));
-      generation_.fetch_add(1);
+      claims_.store(pack(generation(claims_.load()) + 1, chunks, 0));
     }
     wake_.notify_all();
 
     inside_parallel_for = true;
-    run_chunk(0);
-    wait_for_workers();
+    run_claimed_chunks();
+    wait_until_finished(chunks);
     inside_parallel_for = false;
 
     if (error_) {
@@ -157,6 +160,15 @@ class Pool {
   }
 
  private:
+  // The claims word: the call's generation, its chunk count and the next
+  // unclaimed chunk, changed together by one compare-and-swap.
+  static uint64_t pack(uint64_t generation, uint64_t chunks, uint64_t next) {
+    return generation << 32 | chunks << 16 | next;
+  }
+  static uint64_t generation(uint64_t word) { return word >> 32; }
+  static int chunks_of(uint64_t word) { return static_cast<int>(word >> 16 & 0xffff); }
+  static int next_of(uint64_t word) { return static_cast<int>(word & 0xffff); }
+
   static void run_inline(int64_t count, int chunks,
                          const std::function<void(int64_t, int64_t)>& body) {
     for (int t = 0; t < chunks; ++t) {
@@ -164,65 +176,66 @@ class Pool {
     }
   }
 
-  void run_chunk(int t) {
-    try {
-      (*body_)(t * count_ / chunks_, (t + 1) * count_ / chunks_);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) {
-        error_ = std::current_exception();
+  // Claims and runs chunks of the current call until none is left. The last
+  // chunk to finish wakes the caller, under the lock, so the caller cannot
+  // miss the notification between its check and its wait.
+  void run_claimed_chunks() {
+    uint64_t word = claims_.load();
+    while (next_of(word) < chunks_of(word)) {
+      if (!claims_.compare_exchange_weak(word, word + 1)) {
+        continue;  // word now holds the current value
       }
-    }
-  }
-
-  void wait_for_workers() {
-    spin_until([this] { return pending_.load() == 0; });
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_.load() == 0; });
-  }
-
-  void work(int t) {
-    inside_parallel_for = true;
-    uint64_t seen = 0;
-    while (true) {
-      uint64_t current = seen;
-      spin_until([&] {
-        current = generation_.load();
-        return current != seen;
-      });
-      if (current == seen) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this, seen] { return generation_.load() != seen; });
-        current = generation_.load();
+      const int t = next_of(word);
+      const int chunks = chunks_of(word);
+      try {
+        (*body_)(t * count_ / chunks, (t + 1) * count_ / chunks);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) {
+          error_ = std::current_exception();
+        }
       }
-      seen = current;
-
-      if (stopping_) {
-        return;
-      }
-      if (t < chunks_) {
-        run_chunk(t);
-      }
-      // The last worker to finish wakes the caller under the lock, so the
-      // caller cannot miss the notification between its check and its wait.
-      if (pending_.fetch_sub(1) == 1) {
+      if (finished_.fetch_add(1) + 1 == chunks) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
       }
+      word = claims_.load();
+    }
+  }
+
+  void wait_until_finished(int chunks) {
+    spin_until([this, chunks] { return finished_.load() == chunks; });
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this, chunks] { return finished_.load() == chunks; });
+  }
+
+  void work() {
+    inside_parallel_for = true;
+    uint64_t seen = 0;  // the generation this worker last took part in
+    while (true) {
+      const auto changed = [this, &seen] { return generation(claims_.load()) != seen; };
+      if (!spin_until(changed)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, changed);
+      }
+      if (stopping_.load()) {
+        return;
+      }
+      seen = generation(claims_.load());
+      run_claimed_chunks();
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex busy_;   // held by the call that owns the workers
-  std::mutex mutex_;  // guards the fields of the current call
+  std::mutex mutex_;  // orders the wake-ups, guards error_
   std::condition_variable wake_;
   std::condition_variable done_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stopping_ = false;
+  std::atomic<uint64_t> claims_{0};
+  std::atomic<int> finished_{0};
+  std::atomic<bool> stopping_{false};
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
-  int chunks_ = 0;
   std::exception_ptr error_;
 };
 

@@ -30,7 +30,9 @@ void set_num_threads(int count);
 // Calls body(begin, end) on consecutive chunks that together cover
 // [0, count), one chunk per thread (fewer if count is smaller), and returns
 // when all have finished. Chunk t is [t * count / chunks, (t + 1) * count /
-// chunks). The calling thread runs chunk 0. A call from inside a body, or
+// chunks). Each chunk runs on whichever thread claims it first, the calling
+// thread included, so a body must not depend on the thread it runs on. A
+// call from inside a body, or
 // while another thread's call is running, runs the chunks one after another
 // on the calling thread. The first exception a body throws is rethrown here.
 void parallel_for(int64_t count, const std::function<void(int64_t begin, int64_t end)>& body);
