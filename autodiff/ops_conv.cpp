@@ -436,18 +436,24 @@ void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const floa
 }
 
 // Copies the output rows of the group's images from grid [C_out, grid] into
-// ys [B, C_out, H_out, W_out], then adds the bias and applies the fused relu.
+// ys [B, C_out, H_out, W_out], adding the bias and applying the fused relu on
+// the way: one pass over the output instead of three. The arithmetic is
+// add_bias's and the relu kernel's, max(v, 0) with NaN giving 0.
 void scatter_grid_output(const ConvSizes& s, const PaddedGroup& group, const float* grid,
                          const float* bias, int64_t b0, float* ys) {
   for (int64_t j = 0; j < group.images; ++j) {
     float* y_b = ys + (b0 + j) * s.out_channels * s.positions;
     for (int64_t o = 0; o < s.out_channels; ++o) {
+      const float shift = bias != nullptr ? bias[o] : 0.0f;
       for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-        std::copy_n(grid + o * group.grid + group.output_row(j, oh), s.g.out_width,
-                    y_b + (o * s.g.out_height + oh) * s.g.out_width);
+        const float* source = grid + o * group.grid + group.output_row(j, oh);
+        float* target = y_b + (o * s.g.out_height + oh) * s.g.out_width;
+        for (int64_t w = 0; w < s.g.out_width; ++w) {
+          const float value = bias != nullptr ? source[w] + shift : source[w];
+          target[w] = s.relu && !(value > 0.0f) ? 0.0f : value;
+        }
       }
     }
-    finish_output(s, bias, y_b);
   }
 }
 
