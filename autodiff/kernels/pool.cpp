@@ -137,15 +137,36 @@ namespace {
 // The backward of planes [first, last), zeroing each plane first when asked.
 void scatter_planes(const Conv2dGeometry& g, const float* grad_output, const int32_t* argmax,
                     float* grad_input, bool zero_first, int64_t first, int64_t last) {
-  const int64_t per_plane = g.out_h() * g.out_w();
+  const int64_t out_w = g.out_w();
+  const int64_t per_plane = g.out_h() * out_w;
+  // When the windows of output row oh cover input rows oh KH .. oh KH + KH - 1
+  // only (stride KH, no top padding), each band of rows is zeroed right
+  // before its windows' gradients land in it, while it is in cache, instead
+  // of in a pass over the whole plane first.
+  const bool row_bands = zero_first && g.stride_h == g.kernel_h && g.pad_h == 0;
   for (int64_t p = first; p < last; ++p) {
     float* plane = grad_input + p * g.height * g.width;
-    if (zero_first) {
-      std::fill_n(plane, g.height * g.width, 0.0f);
+    const float* plane_grad = grad_output + p * per_plane;
+    const int32_t* plane_argmax = argmax + p * per_plane;
+    if (!row_bands) {
+      if (zero_first) {
+        std::fill_n(plane, g.height * g.width, 0.0f);
+      }
+      for (int64_t o = 0; o < per_plane; ++o) {
+        plane[plane_argmax[o]] += plane_grad[o];
+      }
+      continue;
     }
-    for (int64_t o = 0; o < per_plane; ++o) {
-      plane[argmax[p * per_plane + o]] += grad_output[p * per_plane + o];
+    int64_t zeroed_rows = 0;
+    for (int64_t oh = 0; oh < g.out_h(); ++oh) {
+      const int64_t band_end = std::min(g.height, (oh + 1) * g.kernel_h);
+      std::fill(plane + zeroed_rows * g.width, plane + band_end * g.width, 0.0f);
+      zeroed_rows = band_end;
+      for (int64_t o = oh * out_w; o < (oh + 1) * out_w; ++o) {
+        plane[plane_argmax[o]] += plane_grad[o];
+      }
     }
+    std::fill(plane + zeroed_rows * g.width, plane + g.height * g.width, 0.0f);
   }
 }
 
