@@ -95,9 +95,9 @@ void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) 
   }
 }
 
-// Copies planes [rows, cols] (`count` of them, back to back) into the
-// top-left corner, at (top, left), of planes [padded_rows, padded_cols], and
-// zeroes the rest of each: only the border, not the whole plane first.
+// Copies `count` planes [rows, cols], stored back to back, into planes
+// [padded_rows, padded_cols] at row `top` and column `left`, and zeroes the
+// rest of each. Only the border is zeroed, not the whole plane first.
 void copy_into_padded(const float* source, int64_t count, int64_t rows, int64_t cols,
                       int64_t top, int64_t left, int64_t padded_rows, int64_t padded_cols,
                       float* target) {
