@@ -110,10 +110,16 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
     V y[2][2];
     winograd_tile::output(products, y);
 
+    // Both rows count, as in the scalar reference, although rows = 1
+    // leaves the second unwritten: M[12 .. 15] reach only that row.
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        check = V::fma(y[i][j], V::zero(), check);
+      }
+    }
     for (int i = 0; i < rows; ++i) {
       V pair[2];
       for (int j = 0; j < 2; ++j) {
-        check = V::fma(y[i][j], V::zero(), check);
         const V value = y[i][j] + shift;
         pair[j] = relu ? V::max(value, V::zero()) : value;
       }
@@ -123,16 +129,24 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
   return all_lanes_finite(check);
 }
 
-// The 16 values of dM for lanes tiles of the two rows at grad.
+// The 16 values of dM for lanes tiles of the two rows at grad, each also
+// added times 0 to check. Four partial sums keep those additions from
+// forming one chain of 16 dependent FMAs per block.
 template <class V>
 void output_gradient_block(const float* grad, int64_t row_ld, V& check, V (&dm)[4][4]) {
   V dy[2][2];
   for (int i = 0; i < 2; ++i) {
     load_pairs(grad + i * row_ld, dy[i][0], dy[i][1]);
-    check = V::fma(dy[i][0], V::zero(), check);
-    check = V::fma(dy[i][1], V::zero(), check);
   }
   winograd_tile::output_gradient(dy, dm);
+
+  V partial[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      partial[i] = V::fma(dm[i][j], V::zero(), partial[i]);
+    }
+  }
+  check = check + ((partial[0] + partial[1]) + (partial[2] + partial[3]));
 }
 
 template <class V>
