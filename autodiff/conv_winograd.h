@@ -50,9 +50,11 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // [B, K, Ho, Wo]; grad_y is masked by y > 0 first with the fused relu.
 // Accumulates into grad_x [B, C, H, W], grad_weight [K, C, 3, 3] and
 // grad_bias [K]; any of the three may be null when not wanted. Stops before
-// the first group of images whose grad_y contains NaN or an infinity, and
-// returns that group's first image (last when every image is done); the
-// caller runs the rest on another path. x and the weight must be finite.
+// the first group of images whose grad_y contains NaN or an infinity, or
+// whose A grad_y A^T overflows. Returns that group's first image, or last
+// when every image is done, and the caller runs the rest on another path.
+// The transforms of x and the weight must be finite, as they are when
+// forward returned true for every image.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
                  int64_t last);
