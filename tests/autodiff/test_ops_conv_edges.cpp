@@ -255,6 +255,8 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
   const ConvCase cases[] = {
       {"grouped, kept", 7, 2, 3, 4, 3, 2, 2, {1, 1}, {1, 0}, true, true},
       {"one image per GEMM, kept", 5, 1, 30, 30, 3, 3, 3, {1, 1}, {1, 1}, true, false},
+      // Groups of 8 images of 18 tiles start at each chunk's first image.
+      {"Winograd, groups by chunk", 13, 16, 4, 17, 16, 3, 3, {1, 1}, {1, 1}, true, true},
   };
   for (const ConvCase& c : cases) {
     const ConvInputs in = make_inputs(c, 300);
@@ -286,9 +288,10 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
 TEST_CASE("conv2d gradient of one input at a time", "[autodiff][conv2d]") {
   // With only x, only the weight or only the bias requiring a gradient, the
   // other gradient buffers are null and forward keeps no columns unless the
-  // weight needs them.
+  // weight needs them. The last two cases run the Winograd path.
   ThreadCountGuard guard;
-  const ConvCase cases[] = {kConvCases[1], kConvCases[3], kConvCases[4], kConvCases[8]};
+  const ConvCase cases[] = {kConvCases[1], kConvCases[3],  kConvCases[4],
+                            kConvCases[8], kConvCases[19], kConvCases[22]};
   for (const ConvCase& c : cases) {
     const ConvInputs in = make_inputs(c, 350);
     const std::vector<float> y_values = [&] {
