@@ -14,6 +14,7 @@
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -250,6 +251,11 @@ struct ConvSizes {
   // False for a backward whose x or weight contains NaN or inf, which then
   // runs the GEMM path; see all_finite.
   bool wide_grids = true;
+  // False once a forward on the Winograd path met a non-finite value and
+  // recomputed images on the implicit path. The backward then avoids the
+  // Winograd path too, because the transforms of x or the weight that it
+  // would reuse may have overflowed although x and the weight are finite.
+  bool winograd_transforms_finite = true;
   // U of the Winograd path (see use_winograd_path), else null.
   const winograd::Weights* winograd_weights = nullptr;
 };
@@ -744,15 +750,17 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
 // B's 18-pixel images the path made the step 25% slower, and they keep the
 // implicit path. Any non-finite value sends the images back to the implicit
 // path too, which pairs only what the definition pairs (see
-// winograd::forward).
+// winograd::forward). The backward of such a call then avoids the Winograd
+// path as well (see ConvSizes::winograd_transforms_finite).
 
 constexpr int64_t kMinWinogradChannels = 16;
 constexpr int64_t kMinWinogradOutputWidth = 15;
 
 bool use_winograd_path(const ConvSizes& s) {
-  return s.wide_grids && s.g.kernel == Size2{3, 3} && s.g.stride == Size2{1, 1} &&
-         s.g.padding[0] <= 2 && s.g.padding[1] <= 2 && s.g.channels >= kMinWinogradChannels &&
-         s.out_channels >= kMinWinogradChannels && s.g.out_width >= kMinWinogradOutputWidth;
+  return s.wide_grids && s.winograd_transforms_finite && s.g.kernel == Size2{3, 3} &&
+         s.g.stride == Size2{1, 1} && s.g.padding[0] <= 2 && s.g.padding[1] <= 2 &&
+         s.g.channels >= kMinWinogradChannels && s.out_channels >= kMinWinogradChannels &&
+         s.g.out_width >= kMinWinogradOutputWidth;
 }
 
 winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
@@ -770,24 +778,27 @@ winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
 // ---- GEMM path
 
 // Forward of images [first, last): y [B, C_out, positions] for those images.
-// With kept_columns, the columns are built in (and recorded by) it.
-void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
+// With kept_columns, the columns are built in (and recorded by) it. Returns
+// false if the Winograd path met a non-finite value and left these images
+// to the implicit path.
+bool conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
                          const float* bias, float* ys, KeptColumns* kept_columns,
                          int64_t first,
                          int64_t last) {
   if (use_winograd_path(s)) {
     if (!winograd::forward(winograd_sizes(s), *s.winograd_weights, xs, bias, ys, first, last)) {
       conv_forward_implicit(s, xs, ws, bias, ys, first, last);
+      return false;
     }
-    return;
+    return true;
   }
   if (use_direct_path(s)) {
     conv_forward_direct(s, xs, ws, bias, ys, first, last);
-    return;
+    return true;
   }
   if (use_implicit_path(s)) {
     conv_forward_implicit(s, xs, ws, bias, ys, first, last);
-    return;
+    return true;
   }
   const int64_t group = std::min(images_per_gemm(s.positions), last - first);
   Scratch columns(kept_columns != nullptr ? 0
@@ -814,6 +825,7 @@ void conv_forward_images(const ConvSizes& s, const float* xs, const float* ws,
       finish_output(s, bias, ys + b * s.out_channels * s.positions);
     }
   }
+  return true;
 }
 
 // Backward of images [first, last), given grad_y [B, C_out, positions]
@@ -943,9 +955,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     kept_columns->values.resize(static_cast<size_t>(s.batch * s.rows * s.positions));
     kept_columns->group_at.assign(static_cast<size_t>(s.batch), 0);
   }
+  std::atomic<bool> left_winograd = false;
   for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
-    conv_forward_images(s, xs, ws, bias_values, ys, kept_columns.get(), first, last);
+    if (!conv_forward_images(s, xs, ws, bias_values, ys, kept_columns.get(), first, last)) {
+      left_winograd = true;
+    }
   });
+  s.winograd_transforms_finite = !left_winograd;
 
   if (record) {
     std::vector<Tensor> inputs = {x, weight};

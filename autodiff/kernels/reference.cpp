@@ -309,7 +309,6 @@ bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t ro
     for (int i = 0; i < 2; ++i) {
       for (int j = 0; j < 2; ++j) {
         dy[i][j] = grad[i * row_ld + 2 * t + j];
-        finite = finite && std::isfinite(dy[i][j]);
       }
     }
 
@@ -318,6 +317,7 @@ bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t ro
 
     for (int xi = 0; xi < 16; ++xi) {
       out[xi * point_ld + t] = dm[xi / 4][xi % 4];
+      finite = finite && std::isfinite(dm[xi / 4][xi % 4]);
     }
   }
   return finite;

@@ -7,12 +7,29 @@
 // are in reference.cpp.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 
 #include "autodiff/kernels/winograd_tile.h"
 
 namespace ember::kernels::vector_kernels {
+
+// std::min and std::max for tile counts, and a copy loop in place of
+// std::copy_n. Instances of those std templates would be weak functions
+// that objects built for other instruction sets share (see
+// scripts/check-isa-symbols.sh), while these have internal linkage.
+namespace {
+
+int64_t minimum(int64_t a, int64_t b) { return a < b ? a : b; }
+
+int64_t maximum(int64_t a, int64_t b) { return a > b ? a : b; }
+
+void copy_floats(const float* source, int64_t count, float* target) {
+  for (int64_t i = 0; i < count; ++i) {
+    target[i] = source[i];
+  }
+}
+
+}  // namespace
 
 // Adds value * 0 to check: NaN there, and so in the lane sum, exactly when a
 // value was NaN or infinite.
@@ -39,7 +56,7 @@ void store_pairs(float* x, int64_t count, V even, V odd) {
     V::store(x + V::lanes, hi);
     return;
   }
-  V::store_partial(x, std::min(count, V::lanes), lo);
+  V::store_partial(x, minimum(count, V::lanes), lo);
   if (count > V::lanes) {
     V::store_partial(x + V::lanes, count - V::lanes, hi);
   }
@@ -55,7 +72,7 @@ struct StagedRows {
 
   StagedRows(const float* in, int64_t row_ld, int64_t count) {
     for (int i = 0; i < Rows; ++i) {
-      std::copy_n(in + i * row_ld, count, values + i * ld);
+      copy_floats(in + i * row_ld, count, values + i * ld);
     }
   }
 };
@@ -99,7 +116,7 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
   const V shift = V::broadcast(bias);
   V check = V::zero();
   for (int64_t t = 0; t < tiles; t += V::lanes) {
-    const int64_t count = std::min(V::lanes, tiles - t);
+    const int64_t count = minimum(V::lanes, tiles - t);
     V products[4][4];
     for (int xi = 0; xi < 16; ++xi) {
       const float* source = m + xi * point_ld + t;
@@ -110,10 +127,16 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
     V y[2][2];
     winograd_tile::output(products, y);
 
+    // Both rows count, as in the scalar reference, although rows = 1
+    // leaves the second unwritten: M[12 .. 15] reach only that row.
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        check = V::fma(y[i][j], V::zero(), check);
+      }
+    }
     for (int i = 0; i < rows; ++i) {
       V pair[2];
       for (int j = 0; j < 2; ++j) {
-        check = V::fma(y[i][j], V::zero(), check);
         const V value = y[i][j] + shift;
         pair[j] = relu ? V::max(value, V::zero()) : value;
       }
@@ -123,16 +146,24 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
   return all_lanes_finite(check);
 }
 
-// The 16 values of dM for lanes tiles of the two rows at grad.
+// The 16 values of dM for lanes tiles of the two rows at grad, each also
+// added times 0 to check. Four partial sums keep those additions from
+// forming one chain of 16 dependent FMAs per block.
 template <class V>
 void output_gradient_block(const float* grad, int64_t row_ld, V& check, V (&dm)[4][4]) {
   V dy[2][2];
   for (int i = 0; i < 2; ++i) {
     load_pairs(grad + i * row_ld, dy[i][0], dy[i][1]);
-    check = V::fma(dy[i][0], V::zero(), check);
-    check = V::fma(dy[i][1], V::zero(), check);
   }
   winograd_tile::output_gradient(dy, dm);
+
+  V partial[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      partial[i] = V::fma(dm[i][j], V::zero(), partial[i]);
+    }
+  }
+  check = check + ((partial[0] + partial[1]) + (partial[2] + partial[3]));
 }
 
 template <class V>
@@ -171,7 +202,7 @@ void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point
   // Blocks of pairs s .. s + lanes - 1; the last block also holds pair
   // `tiles`, which only the last tile's dd[i][2 + j] reaches.
   for (int64_t s = 0; s <= tiles; s += V::lanes) {
-    const int64_t count = std::min(V::lanes, tiles - s);  // tiles in this block
+    const int64_t count = minimum(V::lanes, tiles - s);  // tiles in this block
     V gradients[4][4];
     for (int xi = 0; xi < 16; ++xi) {
       const float* source = dv + xi * point_ld + s;
@@ -181,7 +212,7 @@ void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point
     V dd[4][4];
     winograd_tile::input_gradient(gradients, dd);
 
-    const int64_t floats = 2 * std::min(V::lanes, tiles + 1 - s);
+    const int64_t floats = 2 * minimum(V::lanes, tiles + 1 - s);
     for (int i = 0; i < 4; ++i) {
       float* row = grad_in + i * row_ld + 2 * s;
       V even;
@@ -189,8 +220,8 @@ void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point
       if (floats == 2 * V::lanes) {
         load_pairs(row, even, odd);
       } else {
-        V::deinterleave(V::load_partial(row, std::min(floats, V::lanes)),
-                        V::load_partial(row + V::lanes, std::max<int64_t>(0, floats - V::lanes)),
+        V::deinterleave(V::load_partial(row, minimum(floats, V::lanes)),
+                        V::load_partial(row + V::lanes, maximum(0, floats - V::lanes)),
                         even, odd);
       }
       even = even + (dd[i][0] + V::shift_in(carry[i][0], dd[i][2]));

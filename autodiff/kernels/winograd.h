@@ -42,13 +42,15 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
 // the relu kernel). M[xi] of tile t is m[xi point_ld + t], and output
 // (i, j) of tile t goes to out[i row_ld + 2 t + j] for i < rows (1 or 2)
 // and 2 t + j < width (2 tiles - 1 or 2 tiles). Returns false if any
-// computed y before the bias is NaN or infinite.
+// computed y before the bias is NaN or infinite, written or not: with rows
+// = 1, M[12 .. 15] reach only the second row.
 bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
                            bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width);
 
 // dM = A dy A^T, the adjoint of winograd_output_tiles without bias and relu:
 // dy (i, j) of tile t is grad[i row_ld + 2 t + j] for i, j < 2, and dM[xi]
-// goes to out[xi point_ld + t]. Returns false if any dy is NaN or infinite.
+// goes to out[xi point_ld + t]. Returns false if any dM is NaN or infinite:
+// the corners of dM are the dy, and a sum of two finite dy can overflow.
 bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t row_ld,
                                     float* out, int64_t point_ld);
 

@@ -123,6 +123,24 @@ TEST_CASE("conv2d gradient", "[autodiff][conv2d]") {
   }
 }
 
+TEST_CASE("conv2d gradient on the Winograd path", "[autodiff][conv2d]") {
+  // 16 channels in and out and an output 15 wide: the smallest shape that
+  // takes the Winograd path, with an odd output width. L is linear in each
+  // input element, so the central difference has no truncation error, and
+  // a wide step keeps the float rounding of L small against the difference.
+  Generator generator(13);
+  Tensor x = normal({2, 16, 2, 15}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor weight = normal({16, 16, 3, 3}, 0.0f, 0.3f, generator).set_requires_grad(true);
+  Tensor bias = normal({16}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  auto f = [](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], in[2], {.padding = {1, 1}});
+  };
+  const GradCheckResult result = gradcheck(f, {x, weight, bias}, {.eps = 5e-2});
+  INFO(result.report);
+  CHECK(result.checked == x.numel() + weight.numel() + bias.numel());
+  REQUIRE(result.ok);
+}
+
 namespace {
 
 // The gradients of x, weight and bias after backward of sum(y * probe).

@@ -255,6 +255,8 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
   const ConvCase cases[] = {
       {"grouped, kept", 7, 2, 3, 4, 3, 2, 2, {1, 1}, {1, 0}, true, true},
       {"one image per GEMM, kept", 5, 1, 30, 30, 3, 3, 3, {1, 1}, {1, 1}, true, false},
+      // Groups of 8 images of 18 tiles start at each chunk's first image.
+      {"Winograd, groups by chunk", 13, 16, 4, 17, 16, 3, 3, {1, 1}, {1, 1}, true, true},
   };
   for (const ConvCase& c : cases) {
     const ConvInputs in = make_inputs(c, 300);
@@ -286,9 +288,10 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
 TEST_CASE("conv2d gradient of one input at a time", "[autodiff][conv2d]") {
   // With only x, only the weight or only the bias requiring a gradient, the
   // other gradient buffers are null and forward keeps no columns unless the
-  // weight needs them.
+  // weight needs them. The last two cases run the Winograd path.
   ThreadCountGuard guard;
-  const ConvCase cases[] = {kConvCases[1], kConvCases[3], kConvCases[4], kConvCases[8]};
+  const ConvCase cases[] = {kConvCases[1], kConvCases[3],  kConvCases[4],
+                            kConvCases[8], kConvCases[19], kConvCases[22]};
   for (const ConvCase& c : cases) {
     const ConvInputs in = make_inputs(c, 350);
     const std::vector<float> y_values = [&] {
@@ -384,6 +387,14 @@ void require_close_or_same_special(const std::vector<float>& actual,
   CHECK(failures == 0);
 }
 
+// require_close_or_same_special for each output and gradient of a run.
+void require_same_results(const ConvResult& got, const ConvReference& want) {
+  require_close_or_same_special(got.y, want.y, "y");
+  require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
+  require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
+  require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
+}
+
 }  // namespace
 
 TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
@@ -423,10 +434,7 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
         const ConvResult got = run_conv(c, in.x, in.weight, in.bias, in.probe);
         const ConvReference want =
             reference_conv(c, in.x, in.weight, in.bias, in.probe, got.y, /*padding_as_zeros=*/true);
-        require_close_or_same_special(got.y, want.y, "y");
-        require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
-        require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
-        require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
+        require_same_results(got, want);
       }
     }
   }
@@ -455,6 +463,83 @@ TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff]
     require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
     require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
     require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
+  }
+}
+
+TEST_CASE("conv2d Winograd path with transforms that overflow", "[autodiff][conv2d]") {
+  // The Winograd transforms add up to nine values, so finite pixels,
+  // weights or upstream gradients near the float maximum can make them
+  // overflow where the definition's products and sums do not. Each section
+  // keeps every sum of the definition below 1e37, and every output and
+  // gradient must be finite and match it.
+  ThreadCountGuard guard;
+  const ConvCase four_rows = {"Winograd", 2, 16, 4, 17, 16, 3, 3, {1, 1}, {1, 1}, true, false};
+  const auto scale = [](Tensor& t, float factor) {
+    float* values = t.mutable_data();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      values[i] *= factor;
+    }
+  };
+  const auto check = [](const ConvCase& c, const ConvInputs& in) {
+    for (const int threads : {1, 2}) {
+      INFO(threads << " threads");
+      kernels::set_num_threads(threads);
+      const ConvResult got = run_conv(c, in.x, in.weight, in.bias, in.probe);
+      const ConvReference want = reference_conv(c, in.x, in.weight, in.bias, in.probe, got.y);
+      require_same_results(got, want);
+    }
+  };
+
+  SECTION("pixels from 1e38 up") {
+    // B^T d B adds four pixels. Weights and upstream gradients are positive
+    // too, so that no sum of the definition cancels to a value its float
+    // rounding swamps.
+    ConvInputs in = make_inputs(four_rows, 800);
+    float* pixels = in.x.mutable_data();
+    for (int64_t i = 0; i < in.x.numel(); ++i) {
+      pixels[i] = 1e38f + 1e37f * std::fabs(pixels[i]);
+    }
+    for (Tensor* t : {&in.weight, &in.probe}) {
+      float* values = t->mutable_data();
+      for (int64_t i = 0; i < t->numel(); ++i) {
+        values[i] = std::fabs(values[i]);
+      }
+    }
+    scale(in.weight, 1e-8f);
+    scale(in.probe, 1e-4f);
+    check(four_rows, in);
+  }
+  SECTION("a filter of nine 1.5e38") {
+    // G g G^T adds three weights first.
+    ConvInputs in = make_inputs(four_rows, 800);
+    std::fill_n(in.weight.mutable_data(), 9, 1.5e38f);
+    scale(in.x, 1e-8f);
+    scale(in.probe, 1e-4f);
+    check(four_rows, in);
+  }
+  SECTION("one output row and a filter row of 1.5e38 that meets only padding") {
+    // G g G^T adds the filter's last row in U[13] and U[14] only, so only
+    // M[13] and M[14] overflow. They reach only the second output row of
+    // each tile, which does not exist here.
+    const ConvCase one_row = {"Winograd", 2, 16, 1, 17, 16, 3, 3, {1, 1}, {1, 1}, true, false};
+    ConvInputs in = make_inputs(one_row, 800);
+    std::fill_n(in.weight.mutable_data() + 6, 3, 1.5e38f);
+    check(one_row, in);
+  }
+  SECTION("upstream gradients 2e38 and -2e38 in one tile") {
+    // A g A^T subtracts them. The rest of their plane is zero, so no path's
+    // float sum for the bias gradient loses it next to them.
+    ConvInputs in = make_inputs(four_rows, 800);
+    scale(in.x, 1e-3f);
+    scale(in.weight, 1e-3f);
+    float* upstream = in.probe.mutable_data();
+    const int64_t out_plane = four_rows.height * four_rows.width;  // padding 1 keeps the size
+    for (const int64_t b : {0, 1}) {
+      std::fill_n(upstream + b * four_rows.out_channels * out_plane, out_plane, 0.0f);
+    }
+    upstream[0] = 2e38f;
+    upstream[1] = -2e38f;
+    check(four_rows, in);
   }
 }
 

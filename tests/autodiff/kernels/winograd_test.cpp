@@ -237,3 +237,44 @@ TEST_CASE("Winograd tile kernels match the reference", "[kernels][winograd]") {
     }
   }
 }
+
+TEST_CASE("Winograd finite flags cover every computed value", "[kernels][winograd]") {
+  // The conv driver leaves the Winograd path when a flag is false, and its
+  // backward reuses the forward's transforms. So the output flag must also
+  // see the row of outputs that rows = 1 leaves unwritten: M[12 .. 15] reach
+  // only that row. And the gradient flag must see a dM that overflows
+  // although every dy is finite.
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::scalar);
+  for (Isa isa : isas) {
+    const KernelTable& table = kernel_table(isa);
+    for (int64_t tiles : {int64_t{1}, lanes_of(isa) - 1, lanes_of(isa) + 1}) {
+      if (tiles < 1) {
+        continue;
+      }
+      INFO(isa_name(isa) << ", " << tiles << " tiles");
+
+      for (int xi = 12; xi < 16; ++xi) {
+        INFO("M[" << xi << "] of the last tile is infinite, one output row");
+        std::vector<float> m(static_cast<size_t>(16 * tiles), 0.5f);
+        m[static_cast<size_t>(xi * tiles + tiles - 1)] = inf;
+        std::vector<float> out(static_cast<size_t>(2 * tiles));
+        CHECK_FALSE(table.winograd_output_tiles(tiles, m.data(), tiles, 0.0f, /*relu=*/false,
+                                                out.data(), 2 * tiles, /*rows=*/1, 2 * tiles));
+      }
+
+      {
+        // dy(0, 0) = 2e38 and dy(0, 1) = -2e38: dM(0, 2) = dy(0, 0) - dy(0, 1) = 4e38
+        // overflows to inf.
+        std::vector<float> grad(static_cast<size_t>(4 * tiles), 1.0f);
+        grad[static_cast<size_t>(2 * tiles - 2)] = 2e38f;
+        grad[static_cast<size_t>(2 * tiles - 1)] = -2e38f;
+        std::vector<float> dm(static_cast<size_t>(16 * tiles));
+        CHECK_FALSE(table.winograd_output_gradient_tiles(tiles, grad.data(), 2 * tiles,
+                                                         dm.data(), tiles));
+        CHECK(std::isinf(dm[static_cast<size_t>(2 * tiles + tiles - 1)]));  // dM[2]
+      }
+    }
+  }
+}
