@@ -48,7 +48,7 @@ double ragged_share(int64_t columns) {
   return static_cast<double>(padded - columns) / static_cast<double>(padded);
 }
 
-// How the output is cut into 2x2 tiles, and the padded planes they read.
+// The output's cut into 2x2 tiles, and the padded planes the tiles read.
 struct Tiling {
   int64_t rows;      // ceil(Ho / 2)
   int64_t cols;      // ceil(Wo / 2)

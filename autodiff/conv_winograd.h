@@ -1,7 +1,7 @@
 // The Winograd path of conv2d: 3x3 kernels with stride 1, computed with
 // F(2x2, 3x3) (see autodiff/kernels/winograd.h for the transforms). A 3x3
-// convolution spends 9 multiply-adds per output, input channel and filter;
-// this path spends 4 (16 per 2x2 tile), plus transforms that cost a few adds
+// convolution spends 9 multiply-adds per output, input channel and filter.
+// This path spends 4 (16 per 2x2 tile), plus transforms that cost a few adds
 // per value. conv2d (ops_conv.cpp) picks it for layers wide enough that the
 // multiply-adds dominate, such as model B's 3x3 layers with 32 and 64
 // channels. Its results agree with the other paths to rounding, not bit for

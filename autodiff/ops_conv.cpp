@@ -746,9 +746,9 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
 // value, which pays only when many channels share them. Model B's 3x3 layers
 // with 32 and 64 input channels take it; its first layer, with one, does not.
 // The tile kernels put the tiles of one row in a vector's lanes, so rows of
-// fewer than 8 tiles (outputs narrower than 15) leave lanes idle: on model
-// B's 18-pixel images the path made the step 25% slower, and they keep the
-// implicit path. Any non-finite value sends the images back to the implicit
+// fewer than 8 tiles (outputs narrower than 15) leave lanes idle. On model
+// B's 18-pixel images the path made the step 25% slower, so narrow outputs
+// keep the implicit path. Any non-finite value sends the images back to the implicit
 // path too, which pairs only what the definition pairs (see
 // winograd::forward). The backward of such a call then avoids the Winograd
 // path as well (see ConvSizes::winograd_transforms_finite).

@@ -139,10 +139,10 @@ void scatter_planes(const Conv2dGeometry& g, const float* grad_output, const int
                     float* grad_input, bool zero_first, int64_t first, int64_t last) {
   const int64_t out_w = g.out_w();
   const int64_t per_plane = g.out_h() * out_w;
-  // When the windows of output row oh cover input rows oh KH .. oh KH + KH - 1
-  // only (stride KH, no top padding), each band of rows is zeroed right
-  // before its windows' gradients land in it, while it is in cache, instead
-  // of in a pass over the whole plane first.
+  // With stride KH and no top padding, the windows of output row oh cover
+  // only input rows oh KH .. oh KH + KH - 1. Each such band is then zeroed
+  // right before its windows' gradients land in it, while it is in cache,
+  // instead of in a pass over the whole plane first.
   const bool row_bands = zero_first && g.stride_h == g.kernel_h && g.pad_h == 0;
   for (int64_t p = first; p < last; ++p) {
     float* plane = grad_input + p * g.height * g.width;
