@@ -256,7 +256,7 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
 }
 
 // The Winograd F(2x2, 3x3) tile transforms of winograd.h, one tile at a
-// time. winograd_tile.h holds the arithmetic, shared with the SIMD variants.
+// time. winograd_tile.h contains the arithmetic, shared with the SIMD variants.
 void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
                           int64_t point_ld) {
   for (int64_t t = 0; t < tiles; ++t) {

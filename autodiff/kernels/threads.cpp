@@ -183,7 +183,7 @@ class Pool {
     uint64_t word = claims_.load();
     while (next_of(word) < chunks_of(word)) {
       if (!claims_.compare_exchange_weak(word, word + 1)) {
-        continue;  // word now holds the current value
+        continue;  // word now contains the current value
       }
       const int t = next_of(word);
       const int chunks = chunks_of(word);

@@ -443,8 +443,8 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
 TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff][conv2d]") {
   // The Winograd backward mixes the gradients of a 2x2 tile, so an infinite
   // one would turn finite neighbours into NaN. The group of images that
-  // holds it, and every later group, go to the implicit path instead; the
-  // earlier groups stay on the Winograd path. 40 images of 16 tiles make 5
+  // contains it, and every later group, go to the implicit path instead.
+  // The earlier groups stay on the Winograd path. 40 images of 16 tiles make 5
   // groups of 8 at one thread, and image 20 is in the third. No relu, so
   // nothing masks the infinity away.
   ThreadCountGuard guard;

@@ -35,7 +35,7 @@ void filter_transform(const float (&g)[3][3], float (&u)[4][4]) {
 }
 
 // A buffer of exactly n floats starting one float into its heap block, so
-// pointers are unaligned and AddressSanitizer sees any read past the end.
+// pointers are unaligned and AddressSanitizer reports any read past the end.
 struct Exact {
   std::vector<float> storage;
   explicit Exact(int64_t n, float fill = 0.0f) : storage(static_cast<size_t>(n) + 1, fill) {}
