@@ -110,11 +110,6 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
   active_kernels().adam_update(n, param, grad, m, v, step);
 }
 
-void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
-               int64_t ld_out) {
-  active_kernels().transpose(rows, cols, in_rows, out, ld_out);
-}
-
 void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
                           int64_t point_ld) {
   active_kernels().winograd_input_tiles(tiles, in, row_ld, out, point_ld);

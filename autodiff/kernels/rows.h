@@ -37,10 +37,4 @@ void row_softmax(int64_t rows, int64_t n, const float* x, float* out);
 // [rows, n] and may be x. A row of only -inf gives -inf throughout.
 void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out);
 
-// out[j ld_out + i] = in_rows[i][j] for i < rows and j < cols: the transpose
-// of rows given by their starts. It only moves data, so every variant gives
-// the same bits.
-void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
-               int64_t ld_out);
-
 }  // namespace ember::kernels

@@ -110,6 +110,16 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
   }
 }
 
+// Loads the 16 transformed values of `count` tiles (at most lanes):
+// values[xi / 4][xi % 4] from source[xi point_ld ..], zero past count.
+template <class V>
+void load_points(const float* source, int64_t point_ld, int64_t count, V (&values)[4][4]) {
+  for (int xi = 0; xi < 16; ++xi) {
+    const float* point = source + xi * point_ld;
+    values[xi / 4][xi % 4] = count == V::lanes ? V::load(point) : V::load_partial(point, count);
+  }
+}
+
 template <class V>
 bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
                            bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
@@ -118,11 +128,7 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
   for (int64_t t = 0; t < tiles; t += V::lanes) {
     const int64_t count = minimum(V::lanes, tiles - t);
     V products[4][4];
-    for (int xi = 0; xi < 16; ++xi) {
-      const float* source = m + xi * point_ld + t;
-      products[xi / 4][xi % 4] =
-          count == V::lanes ? V::load(source) : V::load_partial(source, count);
-    }
+    load_points(m + t, point_ld, count, products);
 
     V y[2][2];
     winograd_tile::output(products, y);
@@ -204,11 +210,7 @@ void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point
   for (int64_t s = 0; s <= tiles; s += V::lanes) {
     const int64_t count = minimum(V::lanes, tiles - s);  // tiles in this block
     V gradients[4][4];
-    for (int xi = 0; xi < 16; ++xi) {
-      const float* source = dv + xi * point_ld + s;
-      gradients[xi / 4][xi % 4] =
-          count == V::lanes ? V::load(source) : V::load_partial(source, count);
-    }
+    load_points(dv + s, point_ld, count, gradients);
     V dd[4][4];
     winograd_tile::input_gradient(gradients, dd);
 
