@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,12 +126,35 @@ inline void require_one_line_error(const Run& run) {
   CHECK(run.err.rfind("ember: ", 0) == 0);
 }
 
+// An exclusive flock on a file, released when the object goes out of scope
+// (or the process ends, as when a REQUIRE fails).
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& path) : fd_(::open(path.c_str(), O_CREAT | O_RDWR, 0644)) {
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::flock(fd_, LOCK_EX) == 0);
+  }
+  ~FileLock() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // A run folder of a briefly pretrained tiny recognizer, made once per build
 // next to the binary and remade when the binary is newer. Its accuracy is
-// poor: the tests check the commands, not the model.
+// poor: the tests check the commands, not the model. CTest runs test cases
+// in parallel processes, so a lock makes one of them build the folder while
+// the others wait, instead of each replacing it under the others' reads.
 inline fs::path fixture_run() {
   const fs::path folder = fs::path(EMBER_BINARY).parent_path() / "cli-test-fixture";
   const fs::path checkpoint = folder / "best.safetensors";
+  const FileLock lock(folder.string() + ".lock");
   if (fs::exists(checkpoint) && fs::last_write_time(checkpoint) > fs::last_write_time(EMBER_BINARY)) {
     return folder;
   }
