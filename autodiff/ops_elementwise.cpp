@@ -4,8 +4,11 @@
 // forward value, and the local derivative that backward multiplies with the
 // upstream gradient. The loops here are plain scalar code, the readable
 // reference; the SIMD kernels in autodiff/kernels/ speed up the same math.
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/ops.h"
@@ -131,50 +134,200 @@ Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df,
   return y;
 }
 
+// ---- broadcasting by rows
+//
+// Most broadcasts keep one contiguous run of the output's dimensions and
+// repeat it: a bias [C] over [B, L, C], a scale [C, 1, 1] over [B, C, H, W],
+// a scalar over anything. Such an input is read along the output as rows of
+// `inner` elements, each row either a contiguous slice of the input or one
+// repeated value, so the loops below need no per-element index table. Other
+// broadcasts ([B, 1, W] over [B, H, W], say) use the table of
+// broadcast_offsets.
+
+// The read pattern of one input when the output is walked as rows of
+// `inner` elements: element j of row r is input element
+// (r % row_period) * row_scale + j * step.
+struct RowAccess {
+  int64_t row_period = 1;
+  int64_t row_scale = 0;
+  int64_t step = 0;  // 1: a slice of the input; 0: one value for the row
+
+  int64_t row_offset(int64_t row) const { return row % row_period * row_scale; }
+};
+
+// An input of shape `in` seen along `out`: the input keeps the output's
+// dimensions [first, last) and has size 1 elsewhere (dimensions of size 1
+// in the output count as either).
+struct KeptRun {
+  bool contiguous = false;
+  int64_t size = 1;    // the input's element count
+  int64_t repeat = 1;  // the product of the output's sizes after the run
+
+  // Returns the maximum stretch of output elements that read the input one
+  // way: a slice of all `size` elements when repeat = 1, else one value
+  // `repeat` times.
+  int64_t run() const { return repeat == 1 ? size : repeat; }
+};
+
+KeptRun kept_run(const Shape& in, const Shape& out) {
+  const size_t skipped = out.size() - in.size();
+  KeptRun result;
+  bool seen_kept = false;
+  bool gap_after_kept = false;
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1) {
+      continue;
+    }
+    const bool kept = d >= skipped && in[d - skipped] != 1;
+    if (kept) {
+      if (gap_after_kept) {
+        return result;  // a broadcast dimension between two kept ones
+      }
+      seen_kept = true;
+      result.size *= out[d];
+      result.repeat = 1;
+    } else {
+      gap_after_kept = seen_kept;
+      result.repeat *= out[d];
+    }
+  }
+  result.contiguous = true;
+  return result;
+}
+
+// Returns the read pattern of an input with kept run `run` along rows of
+// `inner` elements, or nothing when the rows do not fit it. A slice input
+// needs inner to divide its size, and a repeated one needs inner = repeat.
+std::optional<RowAccess> row_access(const KeptRun& run, int64_t inner) {
+  if (run.repeat == 1 && run.size % inner == 0) {
+    return RowAccess{.row_period = run.size / inner, .row_scale = inner, .step = 1};
+  }
+  if (run.repeat == inner) {
+    return RowAccess{.row_period = run.size, .row_scale = 1, .step = 0};
+  }
+  return std::nullopt;
+}
+
+// The walk binary_op takes over its output: by rows when both inputs allow
+// it, else by the index tables of broadcast_offsets.
+struct BroadcastPlan {
+  bool by_rows = false;
+  int64_t rows = 0;
+  int64_t inner = 0;
+  RowAccess a, b;
+  std::vector<int64_t> a_offsets, b_offsets;  // used when !by_rows
+};
+
+BroadcastPlan plan_broadcast(const Shape& a, const Shape& b, const Shape& out) {
+  BroadcastPlan plan;
+  const int64_t count = shape_numel(out);
+  const KeptRun run_a = kept_run(a, out);
+  const KeptRun run_b = kept_run(b, out);
+  if (count > 0 && run_a.contiguous && run_b.contiguous) {
+    // Both runs are products of trailing output sizes, so the shorter one
+    // divides the longer, and a repeated input's run is the shorter: the
+    // dimensions after its kept run all come from the other input's run.
+    const int64_t inner = std::min(run_a.run(), run_b.run());
+    const std::optional<RowAccess> a_access = row_access(run_a, inner);
+    const std::optional<RowAccess> b_access = row_access(run_b, inner);
+    if (a_access && b_access) {
+      plan.by_rows = true;
+      plan.inner = inner;
+      plan.rows = count / inner;
+      plan.a = *a_access;
+      plan.b = *b_access;
+      return plan;
+    }
+  }
+  plan.a_offsets = broadcast_offsets(a, out);
+  plan.b_offsets = broadcast_offsets(b, out);
+  return plan;
+}
+
+// Calls body(step_a, step_b) with the two steps as compile-time constants,
+// so the row loops it contains vectorise for each combination.
+template <class Body>
+void with_steps(const BroadcastPlan& plan, const Body& body) {
+  using Slice = std::integral_constant<int64_t, 1>;
+  using Repeated = std::integral_constant<int64_t, 0>;
+  if (plan.a.step == 1) {
+    plan.b.step == 1 ? body(Slice{}, Slice{}) : body(Slice{}, Repeated{});
+  } else {
+    plan.b.step == 1 ? body(Repeated{}, Slice{}) : body(Repeated{}, Repeated{});
+  }
+}
+
 // y = f(a, b) elementwise with broadcasting. df_da(a, b, y) and df_db(a, b, y)
 // are the local partial derivatives; backward adds grad_y times each into the
 // input element that broadcasting mapped, which sums a broadcast input's
-// gradient back to its own shape. A `kernel` computing the same f, if given,
-// replaces the forward loop when a and b have the same shape.
+// gradient back to its own shape, adding the terms in output order whichever
+// way the output is walked. A `kernel` computing the same f, if given,
+// replaces the forward loop over rows where both inputs are slices.
 template <class Forward, class DerivativeA, class DerivativeB>
 Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, DerivativeA df_da,
                  DerivativeB df_db, BinaryKernel kernel = nullptr) {
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
-  std::vector<int64_t> a_offsets = broadcast_offsets(a.shape(), out_shape);
-  std::vector<int64_t> b_offsets = broadcast_offsets(b.shape(), out_shape);
+  BroadcastPlan plan = plan_broadcast(a.shape(), b.shape(), out_shape);
 
   Tensor y = empty(out_shape);
   const float* a_values = a.data();
   const float* b_values = b.data();
   float* y_values = y.mutable_data();
   const int64_t count = y.numel();
-  if (kernel != nullptr && a_offsets.empty() && b_offsets.empty()) {
-    kernel(count, a_values, b_values, y_values);
+  if (plan.by_rows) {
+    with_steps(plan, [&](auto step_a, auto step_b) {
+      for (int64_t r = 0; r < plan.rows; ++r) {
+        const float* as = a_values + plan.a.row_offset(r);
+        const float* bs = b_values + plan.b.row_offset(r);
+        float* ys = y_values + r * plan.inner;
+        if (kernel != nullptr && step_a == 1 && step_b == 1) {
+          kernel(plan.inner, as, bs, ys);
+          continue;
+        }
+        for (int64_t j = 0; j < plan.inner; ++j) {
+          ys[j] = f(as[j * step_a], bs[j * step_b]);
+        }
+      }
+    });
   } else {
     for (int64_t i = 0; i < count; ++i) {
-      y_values[i] = f(a_values[mapped(a_offsets, i)], b_values[mapped(b_offsets, i)]);
+      y_values[i] = f(a_values[mapped(plan.a_offsets, i)], b_values[mapped(plan.b_offsets, i)]);
     }
   }
 
   if (needs_grad({&a, &b})) {
-    auto backward = [a, b, y, df_da, df_db, count, a_offsets = std::move(a_offsets),
-                     b_offsets = std::move(b_offsets)](const Tensor& grad_y) {
+    auto backward = [a, b, y, df_da, df_db, count,
+                     plan = std::move(plan)](const Tensor& grad_y) {
       float* grad_a = grad_buffer(a);
       float* grad_b = grad_buffer(b);
       const float* g = grad_y.data();
       const float* as = a.data();
       const float* bs = b.data();
       const float* ys = y.data();
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t ia = mapped(a_offsets, i);
-        const int64_t ib = mapped(b_offsets, i);
+      // One output element's terms; ia and ib are the input elements it read.
+      const auto accumulate = [&](int64_t i, int64_t ia, int64_t ib) {
         if (grad_a != nullptr) {
           grad_a[ia] += g[i] * df_da(as[ia], bs[ib], ys[i]);
         }
         if (grad_b != nullptr) {
           grad_b[ib] += g[i] * df_db(as[ia], bs[ib], ys[i]);
         }
+      };
+      if (!plan.by_rows) {
+        for (int64_t i = 0; i < count; ++i) {
+          accumulate(i, mapped(plan.a_offsets, i), mapped(plan.b_offsets, i));
+        }
+        return;
       }
+      with_steps(plan, [&](auto step_a, auto step_b) {
+        for (int64_t r = 0; r < plan.rows; ++r) {
+          const int64_t row_a = plan.a.row_offset(r);
+          const int64_t row_b = plan.b.row_offset(r);
+          for (int64_t j = 0; j < plan.inner; ++j) {
+            accumulate(r * plan.inner + j, row_a + j * step_a, row_b + j * step_b);
+          }
+        }
+      });
     };
     Tape::current().record(op, {a, b}, y, std::move(backward));
   }

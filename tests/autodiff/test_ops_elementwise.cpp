@@ -143,6 +143,68 @@ TEST_CASE("broadcast gradients sum back to each shape", "[autodiff][elementwise]
   }
 }
 
+// Returns the flat index of the element of shape `in` that broadcasting reads
+// for output element i of shape `out`, computed from the multi-index. The
+// ops' faster walks must agree with this definition.
+int64_t broadcast_source(const Shape& in, const Shape& out, int64_t i) {
+  int64_t source = 0;
+  int64_t in_stride = 1;
+  const size_t skipped = out.size() - in.size();
+  for (size_t d = out.size(); d-- > 0;) {
+    const int64_t index = i % out[d];
+    i /= out[d];
+    if (d >= skipped) {
+      const int64_t size = in[d - skipped];
+      source += (size == 1 ? 0 : index) * in_stride;
+      in_stride *= size;
+    }
+  }
+  return source;
+}
+
+TEST_CASE("broadcasting matches the index definition", "[autodiff][elementwise][broadcast]") {
+  // Row walks (bias over the last dimension, a scale over channels, a
+  // scalar, an outer product) and the index-table fallback (a broadcast
+  // dimension between kept ones), with size-1 and empty output dimensions.
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{2, 3, 4}, {4}},          {{2, 3, 4, 5}, {3, 1, 1}}, {{2, 3}, {}},
+      {{3, 1}, {1, 5}},          {{2, 3, 4}, {2, 1, 4}},    {{1, 4, 1, 5}, {2, 1, 3, 1}},
+      {{2, 1, 3}, {2, 1, 3}},    {{1, 1}, {1}},             {{2, 0, 3}, {3}},
+      {{4, 1, 6}, {4, 1, 1}},    {{5}, {1, 5}},             {{2, 3, 1, 4}, {3, 1, 1}},
+  };
+  for (const auto& [shape_a, shape_b] : cases) {
+    INFO("shapes " << shape_to_string(shape_a) << " and " << shape_to_string(shape_b));
+    Tensor a = random_tensor(shape_a, 11);
+    Tensor b = random_tensor(shape_b, 12);
+    const Tensor y = a * b + b;
+    const Shape out = y.shape();
+    Tensor probe = random_tensor(out, 13);
+    sum(y * probe).backward();
+
+    const std::vector<float> as = a.to_vector();
+    const std::vector<float> bs = b.to_vector();
+    const std::vector<float> ps = probe.to_vector();
+    const std::vector<float> ys = y.to_vector();
+    std::vector<double> grad_a(as.size(), 0.0);
+    std::vector<double> grad_b(bs.size(), 0.0);
+    for (int64_t i = 0; i < shape_numel(out); ++i) {
+      const auto ia = static_cast<size_t>(broadcast_source(shape_a, out, i));
+      const auto ib = static_cast<size_t>(broadcast_source(shape_b, out, i));
+      CHECK(ys[static_cast<size_t>(i)] == as[ia] * bs[ib] + bs[ib]);
+      grad_a[ia] += static_cast<double>(ps[static_cast<size_t>(i)]) * bs[ib];
+      grad_b[ib] += static_cast<double>(ps[static_cast<size_t>(i)]) * (as[ia] + 1.0);
+    }
+    const std::vector<float> got_a = a.grad().to_vector();
+    const std::vector<float> got_b = b.grad().to_vector();
+    for (size_t k = 0; k < got_a.size(); ++k) {
+      CHECK(got_a[k] == Approx(grad_a[k]).margin(1e-5));
+    }
+    for (size_t k = 0; k < got_b.size(); ++k) {
+      CHECK(got_b[k] == Approx(grad_b[k]).margin(1e-5));
+    }
+  }
+}
+
 TEST_CASE("ties split the gradient of maximum", "[autodiff][elementwise][ties]") {
   Tensor a = from_vector({1.0f, 2.0f}, {2}).set_requires_grad(true);
   Tensor b = from_vector({1.0f, 3.0f}, {2}).set_requires_grad(true);
