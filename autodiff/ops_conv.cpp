@@ -29,6 +29,7 @@
 #include "autodiff/kernels/gemm.h"
 #include "autodiff/kernels/pool.h"
 #include "autodiff/kernels/rows.h"
+#include "autodiff/kernels/taps.h"
 #include "autodiff/kernels/threads.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
@@ -546,14 +547,11 @@ void conv_forward_direct(const ConvSizes& s, const float* xs, const float* ws,
   Scratch product(static_cast<size_t>(s.out_channels * group.grid));
   for (int64_t b = first; b < last; ++b) {
     const float* image = direct_image(s, group, xs, b, buffer);
-    // Summed from zero in the weight's row order, then the bias: the same
-    // steps, in the same order, as the GEMM path's axpy products.
+    // Summed from zero in the weight's row order, then the bias.
     std::fill(product.begin(), product.end(), 0.0f);
     for (int64_t o = 0; o < s.out_channels; ++o) {
-      for (int64_t k = 0; k < s.rows; ++k) {
-        kernels::axpy(group.grid, ws[o * s.rows + k], image + group.offsets[static_cast<size_t>(k)],
-                      product.data() + o * group.grid);
-      }
+      kernels::correlate_taps(group.grid, s.rows, ws + o * s.rows, group.offsets.data(), image,
+                              product.data() + o * group.grid);
     }
     scatter_grid_output(s, group, product.data(), bias, b, ys);
   }
@@ -567,19 +565,28 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
   const PaddedGroup group = padded_group(s, 1);
   Scratch buffer;
   Scratch grad_padded;
-  // grad_y of one image on the grid, zero in the dropped columns.
-  Scratch grad_grid(static_cast<size_t>(s.out_channels * group.grid), 0.0f);
+  // The input gradient of a plane is a correlation of the upstream grid with
+  // the flipped kernel: pixel p gets sum_k w_k grad[p - offset_k]. The grid
+  // sits `reach` zeros into a buffer with `reach` zeros after it as well,
+  // so every p of the plane reads inside it (grid + reach = plane).
+  const int64_t taps = s.g.kernel[0] * s.g.kernel[1];
+  const int64_t reach = (s.g.kernel[0] - 1) * group.width + s.g.kernel[1] - 1;
+  std::vector<int64_t> flipped(static_cast<size_t>(taps));
+  for (int64_t k = 0; k < taps; ++k) {
+    flipped[static_cast<size_t>(k)] = reach - group.offsets[static_cast<size_t>(k)];
+  }
+  // grad_y of one image on the grid, zero in the dropped columns and around.
+  const int64_t grid_ld = group.grid + 2 * reach;
+  Scratch grad_grid(static_cast<size_t>(s.out_channels * grid_ld), 0.0f);
   for (int64_t b = first; b < last; ++b) {
-    gather_grid_gradient(s, group, ys, g_y, b, grad_grid.data(), group.grid);
+    gather_grid_gradient(s, group, ys, g_y, b, grad_grid.data() + reach, grid_ld);
 
     if (grad_w != nullptr) {
       const float* image = direct_image(s, group, xs, b, buffer);
       for (int64_t o = 0; o < s.out_channels; ++o) {
-        const float* grad_o = grad_grid.data() + o * group.grid;
-        for (int64_t k = 0; k < s.rows; ++k) {
-          grad_w[o * s.rows + k] +=
-              kernels::dot(group.grid, grad_o, image + group.offsets[static_cast<size_t>(k)]);
-        }
+        kernels::correlate_taps_dots(group.grid, s.rows, group.offsets.data(),
+                                     grad_grid.data() + o * grid_ld + reach, image,
+                                     grad_w + o * s.rows);
       }
     }
     if (grad_x != nullptr) {
@@ -592,10 +599,9 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
         target = grad_padded.data();
       }
       for (int64_t o = 0; o < s.out_channels; ++o) {
-        const float* grad_o = grad_grid.data() + o * group.grid;
-        for (int64_t k = 0; k < s.rows; ++k) {
-          kernels::axpy(group.grid, ws[o * s.rows + k], grad_o,
-                        target + group.offsets[static_cast<size_t>(k)]);
+        for (int64_t c = 0; c < s.g.channels; ++c) {
+          kernels::correlate_taps(group.plane(), taps, ws + o * s.rows + c * taps, flipped.data(),
+                                  grad_grid.data() + o * grid_ld, target + c * group.plane());
         }
       }
       if (padded) {
@@ -604,7 +610,7 @@ void conv_backward_direct(const ConvSizes& s, const float* xs, const float* ws,
       }
     }
     if (grad_bias != nullptr) {
-      accumulate_grid_bias_grad(s, group, grad_grid.data(), group.grid, grad_bias);
+      accumulate_grid_bias_grad(s, group, grad_grid.data() + reach, grid_ld, grad_bias);
     }
   }
 }

@@ -7,7 +7,7 @@
 // variant is chosen once, on first use: the widest one the CPU supports, or
 // the one the EMBER_SIMD environment variable names (scalar, avx2, avx512).
 // Callers use the dispatching functions in elementwise.h, rows.h, adam.h,
-// winograd.h and gemm.h; this table is for those wrappers and for tests
+// taps.h, winograd.h and gemm.h; this table is for those wrappers and for tests
 // that compare variants.
 #pragma once
 
@@ -105,6 +105,10 @@ struct KernelTable {
                     int64_t ld_out);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   float (*dot)(int64_t n, const float* x, const float* y);
+  void (*correlate_taps)(int64_t n, int64_t taps, const float* weights, const int64_t* offsets,
+                         const float* x, float* y);
+  void (*correlate_taps_dots)(int64_t n, int64_t taps, const int64_t* offsets, const float* g,
+                              const float* x, float* out);
 
   RowReduce row_sum;
   RowReduce row_max;

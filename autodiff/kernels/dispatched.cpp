@@ -9,6 +9,7 @@
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/rows.h"
 #include "autodiff/kernels/threads.h"
+#include "autodiff/kernels/taps.h"
 #include "autodiff/kernels/winograd.h"
 
 namespace ember::kernels {
@@ -84,6 +85,16 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
 }
 
 float dot(int64_t n, const float* x, const float* y) { return active_kernels().dot(n, x, y); }
+
+void correlate_taps(int64_t n, int64_t taps, const float* weights, const int64_t* offsets,
+                    const float* x, float* y) {
+  active_kernels().correlate_taps(n, taps, weights, offsets, x, y);
+}
+
+void correlate_taps_dots(int64_t n, int64_t taps, const int64_t* offsets, const float* g,
+                         const float* x, float* out) {
+  active_kernels().correlate_taps_dots(n, taps, offsets, g, x, out);
+}
 
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for_row_chunks(rows, n, active_kernels().row_sum, x, out, /*out_per_element=*/false);

@@ -145,6 +145,28 @@ float dot(int64_t n, const float* x, const float* y) {
   return sum;
 }
 
+void correlate_taps(int64_t n, int64_t taps, const float* weights, const int64_t* offsets,
+                    const float* x, float* y) {
+  for (int64_t k = 0; k < taps; ++k) {
+    const float* source = x + offsets[k];
+    for (int64_t i = 0; i < n; ++i) {
+      y[i] = std::fma(weights[k], source[i], y[i]);
+    }
+  }
+}
+
+void correlate_taps_dots(int64_t n, int64_t taps, const int64_t* offsets, const float* g,
+                         const float* x, float* out) {
+  for (int64_t k = 0; k < taps; ++k) {
+    const float* source = x + offsets[k];
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      sum = std::fma(g[i], source[i], sum);
+    }
+    out[k] += sum;
+  }
+}
+
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     float sum = 0.0f;
@@ -406,6 +428,8 @@ const KernelTable& scalar_table() {
       .copy_rows = copy_rows,
       .axpy = axpy,
       .dot = dot,
+      .correlate_taps = correlate_taps,
+      .correlate_taps_dots = correlate_taps_dots,
       .row_sum = row_sum,
       .row_max = row_max,
       .row_logsumexp = row_logsumexp,

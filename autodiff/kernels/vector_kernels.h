@@ -380,6 +380,89 @@ float dot(int64_t n, const float* x, const float* y) {
   return V::reduce_add(sum);
 }
 
+// Blocks of kOutputVectors registers of y take every tap before moving on,
+// so each tap's weight is broadcast once per block and y is loaded and
+// stored once instead of once per tap.
+template <class V>
+void correlate_taps(int64_t n, int64_t taps, const float* weights, const int64_t* offsets,
+                    const float* x, float* y) {
+  constexpr int kOutputVectors = 4;
+  constexpr int64_t kBlock = kOutputVectors * V::lanes;
+  int64_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    V sums[kOutputVectors];
+#pragma GCC unroll 4
+    for (int u = 0; u < kOutputVectors; ++u) {
+      sums[u] = V::load(y + i + u * V::lanes);
+    }
+    for (int64_t k = 0; k < taps; ++k) {
+      const V weight = V::broadcast(weights[k]);
+      const float* source = x + offsets[k] + i;
+#pragma GCC unroll 4
+      for (int u = 0; u < kOutputVectors; ++u) {
+        sums[u] = V::fma(weight, V::load(source + u * V::lanes), sums[u]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < kOutputVectors; ++u) {
+      V::store(y + i + u * V::lanes, sums[u]);
+    }
+  }
+  // The rest one register at a time, the last one partial.
+  for (; i < n; i += V::lanes) {
+    const int64_t count = n - i < V::lanes ? n - i : V::lanes;
+    V sum = V::load_partial(y + i, count);
+    for (int64_t k = 0; k < taps; ++k) {
+      sum = V::fma(V::broadcast(weights[k]), V::load_partial(x + offsets[k] + i, count), sum);
+    }
+    V::store_partial(y + i, count, sum);
+  }
+}
+
+// The sums of TAPS taps at once, so each register of g is loaded once for
+// all of them; every tap has its own chain of multiply-adds.
+template <class V, int TAPS>
+void correlate_tap_block(int64_t n, const int64_t* offsets, const float* g, const float* x,
+                         float* out) {
+  V sums[TAPS];
+#pragma GCC unroll 8
+  for (int t = 0; t < TAPS; ++t) {
+    sums[t] = V::zero();
+  }
+  int64_t i = 0;
+  for (; i + V::lanes <= n; i += V::lanes) {
+    const V upstream = V::load(g + i);
+#pragma GCC unroll 8
+    for (int t = 0; t < TAPS; ++t) {
+      sums[t] = V::fma(upstream, V::load(x + offsets[t] + i), sums[t]);
+    }
+  }
+  if (i < n) {
+    const V upstream = V::load_partial(g + i, n - i);
+#pragma GCC unroll 8
+    for (int t = 0; t < TAPS; ++t) {
+      sums[t] = V::fma(upstream, V::load_partial(x + offsets[t] + i, n - i), sums[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < TAPS; ++t) {
+    out[t] += V::reduce_add(sums[t]);
+  }
+}
+
+template <class V>
+void correlate_taps_dots(int64_t n, int64_t taps, const int64_t* offsets, const float* g,
+                         const float* x, float* out) {
+  constexpr int kTaps = 8;
+  int64_t k = 0;
+  for (; k + kTaps <= taps; k += kTaps) {
+    correlate_tap_block<V, kTaps>(n, offsets + k, g, x, out + k);
+  }
+  for (; k < taps; ++k) {
+    correlate_tap_block<V, 1>(n, offsets + k, g, x, out + k);
+  }
+}
+
 template <class V>
 void row_sum(int64_t rows, int64_t n, const float* x, float* out) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -610,6 +693,8 @@ KernelTable make_table(Isa isa) {
       .copy_rows = copy_rows<V>,
       .axpy = axpy<V>,
       .dot = dot<V>,
+      .correlate_taps = correlate_taps<V>,
+      .correlate_taps_dots = correlate_taps_dots<V>,
       .row_sum = row_sum<V>,
       .row_max = row_max<V>,
       .row_logsumexp = row_logsumexp<V>,
