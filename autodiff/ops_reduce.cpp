@@ -377,6 +377,10 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
       float* grad_x = grad_buffer(x);
       const float* g = grad_y.data();
       const float* ys = y.data();
+      if (layout.inner == 1) {  // rows along the last dimension
+        kernels::row_log_softmax_backward(layout.outer, layout.n, ys, g, grad_x);
+        return;
+      }
       for (int64_t o = 0; o < layout.outer; ++o) {
         for (int64_t i = 0; i < layout.inner; ++i) {
           double total = 0.0;

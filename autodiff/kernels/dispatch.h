@@ -115,6 +115,8 @@ struct KernelTable {
   RowReduce row_logsumexp;
   RowMap row_softmax;
   RowMap row_log_softmax;
+  void (*row_log_softmax_backward)(int64_t rows, int64_t n, const float* y, const float* grad_y,
+                                   float* grad_x);
 
   // One output row of a max pool whose windows lie inside the image (see
   // pool.cpp): for ow < out_w, out[ow] is the max of rows[p width + ow stride

@@ -116,6 +116,18 @@ void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   for_row_chunks(rows, n, active_kernels().row_log_softmax, x, out, /*out_per_element=*/true);
 }
 
+void row_log_softmax_backward(int64_t rows, int64_t n, const float* y, const float* grad_y,
+                              float* grad_x) {
+  const auto kernel = active_kernels().row_log_softmax_backward;
+  if (rows * n < kMinParallelElements) {
+    kernel(rows, n, y, grad_y, grad_x);
+    return;
+  }
+  parallel_for(rows, [&](int64_t first, int64_t last) {
+    kernel(last - first, n, y + first * n, grad_y + first * n, grad_x + first * n);
+  });
+}
+
 void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
                  const AdamStep& step) {
   active_kernels().adam_update(n, param, grad, m, v, step);

@@ -265,6 +265,23 @@ void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   }
 }
 
+void row_log_softmax_backward(int64_t rows, int64_t n, const float* y, const float* grad_y,
+                              float* grad_x) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* y_row = y + r * n;
+    const float* g_row = grad_y + r * n;
+    float total = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      total += g_row[j];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      if (y_row[j] != -std::numeric_limits<float>::infinity()) {
+        grad_x[r * n + j] += g_row[j] - std::exp(y_row[j]) * total;
+      }
+    }
+  }
+}
+
 void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
                  const AdamStep& step) {
   for (int64_t i = 0; i < n; ++i) {
@@ -435,6 +452,7 @@ const KernelTable& scalar_table() {
       .row_logsumexp = row_logsumexp,
       .row_softmax = row_softmax,
       .row_log_softmax = row_log_softmax,
+      .row_log_softmax_backward = row_log_softmax_backward,
       .max_pool_row = max_pool_row,
       .max_pool_windows = max_pool_windows,
       .adam_update = adam_update,

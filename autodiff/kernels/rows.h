@@ -37,4 +37,11 @@ void row_softmax(int64_t rows, int64_t n, const float* x, float* out);
 // [rows, n] and may be x. A row of only -inf gives -inf throughout.
 void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out);
 
+// The backward of row_log_softmax, given its output y: grad_x[r, j] +=
+// grad_y[r, j] - exp(y[r, j]) sum_k grad_y[r, k]. Elements with y = -inf
+// (probability 0) get nothing. The SIMD variants use their own exp and sum
+// order, so they agree with the reference to rounding.
+void row_log_softmax_backward(int64_t rows, int64_t n, const float* y, const float* grad_y,
+                              float* grad_x);
+
 }  // namespace ember::kernels

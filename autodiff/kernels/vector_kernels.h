@@ -535,6 +535,33 @@ void row_log_softmax(int64_t rows, int64_t n, const float* x, float* out) {
   }
 }
 
+// grad_x += grad_y - exp(y) sum(grad_y) per row, adding nothing where y = -inf.
+template <class V>
+void row_log_softmax_backward(int64_t rows, int64_t n, const float* y, const float* grad_y,
+                              float* grad_x) {
+  const V lowest = V::broadcast(-__builtin_inff());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* y_row = y + r * n;
+    const float* g_row = grad_y + r * n;
+    float* out = grad_x + r * n;
+    const V total = V::broadcast(sum_of<V>(n, g_row));
+    const auto step = [&](V value, V upstream, V accumulated) {
+      const V term = upstream - simd_math::exp(value) * total;
+      return accumulated + V::select(V::equal(value, lowest), V::zero(), term);
+    };
+    int64_t j = 0;
+    for (; j + V::lanes <= n; j += V::lanes) {
+      V::store(out + j, step(V::load(y_row + j), V::load(g_row + j), V::load(out + j)));
+    }
+    if (j < n) {
+      const int64_t rest = n - j;
+      V::store_partial(out + j, rest,
+                       step(V::load_partial(y_row + j, rest), V::load_partial(g_row + j, rest),
+                            V::load_partial(out + j, rest)));
+    }
+  }
+}
+
 // One Adam step, with the reference's operations in the reference's order
 // (square root and division are correctly rounded in both), so every variant
 // gives the same bits.
@@ -700,6 +727,7 @@ KernelTable make_table(Isa isa) {
       .row_logsumexp = row_logsumexp<V>,
       .row_softmax = row_softmax<V>,
       .row_log_softmax = row_log_softmax<V>,
+      .row_log_softmax_backward = row_log_softmax_backward<V>,
       .max_pool_row = max_pool_row<V>,
       .max_pool_windows = max_pool_windows<V>,
       .adam_update = adam_update<V>,

@@ -74,6 +74,17 @@ TEST_CASE("row kernels match reference", "[kernels][rows]") {
       simd.row_log_softmax(rows, n, x.data(), got.data());
       reference.row_log_softmax(rows, n, x.data(), want.data());
       check_close(got, want, rows * n, 10.0f, "row_log_softmax");
+
+      // The backward from the reference's log-probabilities, onto a start.
+      const Buffer upstream = random_buffer(rows * n, 32, -1.0f, 1.0f);
+      const Buffer log_probabilities = want;
+      got = random_buffer(rows * n, 33, -1.0f, 1.0f);
+      want = got;
+      simd.row_log_softmax_backward(rows, n, log_probabilities.data(), upstream.data(),
+                                    got.data());
+      reference.row_log_softmax_backward(rows, n, log_probabilities.data(), upstream.data(),
+                                         want.data());
+      check_close(got, want, rows * n, 2.0f * n_scale, "row_log_softmax_backward");
     }
   }
 }
@@ -130,6 +141,18 @@ TEST_CASE("row kernels at infinities and empty rows", "[kernels][rows]") {
       const float x[3] = {1.0f, kInf, 2.0f};
       table.row_logsumexp(1, 3, x, out);
       CHECK(out[0] == kInf);
+    }
+
+    DYNAMIC_SECTION("log-softmax backward skips zero probabilities on " << isa_name(isa)) {
+      // y = log [1/2, 0, 1/2], upstream [1, 5, 3]: the sum is 9, so the two
+      // live elements get 1 - 9/2 and 3 - 9/2 and the -inf one nothing.
+      const float y[3] = {std::log(0.5f), -kInf, std::log(0.5f)};
+      const float upstream[3] = {1.0f, 5.0f, 3.0f};
+      float grad[3] = {10.0f, 10.0f, 10.0f};
+      table.row_log_softmax_backward(1, 3, y, upstream, grad);
+      CHECK(grad[0] == Approx(6.5f));
+      CHECK(grad[1] == 10.0f);
+      CHECK(grad[2] == Approx(8.5f));
     }
 
     DYNAMIC_SECTION("all -inf gives zero probabilities on " << isa_name(isa)) {
