@@ -37,7 +37,7 @@ void record_moves(const char* op, const Tensor& x, Tensor& y, std::vector<int64_
 // y[i] = x[sources[i]] for a fresh y of the given shape, recorded if needed.
 Tensor gather_by_offsets(const char* op, const Tensor& x, const Shape& shape,
                          std::vector<int64_t> sources) {
-  Tensor y = zeros(shape);
+  Tensor y = empty(shape);  // every element is written below
   const float* xs = x.data();
   float* ys = y.mutable_data();
   for (size_t i = 0; i < sources.size(); ++i) {
@@ -138,14 +138,19 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& order) {
     out_shape[i] = x.shape()[d];
   }
 
-  // Walk the output in order; its index i maps to input stride order[i].
+  // Walk the output in order; its dimension d steps the input by the stride
+  // of input dimension order[d].
   const std::vector<int64_t> in_strides = contiguous_strides(x.shape());
+  std::vector<int64_t> steps(static_cast<size_t>(ndim));
+  for (int64_t d = 0; d < ndim; ++d) {
+    steps[d] = in_strides[normalize_dim(order[d], ndim, "permute")];
+  }
   std::vector<int64_t> sources(static_cast<size_t>(x.numel()));
   std::vector<int64_t> index(static_cast<size_t>(ndim), 0);
   for (size_t i = 0; i < sources.size(); ++i) {
     int64_t offset = 0;
     for (int64_t d = 0; d < ndim; ++d) {
-      offset += index[d] * in_strides[normalize_dim(order[d], ndim, "permute")];
+      offset += index[d] * steps[d];
     }
     sources[i] = offset;
     next_index(index, out_shape);
