@@ -21,6 +21,7 @@
 #include "ebm/alignment/lattice_dp.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "autodiff/kernels/dispatch.h"
 #include "ebm/alignment/lattice_rows.h"
@@ -36,6 +37,22 @@ int64_t alpha_size(const ChainProblem& problem) {
 
 namespace {
 
+// Rows reused by every call on a thread, so the forward and posteriors of a
+// batch do not allocate a handful of vectors per sample.
+struct RowScratch {
+  std::vector<float> mask;
+  std::vector<float> emission;
+  std::vector<float> next;
+  std::vector<float> current;
+  std::vector<float> gamma;
+  std::vector<float> successor_mask;
+};
+
+RowScratch& row_scratch() {
+  thread_local RowScratch scratch;
+  return scratch;
+}
+
 EMBER_ALWAYS_INLINE float forward_body(const ChainProblem& problem, float beta, float* alpha) {
   const Lattice& lattice = *problem.lattice;
   const int64_t states = lattice.states();
@@ -45,8 +62,11 @@ EMBER_ALWAYS_INLINE float forward_body(const ChainProblem& problem, float beta, 
     return lattice.accepts_empty ? 0.0f : -kInf;
   }
 
-  const std::vector<float> mask = skip_mask(lattice, -kInf);
-  std::vector<float> emission(lanes);
+  RowScratch& scratch = row_scratch();
+  skip_mask(lattice, -kInf, scratch.mask);
+  const std::vector<float>& mask = scratch.mask;
+  std::vector<float>& emission = scratch.emission;
+  emission.resize(static_cast<size_t>(lanes));
 
   // Window 0: only the start states are open.
   float* first = alpha;
@@ -93,12 +113,19 @@ EMBER_ALWAYS_INLINE void posteriors_body(const ChainProblem& problem, float beta
 
   // next[s] = beta_{t+1}(s) + w_{t+1}(s), with two trailing -inf pads; the
   // successors of s are s (stay), s+1 (advance) and s+2 (skip, if allowed).
-  std::vector<float> next(width, -kInf);
-  std::vector<float> current(lanes);
-  std::vector<float> emission(lanes);
-  std::vector<float> gamma(lanes);
-  std::vector<float> successor_mask(lanes, -kInf);
-  const std::vector<float> mask = skip_mask(lattice, -kInf);
+  RowScratch& scratch = row_scratch();
+  std::vector<float>& next = scratch.next;
+  std::vector<float>& current = scratch.current;
+  std::vector<float>& emission = scratch.emission;
+  std::vector<float>& gamma = scratch.gamma;
+  std::vector<float>& successor_mask = scratch.successor_mask;
+  next.assign(static_cast<size_t>(width), -kInf);
+  current.resize(static_cast<size_t>(lanes));
+  emission.resize(static_cast<size_t>(lanes));
+  gamma.resize(static_cast<size_t>(lanes));
+  successor_mask.assign(static_cast<size_t>(lanes), -kInf);
+  skip_mask(lattice, -kInf, scratch.mask);
+  const std::vector<float>& mask = scratch.mask;
   for (int64_t s = 0; s + 2 < lanes; ++s) {
     successor_mask[s] = mask[s + 2];
   }

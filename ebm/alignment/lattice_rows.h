@@ -47,11 +47,17 @@ inline void gather_row(const ChainProblem& problem, int64_t t, float factor, flo
 
 // skip_mask[s] = 0 where s-2 -> s is allowed, else `blocked`, so adding it to
 // a score removes the move. Padded to padded_states.
-inline std::vector<float> skip_mask(const Lattice& lattice, float blocked) {
-  std::vector<float> mask(padded_states(lattice), blocked);
+// The second form fills a caller's vector, so a reused one allocates nothing.
+inline void skip_mask(const Lattice& lattice, float blocked, std::vector<float>& mask) {
+  mask.assign(static_cast<size_t>(padded_states(lattice)), blocked);
   for (int64_t s = 0; s < lattice.states(); ++s) {
     mask[s] = lattice.can_skip[s] ? 0.0f : blocked;
   }
+}
+
+inline std::vector<float> skip_mask(const Lattice& lattice, float blocked) {
+  std::vector<float> mask;
+  skip_mask(lattice, blocked, mask);
   return mask;
 }
 
