@@ -31,10 +31,10 @@
 namespace ember::kernels {
 namespace {
 
-// Rows of op(A) per packed A block, in floats. With kc = 256 the block takes
-// up to 3 MiB, which stays in L3 while every B block of the k block passes
-// it. mc is rounded down to whole row tiles and nc to whole panels, so only
-// the last block of a matrix has a ragged edge.
+// Rows of op(A) per packed A block. The block takes up to 3 MiB at kc = 256
+// and 6 MiB at kc = 512, and stays in L3 while every B block of the k block
+// passes it. mc is rounded down to whole row tiles and nc to whole panels,
+// so only the last block of a matrix has a ragged edge.
 constexpr int64_t kMc = 3072;
 
 // Below about 2 * 96^3 flops the wake-up of a second thread costs more than

@@ -9,18 +9,20 @@
 namespace ember::kernels::detail {
 
 // GEMM tile [12, 32]: 24 accumulators and 2 B registers of the 32 zmm
-// registers, with B blocks of [256, 512] floats (512 KiB of a 2 MiB L2). On
-// the Sapphire Rapids machine of docs/benchmarks.md (48 KiB L1, 2 MiB L2) it
-// beat the [6, 64] tile with [256, 256] blocks by 4-10% for n = 256 to 2048,
-// because each step streams 128 bytes of B from L2 per 24 multiply-adds
-// instead of 256. [14, 32] and [8, 48] did no better. On a Zen 4 machine
-// (32 KiB L1, 1 MiB L2), [6, 64] had beaten [12, 32], [14, 32], [7, 64] and
-// [8, 48] by 1-4% at n = 256 with [256, 256] blocks and no B prefetch.
+// registers, with B blocks of [512, 256] floats (512 KiB of a 2 MiB L2). It
+// streams 128 bytes of B from L2 per 24 multiply-adds, half of what [6, 64]
+// streams. On the Sapphire Rapids machine of docs/benchmarks.md (48 KiB L1,
+// 2 MiB L2) it beat [6, 64] by 4-10% for n = 256 to 2048, and [14, 32] and
+// [8, 48] did no better. kc = 512 beat kc = 256 by 2-4% at n = 1024 and
+// 2048, with nc = 256 ahead of 384 and 512. On a Zen 4 machine (32 KiB L1,
+// 1 MiB L2), [6, 64] had beaten [12, 32], [14, 32], [7, 64] and [8, 48] by
+// 1-4% at n = 256, with [256, 256] blocks and no prefetching in the kernel.
 // NOTE: this tile and block have not been measured on Zen 4.
 const KernelTable& avx512_table() {
   static const KernelTable table = [] {
     KernelTable avx512 = vector_kernels::make_table<avx512::Vec, 12, 2>(Isa::avx512);
-    avx512.gemm.nc = 512;
+    avx512.gemm.kc = 512;
+    avx512.gemm.nc = 256;
     return avx512;
   }();
   return table;

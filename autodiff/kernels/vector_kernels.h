@@ -502,12 +502,16 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
   }
 }
 
-// How many steps k ahead the GEMM micro-kernel prefetches its B panel. The
-// B panels stream from L2 while the A panel stays in L1. On the Sapphire
-// Rapids machine of docs/benchmarks.md, 8 steps (1 KiB ahead for a
-// 32-column panel) raised the [12, 32] kernel from 165 to 178 GFLOP/s on
-// panels held in L2, and 4 or 16 steps did no better.
-constexpr int64_t kGemmPrefetchSteps = 8;
+// How many steps k ahead the GEMM micro-kernel prefetches its B and A
+// panels. The B panels stream from L2. On the Sapphire Rapids machine of
+// docs/benchmarks.md, prefetching B 8 steps ahead (1 KiB for a 32-column
+// panel) raised the [12, 32] kernel from 165 to 178 GFLOP/s on panels held
+// in L2. 4 or 16 steps did no better. The A panel is reused from L1, but
+// each call also streams a whole B panel (64 KiB at kc = 512) through the
+// 48 KiB L1, which can evict it. Prefetching A 16 steps ahead gained 1-2%
+// in whole products there.
+constexpr int64_t kGemmPrefetchStepsB = 8;
+constexpr int64_t kGemmPrefetchStepsA = 16;
 
 // The GEMM micro-kernel for panels packed [MR, NV * lanes] wide: it computes
 // the top-left [ROWS, VECTORS * lanes] of the tile (ROWS <= MR, VECTORS <= NV)
@@ -540,12 +544,13 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   }
 
   for (int64_t k = 0; k < kc; ++k) {
-    // One prefetch per 64-byte line of a panel row. Near the end of the
+    // One prefetch per 64-byte line of a B panel row. Near the end of the
     // panel it fetches the start of the next one, which the next call reads.
 #pragma GCC unroll 8
     for (int64_t j = 0; j < NR; j += 16) {
-      __builtin_prefetch(b_panel + (k + kGemmPrefetchSteps) * NR + j);
+      __builtin_prefetch(b_panel + (k + kGemmPrefetchStepsB) * NR + j);
     }
+    __builtin_prefetch(a_panel + (k + kGemmPrefetchStepsA) * MR);
     V b[VECTORS];
 #pragma GCC unroll 8
     for (int j = 0; j < VECTORS; ++j) {

@@ -22,7 +22,7 @@ struct Shape {
 };
 
 // Odd sizes, tall-skinny and short-wide shapes, and shapes that cross the k
-// block (256), the n blocks (about 256 and 512) and the m block (about
+// blocks (256 and 512), the n block (about 256) and the m block (about
 // 3072). M mod 12 takes every value from 0 to 11, so there are edge tiles of
 // every height below the 12 and 4 rows of the SIMD tiles.
 const Shape kShapes[] = {{1, 1, 1},     {7, 13, 5},    {1, 300, 1},   {300, 1, 7},
