@@ -20,7 +20,8 @@ namespace ember::kernels::detail {
 // NOTE: this tile and block have not been measured on Zen 4.
 const KernelTable& avx512_table() {
   static const KernelTable table = [] {
-    KernelTable avx512 = vector_kernels::make_table<avx512::Vec, 12, 2>(Isa::avx512);
+    KernelTable avx512 =
+        vector_kernels::make_table<avx512::Vec, 12, 2, /*GEMM_PREFETCH=*/true>(Isa::avx512);
     avx512.gemm.kc = 512;
     avx512.gemm.nc = 256;
     return avx512;
