@@ -570,9 +570,16 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   }
 
   // C = alpha * tile + beta * C; beta = 0 must not read C, which may hold NaN.
+  // The row loop has a compile-time bound, as the loops inside the k loop
+  // do, so the tile is read from registers. With `rows` as the bound, GCC
+  // stored the whole tile to the stack and loaded it back.
   const V alpha_v = V::broadcast(alpha);
   const V beta_v = V::broadcast(beta);
-  for (int64_t i = 0; i < rows; ++i) {
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i) {
+    if (i >= rows) {
+      break;
+    }
     float* c_row = c + i * ldc;
 #pragma GCC unroll 8
     for (int j = 0; j < VECTORS; ++j) {
