@@ -51,7 +51,7 @@ struct AdamStep {
 struct GemmMicroKernel {
   using Run = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                        int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta);
-  static constexpr int64_t kMaxRows = 8;
+  static constexpr int64_t kMaxRows = 16;
   static constexpr int64_t kMaxVectors = 8;
 
   int64_t mr;     // rows of a full tile
@@ -60,6 +60,12 @@ struct GemmMicroKernel {
   // by_size[r - 1][v - 1] computes only r rows and v registers of columns,
   // so a thin edge tile costs what it computes.
   Run by_size[kMaxRows][kMaxVectors];
+
+  // Cache block sizes, chosen with the tile (gemm.cpp explains the loops):
+  // kc terms of K per packed panel, and nc columns of op(B) per packed B
+  // block, which stays in L2.
+  int64_t kc = 256;
+  int64_t nc = 256;
 
   // The cheapest kernel covering a [rows, cols] tile (1 <= rows <= mr,
   // 1 <= cols <= nr).

@@ -10,10 +10,13 @@
 //   jc: N in blocks of nc         op(B) block [kc, nc] packed once, in L2
 //   ir: rows in steps of mr       one A micro-panel [mr, kc] stays in L1
 //   jr: columns in steps of nr    B micro-panels stream from L2
-// Threads split the packing, then the ir tiles (or the jr panels when a
-// block has fewer row tiles than column panels). Every C element is
-// accumulated in the same order whatever the thread count, so results are
-// bit-identical across thread counts and runs.
+// kc and nc come with the micro-kernel (dispatch.h) because the best blocks
+// depend on the tile. Threads share the packing of each A block. Then each
+// thread takes a range of columns and packs its own B blocks. When there are
+// too few column panels for that, the threads share each packed B block and
+// take row tiles instead. Every C element is accumulated in the same order
+// whatever the thread count, so results are bit-identical across thread
+// counts and runs.
 #include "autodiff/kernels/gemm.h"
 
 #include <algorithm>
@@ -26,23 +29,21 @@
 #include "autodiff/kernels/threads.h"
 
 namespace ember::kernels {
-
 namespace {
 
-// Block sizes in floats. An [mr, kc] A micro-panel (6 KiB at mr = 6) stays in
-// the 32 KiB L1 data cache, the [kc, nc] B block (256 KiB) stays in a 1 MiB
-// L2 next to the C tiles, and the [mc, kc] A block (up to 3 MiB) in L3 while
-// every B block passes it. On the Zen 4 machine of docs/benchmarks.md, nc =
-// 256 with A packed once per block beat nc = 512 with A packed per B block by
-// about 5% at n = 1024 and 2048 (paired runs against OpenBLAS, under load). nc and mc are rounded down to whole panels,
+// Rows of op(A) per packed A block. The block takes up to 3 MiB at kc = 256
+// and 6 MiB at kc = 512, and stays in L3 while every B block of the k block
+// passes it. mc is rounded down to whole row tiles and nc to whole panels,
 // so only the last block of a matrix has a ragged edge.
-constexpr int64_t kKc = 256;
-constexpr int64_t kNc = 256;
 constexpr int64_t kMc = 3072;
 
 // Below about 2 * 96^3 flops the wake-up of a second thread costs more than
 // it saves.
 constexpr int64_t kMinParallelVolume = 96 * 96 * 96;
+
+// Threads split the columns of C only when each gets at least this many B
+// panels of nr columns, because with fewer the edge panels take a large share.
+constexpr int64_t kMinPanelsPerThread = 4;
 
 // The widest B panel: the most registers per tile row, of 16 lanes at most.
 constexpr int64_t kMaxPanelColumns = GemmMicroKernel::kMaxVectors * 16;
@@ -110,28 +111,45 @@ void pack_a(const KernelTable& table, const Operand& a, int64_t row0, int64_t ro
   }
 }
 
-// Packs the nr-column panel starting at column col0 of op(B)[k0 : k0 + kc, :]
-// as panel[k * nr + j], with columns past `cols` set to zero.
-void pack_b_panel(const KernelTable& table, const Operand& b, int64_t k0, int64_t kc,
-                  int64_t col0, int64_t cols, int64_t nr, float* panel) {
-  const int64_t valid = std::min(nr, cols);
+// Rows of op(B) copied per pass over the panels when B is not transposed.
+constexpr int64_t kPackRows = 16;
+
+// Packs panels [first, last) of nr columns of op(B)[k0 : k0 + kc, col0 :
+// col0 + cols]. Panel p stores element (k, p nr + j) at p nr kc + k nr + j,
+// and columns past `cols` are zero.
+void pack_b_panels(const KernelTable& table, const Operand& b, int64_t k0, int64_t kc,
+                   int64_t col0, int64_t cols, int64_t nr, int64_t first, int64_t last,
+                   float* packed) {
   if (!b.transposed) {
-    const float* rows[kKc];
-    for (int64_t k = 0; k < kc; ++k) {
-      rows[k] = b.row(k0 + k) + col0;
+    // A few rows at a time across all the panels, so each stored row of B is
+    // read front to back while its lines are in L1, not one short piece per
+    // row and panel.
+    const float* rows[kPackRows];
+    for (int64_t k = 0; k < kc; k += kPackRows) {
+      const int64_t count = std::min(kPackRows, kc - k);
+      for (int64_t p = first; p < last; ++p) {
+        for (int64_t r = 0; r < count; ++r) {
+          rows[r] = b.row(k0 + k + r) + col0 + p * nr;
+        }
+        table.copy_rows(count, std::min(nr, cols - p * nr), rows, packed + p * nr * kc + k * nr,
+                        nr);  // zeroes the columns past the valid ones
+      }
     }
-    table.copy_rows(kc, valid, rows, panel, nr);  // zeroes the columns past valid
     return;
   }
-  // Column j of op(B) is stored row j of B, so the panel is a transpose.
+  // Column j of op(B) is stored row j of B, so each panel is a transpose.
   const float* rows[kMaxPanelColumns];
-  for (int64_t j = 0; j < valid; ++j) {
-    rows[j] = b.row(col0 + j) + k0;
-  }
-  table.transpose(valid, kc, rows, panel, nr);
-  if (valid < nr) {
-    for (int64_t k = 0; k < kc; ++k) {
-      std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
+  for (int64_t p = first; p < last; ++p) {
+    float* panel = packed + p * nr * kc;
+    const int64_t valid = std::min(nr, cols - p * nr);
+    for (int64_t j = 0; j < valid; ++j) {
+      rows[j] = b.row(col0 + p * nr + j) + k0;
+    }
+    table.transpose(valid, kc, rows, panel, nr);
+    if (valid < nr) {
+      for (int64_t k = 0; k < kc; ++k) {
+        std::fill(panel + k * nr + valid, panel + (k + 1) * nr, 0.0f);
+      }
     }
   }
 }
@@ -232,6 +250,94 @@ void gemm_by_dot(const KernelTable& table, bool a_transposed, int64_t M, int64_t
   }
 }
 
+// One packed A block of one k block, and where its products go: rows
+// [row0, row0 + rows) of C from terms [k0, k0 + kc) of K.
+struct PackedA {
+  const float* panels;  // [row_tiles * mr, kc], one [mr, kc] panel per row tile
+  int64_t row0;
+  int64_t rows;
+  int64_t row_tiles;
+  int64_t k0;
+  int64_t kc;
+};
+
+// Computes the C tiles in row tiles [first_tile, last_tile) of the A block
+// and column panels [first_panel, last_panel) of the B block at b_packed,
+// which holds op(B)[k0 : k0 + kc, col0 : col0 + cols]. beta is the caller's
+// for the first k block and 1 for the later ones.
+void multiply_tiles(const GemmMicroKernel& micro, const PackedA& a, const float* b_packed,
+                    int64_t col0, int64_t cols, int64_t first_tile, int64_t last_tile,
+                    int64_t first_panel, int64_t last_panel, float alpha, float beta, float* C,
+                    int64_t ldc) {
+  const int64_t mr = micro.mr;
+  const int64_t nr = micro.nr;
+  for (int64_t tile = first_tile; tile < last_tile; ++tile) {
+    const int64_t ir = tile * mr;
+    const float* a_panel = a.panels + ir * a.kc;
+    float* c_rows = C + (a.row0 + ir) * ldc + col0;
+    const int64_t rows = std::min(mr, a.rows - ir);
+    for (int64_t panel = first_panel; panel < last_panel; ++panel) {
+      const int64_t jr = panel * nr;
+      const int64_t tile_cols = std::min(nr, cols - jr);
+      micro.for_tile(rows, tile_cols)(a.kc, a_panel, b_packed + jr * a.kc, c_rows + jr, ldc,
+                                      rows, tile_cols, alpha, beta);
+    }
+  }
+}
+
+// Multiplies the A block by all of op(B)'s columns, each thread taking a
+// range of whole panels and packing its own B blocks of up to nc_max
+// columns. The threads meet only when all are done.
+void multiply_by_column_ranges(const KernelTable& table, const PackedA& a, const Operand& b,
+                               int64_t N, int64_t nc_max, float alpha, float beta, float* C,
+                               int64_t ldc) {
+  const int64_t nr = table.gemm.nr;
+  const int64_t block_panels = nc_max / nr;
+  parallel_for((N + nr - 1) / nr, [&](int64_t first, int64_t last) {
+    // A chunk runs on one thread at a time, so a per-thread buffer is its own.
+    thread_local std::vector<float> b_buffer;
+    float* b_packed = aligned_scratch(b_buffer, a.kc * std::min(last - first, block_panels) * nr);
+    for (int64_t p0 = first; p0 < last; p0 += block_panels) {
+      const int64_t count = std::min(block_panels, last - p0);
+      const int64_t col0 = p0 * nr;
+      const int64_t cols = std::min(N, (p0 + count) * nr) - col0;
+      pack_b_panels(table, b, a.k0, a.kc, col0, cols, nr, 0, count, b_packed);
+      multiply_tiles(table.gemm, a, b_packed, col0, cols, 0, a.row_tiles, 0, count, alpha, beta,
+                     C, ldc);
+    }
+  });
+}
+
+// Multiplies the A block by op(B) one B block of up to nc_max columns at a
+// time. With `parallel`, the threads share the packing of each B block and
+// then take ranges of row tiles.
+void multiply_by_b_blocks(const KernelTable& table, const PackedA& a, const Operand& b,
+                          int64_t N, int64_t nc_max, bool parallel, float alpha, float beta,
+                          float* C, int64_t ldc) {
+  const int64_t nr = table.gemm.nr;
+  const auto split = [parallel](int64_t count, const auto& body) {
+    if (parallel) {
+      parallel_for(count, body);
+    } else {
+      body(0, count);
+    }
+  };
+
+  thread_local std::vector<float> b_buffer;
+  float* b_packed = aligned_scratch(b_buffer, a.kc * round_up(std::min(N, nc_max), nr));
+  for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
+    const int64_t cols = std::min(nc_max, N - col0);
+    const int64_t b_panels = (cols + nr - 1) / nr;
+    split(b_panels, [&](int64_t first, int64_t last) {
+      pack_b_panels(table, b, a.k0, a.kc, col0, cols, nr, first, last, b_packed);
+    });
+    split(a.row_tiles, [&](int64_t first, int64_t last) {
+      multiply_tiles(table.gemm, a, b_packed, col0, cols, first, last, 0, b_panels, alpha, beta,
+                     C, ldc);
+    });
+  }
+}
+
 void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose transpose_b,
                   int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, const int64_t* b_row_offsets, float beta,
@@ -256,83 +362,40 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
   }
 
   const GemmMicroKernel& micro = table.gemm;
-
   const int64_t mr = micro.mr;
   const int64_t nr = micro.nr;
   const Operand a{A, lda, a_transposed};
-  const bool parallel = M * N * K >= kMinParallelVolume;
-  const int64_t nc_max = std::max(nr, kNc / nr * nr);
+  const int64_t nc_max = std::max(nr, micro.nc / nr * nr);
   const int64_t mc_max = std::max(mr, kMc / mr * mr);
+  const bool parallel = M * N * K >= kMinParallelVolume;
+  const int64_t panels = (N + nr - 1) / nr;
+  const bool split_columns = parallel && panels >= kMinPanelsPerThread * num_threads();
 
   thread_local std::vector<float> a_buffer;
-  thread_local std::vector<float> b_buffer;
-  float* a_packed = aligned_scratch(a_buffer, round_up(std::min(M, mc_max), mr) * kKc);
-  float* b_packed = aligned_scratch(b_buffer, kKc * round_up(std::min(N, nc_max), nr));
+  float* a_packed = aligned_scratch(a_buffer, round_up(std::min(M, mc_max), mr) * micro.kc);
 
-  // Runs body(0, count) here, or split across threads for large products.
-  const auto split = [parallel](int64_t count, const auto& body) {
-    if (parallel) {
-      parallel_for(count, body);
-    } else {
-      body(0, count);
-    }
-  };
-
-  for (int64_t k0 = 0; k0 < K; k0 += kKc) {
-    const int64_t kc = std::min(kKc, K - k0);
+  for (int64_t k0 = 0; k0 < K; k0 += micro.kc) {
+    const int64_t kc = std::min(micro.kc, K - k0);
     // The first k block applies the caller's beta; later ones accumulate.
     const float block_beta = k0 == 0 ? beta : 1.0f;
 
     for (int64_t row0 = 0; row0 < M; row0 += mc_max) {
       const int64_t mc = std::min(mc_max, M - row0);
-      const int64_t row_tiles = (mc + mr - 1) / mr;
-      split(row_tiles, [&](int64_t first, int64_t last) {
+      const PackedA block{a_packed, row0, mc, (mc + mr - 1) / mr, k0, kc};
+      const auto pack = [&](int64_t first, int64_t last) {
         const int64_t rows = std::min(mc, last * mr) - first * mr;
         pack_a(table, a, row0 + first * mr, rows, k0, kc, mr, a_packed + first * mr * kc);
-      });
+      };
+      if (parallel) {
+        parallel_for(block.row_tiles, pack);
+      } else {
+        pack(0, block.row_tiles);
+      }
 
-      for (int64_t col0 = 0; col0 < N; col0 += nc_max) {
-        const int64_t nc = std::min(nc_max, N - col0);
-        const int64_t b_panels = (nc + nr - 1) / nr;
-
-        const auto pack_b_panels = [&](int64_t first, int64_t last) {
-          for (int64_t p = first; p < last; ++p) {
-            pack_b_panel(table, b, k0, kc, col0 + p * nr, nc - p * nr, nr, b_packed + p * nr * kc);
-          }
-        };
-
-        // The C tiles in row tiles [first_tile, last_tile) and column panels
-        // [first_panel, last_panel) of this block, from the packed panels.
-        const auto multiply = [&](int64_t first_tile, int64_t last_tile, int64_t first_panel,
-                                  int64_t last_panel) {
-          for (int64_t tile = first_tile; tile < last_tile; ++tile) {
-            const int64_t ir = tile * mr;
-            const float* a_panel = a_packed + ir * kc;
-            float* c_rows = C + (row0 + ir) * ldc + col0;
-            const int64_t rows = std::min(mr, mc - ir);
-            for (int64_t panel = first_panel; panel < last_panel; ++panel) {
-              const int64_t jr = panel * nr;
-              const int64_t cols = std::min(nr, nc - jr);
-              micro.for_tile(rows, cols)(kc, a_panel, b_packed + jr * kc, c_rows + jr, ldc, rows,
-                                         cols, alpha, block_beta);
-            }
-          }
-        };
-
-        if (row_tiles >= b_panels || !parallel) {
-          // Threads share the packed B block and take row tiles.
-          split(b_panels, pack_b_panels);
-          split(row_tiles, [&](int64_t first, int64_t last) {
-            multiply(first, last, 0, b_panels);
-          });
-        } else {
-          // Few rows (a convolution's filters, say): threads take B panels
-          // and pack them themselves.
-          parallel_for(b_panels, [&](int64_t first, int64_t last) {
-            pack_b_panels(first, last);
-            multiply(0, row_tiles, first, last);
-          });
-        }
+      if (split_columns) {
+        multiply_by_column_ranges(table, block, b, N, nc_max, alpha, block_beta, C, ldc);
+      } else {
+        multiply_by_b_blocks(table, block, b, N, nc_max, parallel, alpha, block_beta, C, ldc);
       }
     }
   }

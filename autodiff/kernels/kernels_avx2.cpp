@@ -10,9 +10,11 @@ namespace ember::kernels::detail {
 
 // GEMM tile [4, 24]: 12 accumulators, 3 B registers and 1 broadcast use all
 // 16 ymm registers. On the Zen 4 machine of docs/benchmarks.md it beat the
-// classic [6, 16] by 4% at n = 256.
+// classic [6, 16] by 4% at n = 256. It does not prefetch its panels, which
+// cost 7% at n = 64 on the Sapphire Rapids machine (see vector_kernels.h).
 const KernelTable& avx2_table() {
-  static const KernelTable table = vector_kernels::make_table<avx2::Vec, 4, 3>(Isa::avx2);
+  static const KernelTable table =
+      vector_kernels::make_table<avx2::Vec, 4, 3, /*GEMM_PREFETCH=*/false>(Isa::avx2);
   return table;
 }
 

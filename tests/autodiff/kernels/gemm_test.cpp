@@ -21,13 +21,14 @@ struct Shape {
   int64_t K;
 };
 
-// Odd sizes, tall-skinny and short-wide shapes, shapes that cross the k
-// block (256), the n block (about 256) and the m block (about 3072), and
-// edge tiles of every height below the 6 and 4 rows of the SIMD tiles.
+// Odd sizes, tall-skinny and short-wide shapes, and shapes that cross the k
+// blocks (256 and 512), the n block (about 256) and the m block (about
+// 3072). M mod 12 takes every value from 0 to 11, so there are edge tiles of
+// every height below the 12 and 4 rows of the SIMD tiles.
 const Shape kShapes[] = {{1, 1, 1},     {7, 13, 5},    {1, 300, 1},   {300, 1, 7},
                          {1000, 3, 17}, {3, 1000, 17}, {37, 53, 300}, {129, 600, 70},
                          {250, 20, 10}, {33, 65, 513}, {8, 70, 9},    {11, 45, 12},
-                         {3100, 7, 3}};
+                         {3100, 7, 3},  {14, 40, 20},  {17, 97, 33},  {54, 1100, 31}};
 
 std::vector<Isa> all_isas() {
   std::vector<Isa> isas = {Isa::scalar};
