@@ -124,6 +124,31 @@ void fill_padded(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0,
                    s.width, s.pad_h, s.pad_w, t.padded_h, t.padded_w, padded);
 }
 
+// Fills planes [n, K, 2 rows, 2 cols] with grad_y of images [b0, b0 + n),
+// masked by y > 0 with the fused relu, and zero past Ho and Wo. The mask is
+// applied row by row on the way, so g needs no buffer of its own.
+void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const float* ys,
+                          const float* g_y, int64_t b0, int64_t n, float* planes) {
+  const int64_t positions = s.out_height * s.out_width;
+  const int64_t ld = 2 * t.cols;
+  const int64_t plane_size = 2 * t.rows * ld;
+  for (int64_t p = 0; p < n * s.out_channels; ++p) {
+    const int64_t first = (b0 * s.out_channels + p) * positions;
+    float* plane = planes + p * plane_size;
+    for (int64_t h = 0; h < s.out_height; ++h) {
+      float* row = plane + h * ld;
+      const int64_t at = first + h * s.out_width;
+      if (s.relu) {
+        kernels::relu_mask(s.out_width, ys + at, g_y + at, row);
+      } else {
+        std::copy_n(g_y + at, s.out_width, row);
+      }
+      std::fill(row + s.out_width, row + ld, 0.0f);
+    }
+    std::fill(plane + s.out_height * ld, plane + plane_size, 0.0f);
+  }
+}
+
 // v [16, C, N] = B^T d B for every tile of the padded planes.
 void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, int64_t n,
                       float* v) {
@@ -236,10 +261,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
-  const int64_t positions = s.out_height * s.out_width;
   const int64_t grad_ld = 2 * t.cols;               // row stride of g's tiled planes
   const int64_t grad_plane = 2 * t.rows * grad_ld;  // [2 rows, 2 cols]
-  Scratch masked;       // g [n, K, Ho, Wo] with the fused relu
   Scratch grad_planes;  // g [n, K, 2 rows, 2 cols], zero past Ho and Wo
   Scratch sums;         // [n, K]
   Scratch dm;           // [16, K, N]
@@ -260,14 +283,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
 
     // g into planes cut to whole tiles, then dM = A g A^T. Nothing is
     // accumulated until every g of the group is known to be finite.
-    const float* g = g_y + b0 * K * positions;
-    if (s.relu) {
-      masked.resize(static_cast<size_t>(n * K * positions));
-      kernels::relu_mask(n * K * positions, ys + b0 * K * positions, g, masked.data());
-      g = masked.data();
-    }
-    copy_into_padded(g, n * K, s.out_height, s.out_width, 0, 0, 2 * t.rows, grad_ld,
-                     grad_planes.data());
+    fill_gradient_planes(s, t, ys, g_y, b0, n, grad_planes.data());
     bool finite = true;
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t k = 0; k < K; ++k) {
