@@ -1001,8 +1001,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
       float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
       const int64_t weight_size = s.out_channels * s.rows;
       ConvSizes backward_sizes = s;
-      backward_sizes.wide_grids =
-          (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
+      // A Winograd forward whose outputs were all finite proves x and the
+      // weight finite: an infinite input makes its transforms, and through
+      // them the outputs, infinite or NaN. The scan of x (a full pass over
+      // model B's largest inputs) is then skipped.
+      if (!use_winograd_path(s)) {
+        backward_sizes.wide_grids =
+            (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
+      }
 
       // Each chunk of images but the first sums its weight and bias gradients
       // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
