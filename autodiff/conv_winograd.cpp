@@ -75,7 +75,7 @@ Tiling tiling(const Conv3x3& s) {
 // memory by about 10 MiB (two threads), so the cap keeps them to one.
 constexpr int64_t kMaxGroupTiles = 256;
 
-int64_t images_per_group(const Tiling& t) {
+int64_t images_per_tiling_group(const Tiling& t) {
   const int64_t least = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
   int64_t best = least;
   for (int64_t n = least + 1; n * t.per_image() <= kMaxGroupTiles; ++n) {
@@ -89,7 +89,7 @@ int64_t images_per_group(const Tiling& t) {
 // Calls body(b0, n) for the groups of images [first, last).
 template <class Body>
 void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) {
-  const int64_t per_group = images_per_group(t);
+  const int64_t per_group = images_per_tiling_group(t);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     body(b0, std::min(per_group, last - b0));
   }
@@ -181,6 +181,8 @@ void filter_gradient_1d(float u0, float u1, float u2, float u3, float* g, int64_
 }
 
 }  // namespace
+
+int64_t images_per_group(const Conv3x3& s) { return images_per_tiling_group(tiling(s)); }
 
 Weights transform_weights(const Conv3x3& s, const float* weight) {
   const int64_t C = s.channels;

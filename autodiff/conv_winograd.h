@@ -39,6 +39,10 @@ struct Conv3x3 {
 
 using Weights = std::vector<float, PoolAllocator<float>>;
 
+// The images that forward and backward take per group (and per set of 16
+// GEMMs). A caller that splits a batch itself does best with multiples.
+int64_t images_per_group(const Conv3x3& s);
+
 // U [16, K, C]: U[xi, k, c] = (G g G^T)[xi] for filter g = weight[k, c], xi
 // = 4 i + j. weight is [K, C, 3, 3].
 Weights transform_weights(const Conv3x3& s, const float* weight);

@@ -10,7 +10,9 @@
 // columns for backward when the whole batch's fit in 2 MiB. im2col, col2im
 // and max pooling are raw-pointer loops in autodiff/kernels/ (im2col.h,
 // pool.h); this file adds the tensors, the checks and the tape. avg_pool2d
-// keeps its plain loops here.
+// keeps its plain loops here. conv2d with Conv2dOptions::max_pool runs any of
+// the paths on a few images at a time and pools their output right away (see
+// "fused max pool" below).
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
@@ -82,20 +84,36 @@ Pool2dOptions resolve_pool_options(const Pool2dOptions& options, const char* op)
   return resolved;
 }
 
-// Geometry of a pooling window grid over an [H, W] plane.
-ConvGeometry pool_geometry(const Tensor& x, const Pool2dOptions& options, const char* op) {
+// Geometry of a pooling window grid over `channels` planes [H, W].
+ConvGeometry pool_geometry(int64_t channels, int64_t height, int64_t width,
+                           const Pool2dOptions& options, const char* op) {
   ConvGeometry geometry;
-  geometry.channels = x.size(1);
-  geometry.height = x.size(2);
-  geometry.width = x.size(3);
+  geometry.channels = channels;
+  geometry.height = height;
+  geometry.width = width;
   geometry.kernel = options.kernel;
   geometry.stride = options.stride;
   geometry.padding = options.padding;
-  geometry.out_height = pool_output_size(geometry.height, options.kernel[0], options.stride[0],
+  geometry.out_height = pool_output_size(height, options.kernel[0], options.stride[0],
                                          options.padding[0], options.ceil_mode, op, "height");
-  geometry.out_width = pool_output_size(geometry.width, options.kernel[1], options.stride[1],
+  geometry.out_width = pool_output_size(width, options.kernel[1], options.stride[1],
                                         options.padding[1], options.ceil_mode, op, "width");
   return geometry;
+}
+
+ConvGeometry pool_geometry(const Tensor& x, const Pool2dOptions& options, const char* op) {
+  return pool_geometry(x.size(1), x.size(2), x.size(3), options, op);
+}
+
+// Max pooling's argmax stores positions within a plane as int32.
+using Argmax = std::vector<int32_t, PoolAllocator<int32_t>>;
+
+void require_int32_planes(const ConvGeometry& g, const char* op) {
+  if (g.height * g.width > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument(fmt::format(
+        "{}: input planes of {} x {} pixels are too large; at most 2^31 - 1 per plane", op,
+        g.height, g.width));
+  }
 }
 
 }  // namespace
@@ -942,10 +960,8 @@ bool all_finite(const Tensor& t) {
   return max_exponent != kExponentBits;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
+ConvSizes conv_sizes(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const Conv2dOptions& options) {
   ConvSizes s;
   s.g = conv_geometry(x, weight, bias, options);
   s.batch = x.size(0);
@@ -955,6 +971,194 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   s.image_size = s.g.channels * s.g.height * s.g.width;
   s.identity_columns = columns_are_image(s.g);
   s.relu = options.relu;
+  return s;
+}
+
+// U of the Winograd path for the weight when s takes that path, else null;
+// s.winograd_weights is set to it.
+std::shared_ptr<const winograd::Weights> prepare_winograd(ConvSizes& s, const Tensor& weight) {
+  if (!use_winograd_path(s)) {
+    return nullptr;
+  }
+  auto weights = std::make_shared<const winograd::Weights>(
+      winograd::transform_weights(winograd_sizes(s), weight.data()));
+  s.winograd_weights = weights.get();
+  return weights;
+}
+
+// The body of a conv2d backward: fetches the gradient buffers, splits the
+// images into chunks across threads, and calls
+// body(sizes, first, last, grad_x, grad_w, grad_bias) for each chunk, where
+// sizes is s with wide_grids set for this backward. Any of the gradient
+// pointers is null when not wanted.
+template <class Body>
+void run_conv_backward(const ConvSizes& s, const Tensor& x, const Tensor& weight,
+                       const Tensor& bias, const Body& body) {
+  float* grad_x = grad_buffer(x);
+  float* grad_w = grad_buffer(weight);
+  float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
+  const int64_t weight_size = s.out_channels * s.rows;
+  ConvSizes backward_sizes = s;
+  // A Winograd forward whose outputs were all finite proves x and the
+  // weight finite: an infinite input makes its transforms, and through
+  // them the outputs, infinite or NaN. The scan of x (a full pass over
+  // model B's largest inputs) is then skipped.
+  if (!use_winograd_path(s)) {
+    backward_sizes.wide_grids =
+        (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
+  }
+
+  // Each chunk of images but the first sums its weight and bias gradients
+  // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
+  // order at the end, so a fixed thread count always gives the same bits.
+  std::vector<Scratch> partials(static_cast<size_t>(s.batch));
+  for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+    float* chunk_grad_w = grad_w;
+    float* chunk_grad_bias = grad_bias;
+    if (first > 0) {
+      Scratch& partial = partials[static_cast<size_t>(first)];
+      partial.assign(static_cast<size_t>(weight_size + s.out_channels), 0.0f);
+      chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
+      chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
+    }
+    body(backward_sizes, first, last, grad_x, chunk_grad_w, chunk_grad_bias);
+  });
+
+  for (const Scratch& partial : partials) {
+    if (partial.empty()) {
+      continue;
+    }
+    if (grad_w != nullptr) {
+      kernels::axpy(weight_size, 1.0f, partial.data(), grad_w);
+    }
+    if (grad_bias != nullptr) {
+      kernels::axpy(s.out_channels, 1.0f, partial.data() + weight_size, grad_bias);
+    }
+  }
+}
+
+// The inputs a conv2d node records: x, the weight and the bias if any.
+std::vector<Tensor> conv_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  std::vector<Tensor> inputs = {x, weight};
+  if (bias.defined()) {
+    inputs.push_back(bias);
+  }
+  return inputs;
+}
+
+// ---- fused max pool
+//
+// With Conv2dOptions::max_pool, a few images at a time are convolved into a
+// scratch buffer and pooled from it while it is in cache. The backward
+// routes the pooled gradient of the same few images into a zeroed buffer
+// and runs the convolution's backward on it. So neither the convolution's
+// output nor a gradient of its size is ever stored whole, and the passes
+// over them are gone: for model B's first layer each is [B, 32, 32, W].
+// The fused relu's mask y > 0 is applied on the way as pooled > 0, because
+// the pooled value is y at the window's argmax, the one position that its
+// gradient reaches.
+
+// Images per pooled batch: a multiple of the images that the convolution's
+// path takes per GEMM, as many as keep the output near this many values, so
+// it stays in cache between the two steps.
+constexpr int64_t kPooledBatchValues = int64_t{1} << 16;
+
+int64_t images_per_pooled_batch(const ConvSizes& s) {
+  const int64_t group = use_winograd_path(s) ? winograd::images_per_group(winograd_sizes(s))
+                                             : images_per_gemm(s.positions);
+  const int64_t group_values = group * s.out_channels * s.positions;
+  return group * std::max<int64_t>(1, kPooledBatchValues / group_values);
+}
+
+// grad_y [n K, Ho, Wo] = each pooled gradient of grad_pooled [n K, PH, PW]
+// routed to its window's argmax, where grad_y was zeroed first, and masked
+// by pooled > 0 with the fused relu. Windows that share an argmax add up,
+// as max_pool2d's backward adds them.
+void route_pooled_gradient(const ConvSizes& s, const kernels::Conv2dGeometry& planes,
+                           const float* pooled, const float* grad_pooled, const int32_t* argmax,
+                           float* grad_y) {
+  const int64_t per_plane = planes.out_h() * planes.out_w();
+  std::fill_n(grad_y, planes.channels * s.positions, 0.0f);
+  for (int64_t p = 0; p < planes.channels; ++p) {
+    float* plane = grad_y + p * s.positions;
+    for (int64_t q = p * per_plane; q < (p + 1) * per_plane; ++q) {
+      const float share = s.relu && !(pooled[q] > 0.0f) ? 0.0f : grad_pooled[q];
+      plane[argmax[q]] += share;
+    }
+  }
+}
+
+Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         ConvSizes s, const Pool2dOptions& options) {
+  const Pool2dOptions resolved = resolve_pool_options(options, "conv2d");
+  const ConvGeometry pool = pool_geometry(s.out_channels, s.g.out_height, s.g.out_width,
+                                          resolved, "conv2d");
+  require_int32_planes(pool, "conv2d");
+  const int64_t pooled_size = s.out_channels * pool.out_height * pool.out_width;
+  const int64_t per_batch = images_per_pooled_batch(s);
+
+  Tensor y = empty({s.batch, s.out_channels, pool.out_height, pool.out_width});
+  auto argmax = std::make_shared<Argmax>(static_cast<size_t>(y.numel()));
+  const float* xs = x.data();
+  const float* ws = weight.data();
+  const float* bias_values = bias.defined() ? bias.data() : nullptr;
+  float* ys = y.mutable_data();
+  const std::shared_ptr<const winograd::Weights> winograd_weights = prepare_winograd(s, weight);
+  std::atomic<bool> left_winograd = false;
+  for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+    Scratch conv_output(static_cast<size_t>(per_batch * s.out_channels * s.positions));
+    for (int64_t b = first; b < last; b += per_batch) {
+      const int64_t n = std::min(per_batch, last - b);
+      if (!conv_forward_images(s, xs + b * s.image_size, ws, bias_values, conv_output.data(),
+                               nullptr, 0, n)) {
+        left_winograd = true;
+      }
+      kernels::Conv2dGeometry planes = kernel_geometry(pool);
+      planes.channels = n * s.out_channels;
+      kernels::max_pool2d(planes, conv_output.data(), ys + b * pooled_size,
+                          argmax->data() + b * pooled_size);
+    }
+  });
+  s.winograd_transforms_finite = !left_winograd;
+
+  if (needs_grad({&x, &weight, &bias})) {
+    Tape::current().record(
+        "conv2d", conv_inputs(x, weight, bias), y,
+        [x, weight, bias, s, y, argmax, winograd_weights, pool, pooled_size,
+         per_batch](const Tensor& grad_y) {
+          run_conv_backward(s, x, weight, bias, [&](const ConvSizes& sizes, int64_t first,
+                                                    int64_t last, float* grad_x, float* grad_w,
+                                                    float* grad_bias) {
+            // The routing applies the relu's mask, so the backward must not.
+            ConvSizes unmasked = sizes;
+            unmasked.relu = false;
+            Scratch grad_conv(static_cast<size_t>(per_batch * s.out_channels * s.positions));
+            for (int64_t b = first; b < last; b += per_batch) {
+              const int64_t n = std::min(per_batch, last - b);
+              kernels::Conv2dGeometry planes = kernel_geometry(pool);
+              planes.channels = n * s.out_channels;
+              route_pooled_gradient(s, planes, y.data() + b * pooled_size,
+                                    grad_y.data() + b * pooled_size,
+                                    argmax->data() + b * pooled_size, grad_conv.data());
+              conv_backward_images(unmasked, x.data() + b * s.image_size, weight.data(), nullptr,
+                                   nullptr, grad_conv.data(),
+                                   grad_x != nullptr ? grad_x + b * s.image_size : nullptr,
+                                   grad_w, grad_bias, 0, n);
+            }
+          });
+        });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  ConvSizes s = conv_sizes(x, weight, bias, options);
+  if (options.max_pool.has_value()) {
+    return conv2d_max_pooled(x, weight, bias, s, *options.max_pool);
+  }
 
   Tensor y = empty({s.batch, s.out_channels, s.g.out_height, s.g.out_width});
   const float* xs = x.data();
@@ -962,12 +1166,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const float* bias_values = bias.defined() ? bias.data() : nullptr;
   float* ys = y.mutable_data();
   const bool record = needs_grad({&x, &weight, &bias});
-  std::shared_ptr<const winograd::Weights> winograd_weights;
-  if (use_winograd_path(s)) {
-    winograd_weights = std::make_shared<const winograd::Weights>(
-        winograd::transform_weights(winograd_sizes(s), ws));
-    s.winograd_weights = winograd_weights.get();
-  }
+  const std::shared_ptr<const winograd::Weights> winograd_weights = prepare_winograd(s, weight);
   std::shared_ptr<KeptColumns> kept_columns;
   const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
   if (record && weight.requires_grad() && !s.identity_columns && !use_direct_path(s) &&
@@ -986,59 +1185,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   s.winograd_transforms_finite = !left_winograd;
 
   if (record) {
-    std::vector<Tensor> inputs = {x, weight};
-    if (bias.defined()) {
-      inputs.push_back(bias);
-    }
-    Tape::current().record("conv2d", inputs, y,
+    Tape::current().record("conv2d", conv_inputs(x, weight, bias), y,
                            [x, weight, bias, s, y, kept_columns,
                             winograd_weights](const Tensor& grad_y) {
       // With the fused relu, the gradient reaching the convolution is grad_y
       // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
       // conv_backward_images applies that mask image by image.
-      float* grad_x = grad_buffer(x);
-      float* grad_w = grad_buffer(weight);
-      float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
-      const int64_t weight_size = s.out_channels * s.rows;
-      ConvSizes backward_sizes = s;
-      // A Winograd forward whose outputs were all finite proves x and the
-      // weight finite: an infinite input makes its transforms, and through
-      // them the outputs, infinite or NaN. The scan of x (a full pass over
-      // model B's largest inputs) is then skipped.
-      if (!use_winograd_path(s)) {
-        backward_sizes.wide_grids =
-            (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
-      }
-
-      // Each chunk of images but the first sums its weight and bias gradients
-      // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
-      // order at the end, so a fixed thread count always gives the same bits.
-      std::vector<Scratch> partials(static_cast<size_t>(s.batch));
-      for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
-        float* chunk_grad_w = grad_w;
-        float* chunk_grad_bias = grad_bias;
-        if (first > 0) {
-          Scratch& partial = partials[static_cast<size_t>(first)];
-          partial.assign(static_cast<size_t>(weight_size + s.out_channels), 0.0f);
-          chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
-          chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
-        }
-        conv_backward_images(backward_sizes, x.data(), weight.data(), y.data(),
-                             kept_columns.get(), grad_y.data(), grad_x, chunk_grad_w,
-                             chunk_grad_bias, first, last);
+      run_conv_backward(s, x, weight, bias, [&](const ConvSizes& sizes, int64_t first,
+                                                int64_t last, float* grad_x, float* grad_w,
+                                                float* grad_bias) {
+        conv_backward_images(sizes, x.data(), weight.data(), y.data(), kept_columns.get(),
+                             grad_y.data(), grad_x, grad_w, grad_bias, first, last);
       });
-
-      for (const Scratch& partial : partials) {
-        if (partial.empty()) {
-          continue;
-        }
-        if (grad_w != nullptr) {
-          kernels::axpy(weight_size, 1.0f, partial.data(), grad_w);
-        }
-        if (grad_bias != nullptr) {
-          kernels::axpy(s.out_channels, 1.0f, partial.data() + weight_size, grad_bias);
-        }
-      }
     });
   }
   return y;
@@ -1048,19 +1206,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 namespace {
 
-using Argmax = std::vector<int32_t, PoolAllocator<int32_t>>;
-
 // Max-pools x [B, C, H, W] and records the backward; argmax receives each
 // window's winner as its index h W + w within the plane.
 Tensor max_pool_forward(const Tensor& x, const Pool2dOptions& options, Argmax& argmax) {
   require_image_batch(x, "max_pool2d");
   const Pool2dOptions resolved = resolve_pool_options(options, "max_pool2d");
   const ConvGeometry g = pool_geometry(x, resolved, "max_pool2d");
-  if (g.height * g.width > std::numeric_limits<int32_t>::max()) {
-    throw std::invalid_argument(fmt::format(
-        "max_pool2d: input planes of {} x {} pixels are too large; at most 2^31 - 1 per plane",
-        g.height, g.width));
-  }
+  require_int32_planes(g, "max_pool2d");
   kernels::Conv2dGeometry planes = kernel_geometry(g);
   planes.channels = x.size(0) * g.channels;  // every [H, W] plane of the batch, B C
 
