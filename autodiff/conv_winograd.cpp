@@ -48,6 +48,12 @@ double ragged_share(int64_t columns) {
   return static_cast<double>(padded - columns) / static_cast<double>(padded);
 }
 
+// True when dU is kept as [16, C, K], because K fills the GEMM's column
+// panels better than C; else it is [16, K, C].
+bool transposed_du(const Conv3x3& s) {
+  return ragged_share(s.out_channels) < ragged_share(s.channels);
+}
+
 // The output's cut into 2x2 tiles, and the padded planes the tiles read.
 struct Tiling {
   int64_t rows;      // ceil(Ho / 2)
@@ -249,6 +255,35 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
   return finite;
 }
 
+void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w) {
+  const int64_t C = s.channels;
+  const int64_t K = s.out_channels;
+  const bool du_transposed = transposed_du(s);
+  // grad_weight[k, c] += G^T dU[., k, c] G
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t c = 0; c < C; ++c) {
+      float tile[4][4];
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        const int64_t at = du_transposed ? (xi * C + c) * K + k : (xi * K + k) * C + c;
+        tile[xi / 4][xi % 4] = du_sum[at];
+      }
+      float columns[3][4];  // G^T dU
+      for (int q = 0; q < 4; ++q) {
+        filter_gradient_1d(tile[0][q], tile[1][q], tile[2][q], tile[3][q], &columns[0][q], 4);
+      }
+      float* g = grad_w + (k * C + c) * 9;
+      for (int p = 0; p < 3; ++p) {
+        float filter_row[3];  // (G^T dU G)[p]
+        filter_gradient_1d(columns[p][0], columns[p][1], columns[p][2], columns[p][3],
+                           filter_row, 1);
+        for (int q = 0; q < 3; ++q) {
+          g[p * 3 + q] += filter_row[q];
+        }
+      }
+    }
+  }
+}
+
 // Backward, per group of images, with g = grad_y masked by the fused relu:
 //   dM = A g A^T per tile and filter         (adjoint of y = A^T M A)
 //   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C], or its transpose
@@ -259,7 +294,7 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // and after the last group grad_weight += G^T dU G per filter.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
-                 int64_t last) {
+                 int64_t last, float* du_sum) {
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
@@ -270,8 +305,11 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   Scratch dm;           // [16, K, N]
   Scratch padded;       // [n, C, Hp, Wp], x and then its gradient
   Scratch v;            // [16, C, N], V and then dV
-  Scratch du(grad_w != nullptr ? static_cast<size_t>(kPoints * K * C) : 0, 0.0f);
-  const bool du_transposed = ragged_share(K) < ragged_share(C);  // du [16, C, K]
+  Scratch own_du(grad_w != nullptr && du_sum == nullptr ? static_cast<size_t>(kPoints * K * C)
+                                                        : 0,
+                 0.0f);
+  float* du = du_sum != nullptr ? du_sum : own_du.data();
+  const bool du_transposed = transposed_du(s);  // du [16, C, K]
 
   int64_t done = first;
   for_groups(t, first, last, [&](int64_t b0, int64_t n) {
@@ -319,7 +357,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         const float* dm_xi = dm.data() + xi * K * N;
         const float* v_xi = v.data() + xi * C * N;
-        float* du_xi = du.data() + xi * K * C;
+        float* du_xi = du + xi * K * C;
         if (du_transposed) {
           kernels::gemm(Transpose::No, Transpose::Yes, C, K, N, 1.0f, v_xi, N, dm_xi, N, 1.0f,
                         du_xi, K);
@@ -360,30 +398,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     done = b0 + n;
   });
 
-  if (grad_w != nullptr) {
-    // grad_weight[k, c] += G^T dU[., k, c] G
-    for (int64_t k = 0; k < K; ++k) {
-      for (int64_t c = 0; c < C; ++c) {
-        float tile[4][4];
-        for (int64_t xi = 0; xi < kPoints; ++xi) {
-          const int64_t at = du_transposed ? (xi * C + c) * K + k : (xi * K + k) * C + c;
-          tile[xi / 4][xi % 4] = du[static_cast<size_t>(at)];
-        }
-        float columns[3][4];  // G^T dU
-        for (int q = 0; q < 4; ++q) {
-          filter_gradient_1d(tile[0][q], tile[1][q], tile[2][q], tile[3][q], &columns[0][q], 4);
-        }
-        float* g = grad_w + (k * C + c) * 9;
-        for (int p = 0; p < 3; ++p) {
-          float filter_row[3];  // (G^T dU G)[p]
-          filter_gradient_1d(columns[p][0], columns[p][1], columns[p][2], columns[p][3],
-                             filter_row, 1);
-          for (int q = 0; q < 3; ++q) {
-            g[p * 3 + q] += filter_row[q];
-          }
-        }
-      }
-    }
+  if (grad_w != nullptr && du_sum == nullptr) {
+    add_weight_gradient(s, du, grad_w);
   }
   return done;
 }

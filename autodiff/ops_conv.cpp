@@ -276,6 +276,9 @@ struct ConvSizes {
   bool winograd_transforms_finite = true;
   // U of the Winograd path (see use_winograd_path), else null.
   const winograd::Weights* winograd_weights = nullptr;
+  // Where the Winograd backward sums dU over several calls (see
+  // winograd::backward), or null for each call to add G^T dU G itself.
+  float* winograd_du_sum = nullptr;
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
@@ -881,7 +884,8 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
                           int64_t last) {
   if (use_winograd_path(s)) {
     const int64_t rest = winograd::backward(winograd_sizes(s), *s.winograd_weights, xs, ys, g_y,
-                                            grad_x, grad_w, grad_bias, first, last);
+                                            grad_x, grad_w, grad_bias, first, last,
+                                            s.winograd_du_sum);
     conv_backward_implicit(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, rest, last);
     return;
   }
@@ -1132,6 +1136,13 @@ Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bi
             // The routing applies the relu's mask, so the backward must not.
             ConvSizes unmasked = sizes;
             unmasked.relu = false;
+            // The Winograd path's dU [16, C_out, C_in] is summed over the
+            // chunk and transformed once at its end.
+            Scratch du_sum;
+            if (use_winograd_path(sizes) && grad_w != nullptr) {
+              du_sum.assign(static_cast<size_t>(16 * s.out_channels * s.g.channels), 0.0f);
+              unmasked.winograd_du_sum = du_sum.data();
+            }
             Scratch grad_conv(static_cast<size_t>(per_batch * s.out_channels * s.positions));
             for (int64_t b = first; b < last; b += per_batch) {
               const int64_t n = std::min(per_batch, last - b);
@@ -1144,6 +1155,9 @@ Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bi
                                    nullptr, grad_conv.data(),
                                    grad_x != nullptr ? grad_x + b * s.image_size : nullptr,
                                    grad_w, grad_bias, 0, n);
+            }
+            if (!du_sum.empty()) {
+              winograd::add_weight_gradient(winograd_sizes(sizes), du_sum.data(), grad_w);
             }
           });
         });

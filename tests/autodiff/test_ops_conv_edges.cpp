@@ -371,6 +371,10 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {2, 2}}},
       {{"Winograd in groups, {2, 1} pool", 13, 16, 4, 17, 16, 3, 3, {1, 1}, {1, 1}, false, true},
        {.kernel = {2, 1}}},
+      // Outputs of 64K values: one image per pooled batch, whose dU the
+      // Winograd backward sums over the batches of a chunk.
+      {{"Winograd, one image per batch", 3, 16, 64, 64, 16, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 2}}},
       {{"implicit, overlapping padded pool", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, true},
        {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
       {{"implicit, no relu, {2, 3} pool", 5, 2, 8, 9, 3, 3, 3, {1, 1}, {1, 1}, true, false},
