@@ -294,7 +294,7 @@ void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w) {
 // and after the last group grad_weight += G^T dU G per filter.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
-                 int64_t last, float* du_sum) {
+                 int64_t last, float* du_sum, bool overwrite_grad_x) {
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
@@ -390,7 +390,11 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
           const float* inside = plane + s.pad_h * t.padded_w + s.pad_w;
           for (int64_t h = 0; h < s.height; ++h) {
             float* row = target + h * s.width;
-            kernels::add(s.width, row, inside + h * t.padded_w, row);
+            if (overwrite_grad_x) {
+              std::copy_n(inside + h * t.padded_w, s.width, row);
+            } else {
+              kernels::add(s.width, row, inside + h * t.padded_w, row);
+            }
           }
         }
       }

@@ -69,10 +69,13 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // With du_sum (16 K C floats, zero before the first call), the calls for
 // several slices of a batch add their transformed weight gradient dU there,
 // and grad_w only selects whether to compute it. add_weight_gradient then
-// transforms the sum into grad_w once, instead of once per call.
+// transforms the sum into grad_w once, instead of once per call. With
+// overwrite_grad_x, grad_x of the images done is written instead of added
+// to, so it need not be zeroed first; that of the images from the returned
+// one on is left as it was.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
-                 int64_t last, float* du_sum = nullptr);
+                 int64_t last, float* du_sum = nullptr, bool overwrite_grad_x = false);
 
 // grad_w [K, C, 3, 3] += G^T dU G per filter, for a du_sum of backward.
 void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w);

@@ -279,6 +279,9 @@ struct ConvSizes {
   // Where the Winograd backward sums dU over several calls (see
   // winograd::backward), or null for each call to add G^T dU G itself.
   float* winograd_du_sum = nullptr;
+  // True when grad_x is a fresh buffer that a backward must write rather
+  // than add to, its first gradient; see run_conv_backward.
+  bool overwrite_grad_x = false;
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
@@ -885,7 +888,11 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
   if (use_winograd_path(s)) {
     const int64_t rest = winograd::backward(winograd_sizes(s), *s.winograd_weights, xs, ys, g_y,
                                             grad_x, grad_w, grad_bias, first, last,
-                                            s.winograd_du_sum);
+                                            s.winograd_du_sum, s.overwrite_grad_x);
+    if (s.overwrite_grad_x && grad_x != nullptr) {
+      // The implicit path adds, so the images left to it start from zero.
+      std::fill(grad_x + rest * s.image_size, grad_x + last * s.image_size, 0.0f);
+    }
     conv_backward_implicit(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, rest, last);
     return;
   }
@@ -998,11 +1005,16 @@ std::shared_ptr<const winograd::Weights> prepare_winograd(ConvSizes& s, const Te
 template <class Body>
 void run_conv_backward(const ConvSizes& s, const Tensor& x, const Tensor& weight,
                        const Tensor& bias, const Body& body) {
-  float* grad_x = grad_buffer(x);
+  // The Winograd path can write the first gradient of x instead of adding
+  // it to zeros: that spares a fill of x's size (model B's second and third
+  // layers). Every image of x is written, since the chunks cover the batch.
+  bool fresh = false;
+  float* grad_x = use_winograd_path(s) ? grad_buffer_to_overwrite(x, fresh) : grad_buffer(x);
   float* grad_w = grad_buffer(weight);
   float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
   const int64_t weight_size = s.out_channels * s.rows;
   ConvSizes backward_sizes = s;
+  backward_sizes.overwrite_grad_x = fresh;
   // A Winograd forward whose outputs were all finite proves x and the
   // weight finite: an infinite input makes its transforms, and through
   // them the outputs, infinite or NaN. The scan of x (a full pass over
