@@ -10,7 +10,8 @@
 // kernels put consecutive tiles of a row in the lanes of a vector, and the
 // GEMMs get rows of filters and columns of tiles, the shape their
 // micro-kernel is made for. Backward runs the adjoint of each step (see
-// backward below). The filter transforms G g G^T and G^T dU G run once per
+// backward below), and transforms x again for the weight gradient, then
+// from channels-last planes into a tile-major V. The filter transforms G g G^T and G^T dU G run once per
 // call, on plain loops.
 //
 // What it leaves out: tiles larger than 2x2 (F(4x4, 3x3) needs 2.25x fewer
@@ -171,6 +172,46 @@ void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, in
   }
 }
 
+// Fills padded [n, Hp, Wp, C] (channels-last) with images [b0, b0 + n) of
+// x [B, C, H, W], zero around them. Each image row [C, W] goes in
+// transposed, as [W, C].
+void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0,
+                               int64_t n, float* padded) {
+  const int64_t C = s.channels;
+  const int64_t row_size = t.padded_w * C;
+  const kernels::KernelTable& table = kernels::active_kernels();
+  std::vector<const float*> channel_rows(static_cast<size_t>(C));
+  for (int64_t j = 0; j < n; ++j) {
+    float* image = padded + j * t.plane() * C;
+    std::fill_n(image, s.pad_h * row_size, 0.0f);
+    for (int64_t h = 0; h < s.height; ++h) {
+      float* row = image + (s.pad_h + h) * row_size;
+      std::fill_n(row, s.pad_w * C, 0.0f);
+      for (int64_t c = 0; c < C; ++c) {
+        channel_rows[static_cast<size_t>(c)] = xs + (((b0 + j) * C + c) * s.height + h) * s.width;
+      }
+      table.transpose(C, s.width, channel_rows.data(), row + s.pad_w * C, C);
+      std::fill(row + (s.pad_w + s.width) * C, row + row_size, 0.0f);
+    }
+    std::fill(image + (s.pad_h + s.height) * row_size, image + t.plane() * C, 0.0f);
+  }
+}
+
+// v [16, N, C] = B^T d B for every tile of channels-last padded planes.
+void transform_inputs_channels_last(const Conv3x3& s, const Tiling& t, const float* padded,
+                                    int64_t n, float* v) {
+  const int64_t C = s.channels;
+  const int64_t N = n * t.per_image();
+  const int64_t row_ld = t.padded_w * C;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t r = 0; r < t.rows; ++r) {
+      const float* rows = padded + j * t.plane() * C + 2 * r * row_ld;
+      float* first_tile = v + (j * t.per_image() + r * t.cols) * C;
+      kernels::winograd_input_tiles_channels_last(t.cols, C, rows, row_ld, first_tile, N * C);
+    }
+  }
+}
+
 // G g for one column (g0, g1, g2) of a filter: 4 values, stride apart.
 void filter_1d(float g0, float g1, float g2, float* u, int64_t stride) {
   u[0] = g0;
@@ -303,8 +344,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   Scratch grad_planes;  // g [n, K, 2 rows, 2 cols], zero past Ho and Wo
   Scratch sums;         // [n, K]
   Scratch dm;           // [16, K, N]
-  Scratch padded;       // [n, C, Hp, Wp], x and then its gradient
-  Scratch v;            // [16, C, N], V and then dV
+  Scratch padded;       // x [n, Hp, Wp, C], then its gradient [n, C, Hp, Wp]
+  Scratch v;            // V [16, N, C] (tile-major), then dV [16, C, N]
   Scratch own_du(grad_w != nullptr && du_sum == nullptr ? static_cast<size_t>(kPoints * K * C)
                                                         : 0,
                  0.0f);
@@ -351,18 +392,21 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     padded.resize(static_cast<size_t>(n * C * t.plane()));
     v.resize(static_cast<size_t>(kPoints * C * N));
     if (grad_w != nullptr) {
-      // dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C]
-      fill_padded(s, t, xs, b0, n, padded.data());
-      transform_inputs(s, t, padded.data(), n, v.data());
+      // dU[xi] [K, C] += dM[xi] [K, N] V[xi] [N, C], with V tile-major here.
+      // A channel-major V would cost the GEMM a transpose of 16 values per
+      // tile as it packs, while transposing the pixels into channels-last
+      // planes moves 4 values per tile.
+      fill_padded_channels_last(s, t, xs, b0, n, padded.data());
+      transform_inputs_channels_last(s, t, padded.data(), n, v.data());
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         const float* dm_xi = dm.data() + xi * K * N;
-        const float* v_xi = v.data() + xi * C * N;
+        const float* v_xi = v.data() + xi * N * C;
         float* du_xi = du + xi * K * C;
         if (du_transposed) {
-          kernels::gemm(Transpose::No, Transpose::Yes, C, K, N, 1.0f, v_xi, N, dm_xi, N, 1.0f,
+          kernels::gemm(Transpose::Yes, Transpose::Yes, C, K, N, 1.0f, v_xi, C, dm_xi, N, 1.0f,
                         du_xi, K);
         } else {
-          kernels::gemm(Transpose::No, Transpose::Yes, K, C, N, 1.0f, dm_xi, N, v_xi, N, 1.0f,
+          kernels::gemm(Transpose::No, Transpose::No, K, C, N, 1.0f, dm_xi, N, v_xi, C, 1.0f,
                         du_xi, C);
         }
       }
