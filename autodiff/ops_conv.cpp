@@ -666,11 +666,21 @@ bool use_implicit_path(const ConvSizes& s) {
          s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
 }
 
+// The implicit path's GEMMs take twice the GEMM path's columns: their
+// images share one padded buffer instead of im2col columns, so the extra
+// memory is small, and model B's 18-pixel images (144 and 24 outputs in
+// its second and third layers) then ran 2% to 3% faster.
+constexpr int64_t kMinImplicitColumns = 2 * kMinGemmColumns;
+
+int64_t images_per_implicit_gemm(int64_t positions) {
+  return std::max<int64_t>(1, (kMinImplicitColumns + positions - 1) / positions);
+}
+
 // Calls body(b0, group) for the groups of images [first, last), which share
-// one GEMM when their outputs are small, as in the GEMM path below.
+// one GEMM when their outputs are small.
 template <class Body>
 void for_padded_groups(const ConvSizes& s, int64_t first, int64_t last, const Body& body) {
-  const int64_t per_group = std::min(images_per_gemm(s.positions), last - first);
+  const int64_t per_group = std::min(images_per_implicit_gemm(s.positions), last - first);
   PaddedGroup group = padded_group(s, per_group);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     const int64_t n = std::min(per_group, last - b0);
@@ -1080,8 +1090,12 @@ std::vector<Tensor> conv_inputs(const Tensor& x, const Tensor& weight, const Ten
 constexpr int64_t kPooledBatchValues = int64_t{1} << 16;
 
 int64_t images_per_pooled_batch(const ConvSizes& s) {
-  const int64_t group = use_winograd_path(s) ? winograd::images_per_group(winograd_sizes(s))
-                                             : images_per_gemm(s.positions);
+  int64_t group = images_per_gemm(s.positions);
+  if (use_winograd_path(s)) {
+    group = winograd::images_per_group(winograd_sizes(s));
+  } else if (use_implicit_path(s)) {
+    group = images_per_implicit_gemm(s.positions);
+  }
   const int64_t group_values = group * s.out_channels * s.positions;
   return group * std::max<int64_t>(1, kPooledBatchValues / group_values);
 }
