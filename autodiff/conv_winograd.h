@@ -71,8 +71,8 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // and grad_w only selects whether to compute it. add_weight_gradient then
 // transforms the sum into grad_w once, instead of once per call. With
 // overwrite_grad_x, grad_x of the images done is written instead of added
-// to, so it need not be zeroed first; that of the images from the returned
-// one on is left as it was.
+// to, so it need not be zeroed first. Images from the returned one on keep
+// their grad_x as it was.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
                  int64_t last, float* du_sum = nullptr, bool overwrite_grad_x = false);

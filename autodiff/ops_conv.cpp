@@ -666,10 +666,10 @@ bool use_implicit_path(const ConvSizes& s) {
          s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
 }
 
-// The implicit path's GEMMs take twice the GEMM path's columns: their
+// The implicit path's GEMMs take twice the GEMM path's columns. Their
 // images share one padded buffer instead of im2col columns, so the extra
-// memory is small, and model B's 18-pixel images (144 and 24 outputs in
-// its second and third layers) then ran 2% to 3% faster.
+// memory is small. Model B's step on 18-pixel images (144 and 24 outputs
+// in its second and third layers) then ran 1% to 3% faster.
 constexpr int64_t kMinImplicitColumns = 2 * kMinGemmColumns;
 
 int64_t images_per_implicit_gemm(int64_t positions) {
