@@ -508,27 +508,6 @@ void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const fl
   }
 }
 
-// Zeroes what gather_grid_gradient leaves unwritten in buffer
-// [C_out, ld]: the gaps between its output rows, where row o's grid starts
-// at o ld + start, and the ends of each row. So the buffer needs no zeroing
-// pass before the gather. Output rows are ascending and apart by at least
-// W_out, because W_out <= W + PW = pitch.
-void zero_around_outputs(const ConvSizes& s, const PaddedGroup& group, int64_t start,
-                         int64_t ld, float* buffer) {
-  for (int64_t o = 0; o < s.out_channels; ++o) {
-    float* row = buffer + o * ld;
-    int64_t written_to = 0;
-    for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-      for (int64_t j = 0; j < group.images; ++j) {
-        const int64_t begin = start + group.output_row(j, oh);
-        std::fill(row + written_to, row + begin, 0.0f);
-        written_to = begin + s.g.out_width;
-      }
-    }
-    std::fill(row + written_to, row + ld, 0.0f);
-  }
-}
-
 // Adds the input gradient of the group's images into grad_x. Pixel (h, w) of
 // image j is at source + c ld + h width + j pitch + w, which fits both a grid
 // [C_in, grid] (ld = grid) and a padded buffer seen from image 0's pixel
@@ -748,10 +727,9 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
     // image j is at group.output_row(j, oh).
     const int64_t grad_ld = same ? group.plane() : group.grid;
     const int64_t grad_start = same ? group.image_start(s, 0) : 0;
-    grad_buffer.resize(static_cast<size_t>(s.out_channels * grad_ld));
+    grad_buffer.assign(static_cast<size_t>(s.out_channels * grad_ld), 0.0f);
     float* grad_grid = grad_buffer.data() + grad_start;
     gather_grid_gradient(s, group, ys, g_y, b0, grad_grid, grad_ld);
-    zero_around_outputs(s, group, grad_start, grad_ld, grad_buffer.data());
 
     const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
     if (grad_w != nullptr) {
