@@ -448,6 +448,33 @@ PaddedGroup padded_group(const ConvSizes& s, int64_t images) {
   return group;
 }
 
+// Rows narrower than this are added and copied by inline loops: a
+// dispatched kernel's call costs more than the work on them, and model B's
+// 18-pixel images have rows of 9 and 3 values.
+constexpr int64_t kMinKernelRow = 16;
+
+// target[0, n) = row[0, n).
+void copy_row(int64_t n, const float* row, float* target) {
+  if (n >= kMinKernelRow) {
+    std::copy_n(row, n, target);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    target[i] = row[i];
+  }
+}
+
+// target[0, n) += row[0, n), with the bits of kernels::add.
+void add_row(int64_t n, const float* row, float* target) {
+  if (n >= kMinKernelRow) {
+    kernels::add(n, target, row, target);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    target[i] += row[i];
+  }
+}
+
 // Fills buffer [C_in, height, width] with images [b0, b0 + images) of xs,
 // zero around them.
 void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const float* xs,
@@ -458,8 +485,8 @@ void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const floa
     float* start = buffer + group.image_start(s, j);
     for (int64_t c = 0; c < s.g.channels; ++c) {
       for (int64_t h = 0; h < s.g.height; ++h) {
-        std::copy_n(image + (c * s.g.height + h) * s.g.width, s.g.width,
-                    start + c * group.plane() + h * group.width);
+        copy_row(s.g.width, image + (c * s.g.height + h) * s.g.width,
+                 start + c * group.plane() + h * group.width);
       }
     }
   }
@@ -490,22 +517,6 @@ void scatter_grid_output(const ConvSizes& s, const PaddedGroup& group, const flo
 // Writes grad_y of the group's images onto a zeroed grid whose row o starts
 // at grad_grid + o ld, masked by y > 0 with the fused relu. The dropped
 // columns stay zero, so they add nothing to the products of backward.
-// Rows narrower than this are added and copied by inline loops: a
-// dispatched kernel's call costs more than the work on them, and model B's
-// 18-pixel images have rows of 9 and 3 values.
-constexpr int64_t kMinKernelRow = 16;
-
-// target[0, n) += row[0, n), with the bits of kernels::add.
-void add_row(int64_t n, const float* row, float* target) {
-  if (n >= kMinKernelRow) {
-    kernels::add(n, target, row, target);
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    target[i] += row[i];
-  }
-}
-
 void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const float* ys,
                           const float* g_y, int64_t b0, float* grad_grid, int64_t ld) {
   for (int64_t j = 0; j < group.images; ++j) {
@@ -516,12 +527,8 @@ void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const fl
         float* target = grad_grid + o * ld + group.output_row(j, oh);
         if (s.relu) {
           kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
-        } else if (s.g.out_width >= kMinKernelRow) {
-          std::copy_n(g_y + row, s.g.out_width, target);
         } else {
-          for (int64_t w = 0; w < s.g.out_width; ++w) {
-            target[w] = g_y[row + w];
-          }
+          copy_row(s.g.out_width, g_y + row, target);
         }
       }
     }
