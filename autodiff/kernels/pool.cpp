@@ -25,8 +25,8 @@ void check_pool_geometry(const char* operation, const Conv2dGeometry& g) {
   }
 }
 
-// The windows that pool_planes_inside passes to one max_pool_windows call
-// at least, taking several planes at a time when theirs are fewer.
+// The minimum number of windows per max_pool_windows call in
+// pool_planes_inside. Planes with fewer windows go several to a call.
 constexpr int64_t kWindowsPerCall = 256;
 
 // Below this many output elements one thread is faster than waking another.
