@@ -10,7 +10,8 @@
 // kernels put consecutive tiles of a row in the lanes of a vector, and the
 // GEMMs get rows of filters and columns of tiles, the shape their
 // micro-kernel is made for. Backward runs the adjoint of each step (see
-// backward below). The filter transforms G g G^T and G^T dU G run once per
+// backward below), and transforms x again for the weight gradient, then
+// from channels-last planes into a tile-major V. The filter transforms G g G^T and G^T dU G run once per
 // call, on plain loops.
 //
 // What it leaves out: tiles larger than 2x2 (F(4x4, 3x3) needs 2.25x fewer
@@ -48,6 +49,12 @@ double ragged_share(int64_t columns) {
   return static_cast<double>(padded - columns) / static_cast<double>(padded);
 }
 
+// True when dU is kept as [16, C, K], because K fills the GEMM's column
+// panels better than C; else it is [16, K, C].
+bool transposed_du(const Conv3x3& s) {
+  return ragged_share(s.out_channels) < ragged_share(s.channels);
+}
+
 // The output's cut into 2x2 tiles, and the padded planes the tiles read.
 struct Tiling {
   int64_t rows;      // ceil(Ho / 2)
@@ -75,7 +82,7 @@ Tiling tiling(const Conv3x3& s) {
 // memory by about 10 MiB (two threads), so the cap keeps them to one.
 constexpr int64_t kMaxGroupTiles = 256;
 
-int64_t images_per_group(const Tiling& t) {
+int64_t images_per_tiling_group(const Tiling& t) {
   const int64_t least = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
   int64_t best = least;
   for (int64_t n = least + 1; n * t.per_image() <= kMaxGroupTiles; ++n) {
@@ -89,7 +96,7 @@ int64_t images_per_group(const Tiling& t) {
 // Calls body(b0, n) for the groups of images [first, last).
 template <class Body>
 void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) {
-  const int64_t per_group = images_per_group(t);
+  const int64_t per_group = images_per_tiling_group(t);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     body(b0, std::min(per_group, last - b0));
   }
@@ -124,6 +131,31 @@ void fill_padded(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0,
                    s.width, s.pad_h, s.pad_w, t.padded_h, t.padded_w, padded);
 }
 
+// Fills planes [n, K, 2 rows, 2 cols] with grad_y of images [b0, b0 + n),
+// masked by y > 0 with the fused relu, and zero past Ho and Wo. The mask is
+// applied row by row on the way, so g needs no buffer of its own.
+void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const float* ys,
+                          const float* g_y, int64_t b0, int64_t n, float* planes) {
+  const int64_t positions = s.out_height * s.out_width;
+  const int64_t ld = 2 * t.cols;
+  const int64_t plane_size = 2 * t.rows * ld;
+  for (int64_t p = 0; p < n * s.out_channels; ++p) {
+    const int64_t first = (b0 * s.out_channels + p) * positions;
+    float* plane = planes + p * plane_size;
+    for (int64_t h = 0; h < s.out_height; ++h) {
+      float* row = plane + h * ld;
+      const int64_t at = first + h * s.out_width;
+      if (s.relu) {
+        kernels::relu_mask(s.out_width, ys + at, g_y + at, row);
+      } else {
+        std::copy_n(g_y + at, s.out_width, row);
+      }
+      std::fill(row + s.out_width, row + ld, 0.0f);
+    }
+    std::fill(plane + s.out_height * ld, plane + plane_size, 0.0f);
+  }
+}
+
 // v [16, C, N] = B^T d B for every tile of the padded planes.
 void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, int64_t n,
                       float* v) {
@@ -136,6 +168,46 @@ void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, in
         kernels::winograd_input_tiles(t.cols, plane + 2 * r * t.padded_w, t.padded_w,
                                       first_tile, s.channels * N);
       }
+    }
+  }
+}
+
+// Fills padded [n, Hp, Wp, C] (channels-last) with images [b0, b0 + n) of
+// x [B, C, H, W], zero around them. Each image row [C, W] goes in
+// transposed, as [W, C].
+void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0,
+                               int64_t n, float* padded) {
+  const int64_t C = s.channels;
+  const int64_t row_size = t.padded_w * C;
+  const kernels::KernelTable& table = kernels::active_kernels();
+  std::vector<const float*> channel_rows(static_cast<size_t>(C));
+  for (int64_t j = 0; j < n; ++j) {
+    float* image = padded + j * t.plane() * C;
+    std::fill_n(image, s.pad_h * row_size, 0.0f);
+    for (int64_t h = 0; h < s.height; ++h) {
+      float* row = image + (s.pad_h + h) * row_size;
+      std::fill_n(row, s.pad_w * C, 0.0f);
+      for (int64_t c = 0; c < C; ++c) {
+        channel_rows[static_cast<size_t>(c)] = xs + (((b0 + j) * C + c) * s.height + h) * s.width;
+      }
+      table.transpose(C, s.width, channel_rows.data(), row + s.pad_w * C, C);
+      std::fill(row + (s.pad_w + s.width) * C, row + row_size, 0.0f);
+    }
+    std::fill(image + (s.pad_h + s.height) * row_size, image + t.plane() * C, 0.0f);
+  }
+}
+
+// v [16, N, C] = B^T d B for every tile of channels-last padded planes.
+void transform_inputs_channels_last(const Conv3x3& s, const Tiling& t, const float* padded,
+                                    int64_t n, float* v) {
+  const int64_t C = s.channels;
+  const int64_t N = n * t.per_image();
+  const int64_t row_ld = t.padded_w * C;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t r = 0; r < t.rows; ++r) {
+      const float* rows = padded + j * t.plane() * C + 2 * r * row_ld;
+      float* first_tile = v + (j * t.per_image() + r * t.cols) * C;
+      kernels::winograd_input_tiles_channels_last(t.cols, C, rows, row_ld, first_tile, N * C);
     }
   }
 }
@@ -156,6 +228,8 @@ void filter_gradient_1d(float u0, float u1, float u2, float u3, float* g, int64_
 }
 
 }  // namespace
+
+int64_t images_per_group(const Conv3x3& s) { return images_per_tiling_group(tiling(s)); }
 
 Weights transform_weights(const Conv3x3& s, const float* weight) {
   const int64_t C = s.channels;
@@ -222,6 +296,35 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
   return finite;
 }
 
+void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w) {
+  const int64_t C = s.channels;
+  const int64_t K = s.out_channels;
+  const bool du_transposed = transposed_du(s);
+  // grad_weight[k, c] += G^T dU[., k, c] G
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t c = 0; c < C; ++c) {
+      float tile[4][4];
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        const int64_t at = du_transposed ? (xi * C + c) * K + k : (xi * K + k) * C + c;
+        tile[xi / 4][xi % 4] = du_sum[at];
+      }
+      float columns[3][4];  // G^T dU
+      for (int q = 0; q < 4; ++q) {
+        filter_gradient_1d(tile[0][q], tile[1][q], tile[2][q], tile[3][q], &columns[0][q], 4);
+      }
+      float* g = grad_w + (k * C + c) * 9;
+      for (int p = 0; p < 3; ++p) {
+        float filter_row[3];  // (G^T dU G)[p]
+        filter_gradient_1d(columns[p][0], columns[p][1], columns[p][2], columns[p][3],
+                           filter_row, 1);
+        for (int q = 0; q < 3; ++q) {
+          g[p * 3 + q] += filter_row[q];
+        }
+      }
+    }
+  }
+}
+
 // Backward, per group of images, with g = grad_y masked by the fused relu:
 //   dM = A g A^T per tile and filter         (adjoint of y = A^T M A)
 //   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C], or its transpose
@@ -232,21 +335,22 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // and after the last group grad_weight += G^T dU G per filter.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
-                 int64_t last) {
+                 int64_t last, float* du_sum, bool overwrite_grad_x) {
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
-  const int64_t positions = s.out_height * s.out_width;
   const int64_t grad_ld = 2 * t.cols;               // row stride of g's tiled planes
   const int64_t grad_plane = 2 * t.rows * grad_ld;  // [2 rows, 2 cols]
-  Scratch masked;       // g [n, K, Ho, Wo] with the fused relu
   Scratch grad_planes;  // g [n, K, 2 rows, 2 cols], zero past Ho and Wo
   Scratch sums;         // [n, K]
   Scratch dm;           // [16, K, N]
-  Scratch padded;       // [n, C, Hp, Wp], x and then its gradient
-  Scratch v;            // [16, C, N], V and then dV
-  Scratch du(grad_w != nullptr ? static_cast<size_t>(kPoints * K * C) : 0, 0.0f);
-  const bool du_transposed = ragged_share(K) < ragged_share(C);  // du [16, C, K]
+  Scratch padded;       // x [n, Hp, Wp, C], then its gradient [n, C, Hp, Wp]
+  Scratch v;            // V [16, N, C] (tile-major), then dV [16, C, N]
+  Scratch own_du(grad_w != nullptr && du_sum == nullptr ? static_cast<size_t>(kPoints * K * C)
+                                                        : 0,
+                 0.0f);
+  float* du = du_sum != nullptr ? du_sum : own_du.data();
+  const bool du_transposed = transposed_du(s);  // du [16, C, K]
 
   int64_t done = first;
   for_groups(t, first, last, [&](int64_t b0, int64_t n) {
@@ -260,14 +364,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
 
     // g into planes cut to whole tiles, then dM = A g A^T. Nothing is
     // accumulated until every g of the group is known to be finite.
-    const float* g = g_y + b0 * K * positions;
-    if (s.relu) {
-      masked.resize(static_cast<size_t>(n * K * positions));
-      kernels::relu_mask(n * K * positions, ys + b0 * K * positions, g, masked.data());
-      g = masked.data();
-    }
-    copy_into_padded(g, n * K, s.out_height, s.out_width, 0, 0, 2 * t.rows, grad_ld,
-                     grad_planes.data());
+    fill_gradient_planes(s, t, ys, g_y, b0, n, grad_planes.data());
     bool finite = true;
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t k = 0; k < K; ++k) {
@@ -295,18 +392,21 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     padded.resize(static_cast<size_t>(n * C * t.plane()));
     v.resize(static_cast<size_t>(kPoints * C * N));
     if (grad_w != nullptr) {
-      // dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C]
-      fill_padded(s, t, xs, b0, n, padded.data());
-      transform_inputs(s, t, padded.data(), n, v.data());
+      // dU[xi] [K, C] += dM[xi] [K, N] V[xi] [N, C], with V tile-major here.
+      // A channel-major V would cost the GEMM a transpose of 16 values per
+      // tile as it packs, while transposing the pixels into channels-last
+      // planes moves 4 values per tile.
+      fill_padded_channels_last(s, t, xs, b0, n, padded.data());
+      transform_inputs_channels_last(s, t, padded.data(), n, v.data());
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         const float* dm_xi = dm.data() + xi * K * N;
-        const float* v_xi = v.data() + xi * C * N;
-        float* du_xi = du.data() + xi * K * C;
+        const float* v_xi = v.data() + xi * N * C;
+        float* du_xi = du + xi * K * C;
         if (du_transposed) {
-          kernels::gemm(Transpose::No, Transpose::Yes, C, K, N, 1.0f, v_xi, N, dm_xi, N, 1.0f,
+          kernels::gemm(Transpose::Yes, Transpose::Yes, C, K, N, 1.0f, v_xi, C, dm_xi, N, 1.0f,
                         du_xi, K);
         } else {
-          kernels::gemm(Transpose::No, Transpose::Yes, K, C, N, 1.0f, dm_xi, N, v_xi, N, 1.0f,
+          kernels::gemm(Transpose::No, Transpose::No, K, C, N, 1.0f, dm_xi, N, v_xi, C, 1.0f,
                         du_xi, C);
         }
       }
@@ -334,7 +434,11 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
           const float* inside = plane + s.pad_h * t.padded_w + s.pad_w;
           for (int64_t h = 0; h < s.height; ++h) {
             float* row = target + h * s.width;
-            kernels::add(s.width, row, inside + h * t.padded_w, row);
+            if (overwrite_grad_x) {
+              std::copy_n(inside + h * t.padded_w, s.width, row);
+            } else {
+              kernels::add(s.width, row, inside + h * t.padded_w, row);
+            }
           }
         }
       }
@@ -342,30 +446,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     done = b0 + n;
   });
 
-  if (grad_w != nullptr) {
-    // grad_weight[k, c] += G^T dU[., k, c] G
-    for (int64_t k = 0; k < K; ++k) {
-      for (int64_t c = 0; c < C; ++c) {
-        float tile[4][4];
-        for (int64_t xi = 0; xi < kPoints; ++xi) {
-          const int64_t at = du_transposed ? (xi * C + c) * K + k : (xi * K + k) * C + c;
-          tile[xi / 4][xi % 4] = du[static_cast<size_t>(at)];
-        }
-        float columns[3][4];  // G^T dU
-        for (int q = 0; q < 4; ++q) {
-          filter_gradient_1d(tile[0][q], tile[1][q], tile[2][q], tile[3][q], &columns[0][q], 4);
-        }
-        float* g = grad_w + (k * C + c) * 9;
-        for (int p = 0; p < 3; ++p) {
-          float filter_row[3];  // (G^T dU G)[p]
-          filter_gradient_1d(columns[p][0], columns[p][1], columns[p][2], columns[p][3],
-                             filter_row, 1);
-          for (int q = 0; q < 3; ++q) {
-            g[p * 3 + q] += filter_row[q];
-          }
-        }
-      }
-    }
+  if (grad_w != nullptr && du_sum == nullptr) {
+    add_weight_gradient(s, du, grad_w);
   }
   return done;
 }

@@ -39,6 +39,10 @@ struct Conv3x3 {
 
 using Weights = std::vector<float, PoolAllocator<float>>;
 
+// The images that forward and backward take per group (and per set of 16
+// GEMMs). A caller that splits a batch itself does best with multiples.
+int64_t images_per_group(const Conv3x3& s);
+
 // U [16, K, C]: U[xi, k, c] = (G g G^T)[xi] for filter g = weight[k, c], xi
 // = 4 i + j. weight is [K, C, 3, 3].
 Weights transform_weights(const Conv3x3& s, const float* weight);
@@ -61,8 +65,19 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 // when every image is done, and the caller runs the rest on another path.
 // The transforms of x and the weight must be finite, as they are when
 // forward returned true for every image.
+//
+// With du_sum (16 K C floats, zero before the first call), the calls for
+// several slices of a batch add their transformed weight gradient dU there,
+// and grad_w only selects whether to compute it. add_weight_gradient then
+// transforms the sum into grad_w once, instead of once per call. With
+// overwrite_grad_x, grad_x of the images done is written instead of added
+// to, so it need not be zeroed first. Images from the returned one on keep
+// their grad_x as it was.
 int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
-                 int64_t last);
+                 int64_t last, float* du_sum = nullptr, bool overwrite_grad_x = false);
+
+// grad_w [K, C, 3, 3] += G^T dU G per filter, for a du_sum of backward.
+void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w);
 
 }  // namespace ember::winograd

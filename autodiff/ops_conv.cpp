@@ -10,7 +10,9 @@
 // columns for backward when the whole batch's fit in 2 MiB. im2col, col2im
 // and max pooling are raw-pointer loops in autodiff/kernels/ (im2col.h,
 // pool.h); this file adds the tensors, the checks and the tape. avg_pool2d
-// keeps its plain loops here.
+// keeps its plain loops here. conv2d with Conv2dOptions::max_pool runs any of
+// the paths on a few images at a time and pools their output right away (see
+// "fused max pool" below).
 #include "autodiff/ops_conv.h"
 
 #include <algorithm>
@@ -83,20 +85,36 @@ Pool2dOptions resolve_pool_options(const Pool2dOptions& options, const char* op)
   return resolved;
 }
 
-// Geometry of a pooling window grid over an [H, W] plane.
-ConvGeometry pool_geometry(const Tensor& x, const Pool2dOptions& options, const char* op) {
+// Geometry of a pooling window grid over `channels` planes [H, W].
+ConvGeometry pool_geometry(int64_t channels, int64_t height, int64_t width,
+                           const Pool2dOptions& options, const char* op) {
   ConvGeometry geometry;
-  geometry.channels = x.size(1);
-  geometry.height = x.size(2);
-  geometry.width = x.size(3);
+  geometry.channels = channels;
+  geometry.height = height;
+  geometry.width = width;
   geometry.kernel = options.kernel;
   geometry.stride = options.stride;
   geometry.padding = options.padding;
-  geometry.out_height = pool_output_size(geometry.height, options.kernel[0], options.stride[0],
+  geometry.out_height = pool_output_size(height, options.kernel[0], options.stride[0],
                                          options.padding[0], options.ceil_mode, op, "height");
-  geometry.out_width = pool_output_size(geometry.width, options.kernel[1], options.stride[1],
+  geometry.out_width = pool_output_size(width, options.kernel[1], options.stride[1],
                                         options.padding[1], options.ceil_mode, op, "width");
   return geometry;
+}
+
+ConvGeometry pool_geometry(const Tensor& x, const Pool2dOptions& options, const char* op) {
+  return pool_geometry(x.size(1), x.size(2), x.size(3), options, op);
+}
+
+// Max pooling's argmax stores positions within a plane as int32.
+using Argmax = std::vector<int32_t, PoolAllocator<int32_t>>;
+
+void require_int32_planes(const ConvGeometry& g, const char* op) {
+  if (g.height * g.width > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument(fmt::format(
+        "{}: input planes of {} x {} pixels are too large; at most 2^31 - 1 per plane", op,
+        g.height, g.width));
+  }
 }
 
 }  // namespace
@@ -259,6 +277,12 @@ struct ConvSizes {
   bool winograd_transforms_finite = true;
   // U of the Winograd path (see use_winograd_path), else null.
   const winograd::Weights* winograd_weights = nullptr;
+  // Where the Winograd backward sums dU over several calls (see
+  // winograd::backward), or null for each call to add G^T dU G itself.
+  float* winograd_du_sum = nullptr;
+  // True when grad_x is a fresh buffer that a backward must write rather
+  // than add to, its first gradient; see run_conv_backward.
+  bool overwrite_grad_x = false;
 };
 
 // group [C, n positions] <-> n images' [C, positions] blocks of a [B, C, positions]
@@ -425,6 +449,33 @@ PaddedGroup padded_group(const ConvSizes& s, int64_t images) {
   return group;
 }
 
+// Rows narrower than this are added and copied by inline loops: a
+// dispatched kernel's call costs more than the work on them, and model B's
+// 18-pixel images have rows of 9 and 3 values.
+constexpr int64_t kMinKernelRow = 16;
+
+// target[0, n) = row[0, n).
+void copy_row(int64_t n, const float* row, float* target) {
+  if (n >= kMinKernelRow) {
+    std::copy_n(row, n, target);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    target[i] = row[i];
+  }
+}
+
+// target[0, n) += row[0, n), with the bits of kernels::add.
+void add_row(int64_t n, const float* row, float* target) {
+  if (n >= kMinKernelRow) {
+    kernels::add(n, target, row, target);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    target[i] += row[i];
+  }
+}
+
 // Fills buffer [C_in, height, width] with images [b0, b0 + images) of xs,
 // zero around them.
 void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const float* xs,
@@ -435,8 +486,8 @@ void fill_padded_buffer(const ConvSizes& s, const PaddedGroup& group, const floa
     float* start = buffer + group.image_start(s, j);
     for (int64_t c = 0; c < s.g.channels; ++c) {
       for (int64_t h = 0; h < s.g.height; ++h) {
-        std::copy_n(image + (c * s.g.height + h) * s.g.width, s.g.width,
-                    start + c * group.plane() + h * group.width);
+        copy_row(s.g.width, image + (c * s.g.height + h) * s.g.width,
+                 start + c * group.plane() + h * group.width);
       }
     }
   }
@@ -478,7 +529,7 @@ void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const fl
         if (s.relu) {
           kernels::relu_mask(s.g.out_width, ys + row, g_y + row, target);
         } else {
-          std::copy_n(g_y + row, s.g.out_width, target);
+          copy_row(s.g.out_width, g_y + row, target);
         }
       }
     }
@@ -497,7 +548,7 @@ void add_image_gradients(const ConvSizes& s, const PaddedGroup& group, const flo
       for (int64_t h = 0; h < s.g.height; ++h) {
         float* target = grad_image + (c * s.g.height + h) * s.g.width;
         const float* row = source + c * ld + h * group.width + j * group.pitch;
-        kernels::add(s.g.width, target, row, target);
+        add_row(s.g.width, row, target);
       }
     }
   }
@@ -627,11 +678,21 @@ bool use_implicit_path(const ConvSizes& s) {
          s.out_channels > kMaxDirectFilters && s.g.padding[1] < s.g.kernel[1];
 }
 
+// The implicit path's GEMMs take twice the GEMM path's columns. Their
+// images share one padded buffer instead of im2col columns, so the extra
+// memory is small. Model B's step on 18-pixel images (144 and 24 outputs
+// in its second and third layers) then ran 1% to 3% faster.
+constexpr int64_t kMinImplicitColumns = 2 * kMinGemmColumns;
+
+int64_t images_per_implicit_gemm(int64_t positions) {
+  return std::max<int64_t>(1, (kMinImplicitColumns + positions - 1) / positions);
+}
+
 // Calls body(b0, group) for the groups of images [first, last), which share
-// one GEMM when their outputs are small, as in the GEMM path below.
+// one GEMM when their outputs are small.
 template <class Body>
 void for_padded_groups(const ConvSizes& s, int64_t first, int64_t last, const Body& body) {
-  const int64_t per_group = std::min(images_per_gemm(s.positions), last - first);
+  const int64_t per_group = std::min(images_per_implicit_gemm(s.positions), last - first);
   PaddedGroup group = padded_group(s, per_group);
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
     const int64_t n = std::min(per_group, last - b0);
@@ -847,7 +908,12 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
                           int64_t last) {
   if (use_winograd_path(s)) {
     const int64_t rest = winograd::backward(winograd_sizes(s), *s.winograd_weights, xs, ys, g_y,
-                                            grad_x, grad_w, grad_bias, first, last);
+                                            grad_x, grad_w, grad_bias, first, last,
+                                            s.winograd_du_sum, s.overwrite_grad_x);
+    if (s.overwrite_grad_x && grad_x != nullptr) {
+      // The implicit path adds, so the images left to it start from zero.
+      std::fill(grad_x + rest * s.image_size, grad_x + last * s.image_size, 0.0f);
+    }
     conv_backward_implicit(s, xs, ws, ys, g_y, grad_x, grad_w, grad_bias, rest, last);
     return;
   }
@@ -915,21 +981,34 @@ void conv_backward_images(const ConvSizes& s, const float* xs, const float* ws,
 // because an integer max vectorizes and a std::isfinite loop does not. On
 // model A's [32, 1, 32, 90] input it took about 0.03 ms, and the isfinite
 // loop 0.06 to 0.1 ms (Zen 3, one thread, beside a 0.7 to 1.3 ms backward).
+// Large tensors are split across threads: the scan runs before the chunks
+// of the backward, so one thread would leave the others idle.
 bool all_finite(const Tensor& t) {
   constexpr uint32_t kExponentBits = 0x7f800000u;
+  constexpr int64_t kMinParallelValues = int64_t{1} << 16;
   const float* values = t.data();
   const int64_t n = t.numel();
-  uint32_t max_exponent = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    max_exponent = std::max(max_exponent, std::bit_cast<uint32_t>(values[i]) & kExponentBits);
+  const auto scan = [values](int64_t begin, int64_t end) {
+    uint32_t max_exponent = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      max_exponent = std::max(max_exponent, std::bit_cast<uint32_t>(values[i]) & kExponentBits);
+    }
+    return max_exponent != kExponentBits;
+  };
+  if (n < kMinParallelValues || kernels::num_threads() == 1) {
+    return scan(0, n);
   }
-  return max_exponent != kExponentBits;
+  std::atomic<bool> finite = true;
+  kernels::parallel_for(n, [&](int64_t begin, int64_t end) {
+    if (!scan(begin, end)) {
+      finite = false;
+    }
+  });
+  return finite;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
+ConvSizes conv_sizes(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const Conv2dOptions& options) {
   ConvSizes s;
   s.g = conv_geometry(x, weight, bias, options);
   s.batch = x.size(0);
@@ -939,6 +1018,216 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   s.image_size = s.g.channels * s.g.height * s.g.width;
   s.identity_columns = columns_are_image(s.g);
   s.relu = options.relu;
+  return s;
+}
+
+// U of the Winograd path for the weight when s takes that path, else null;
+// s.winograd_weights is set to it.
+std::shared_ptr<const winograd::Weights> prepare_winograd(ConvSizes& s, const Tensor& weight) {
+  if (!use_winograd_path(s)) {
+    return nullptr;
+  }
+  auto weights = std::make_shared<const winograd::Weights>(
+      winograd::transform_weights(winograd_sizes(s), weight.data()));
+  s.winograd_weights = weights.get();
+  return weights;
+}
+
+// The body of a conv2d backward: fetches the gradient buffers, splits the
+// images into chunks across threads, and calls
+// body(sizes, first, last, grad_x, grad_w, grad_bias) for each chunk, where
+// sizes is s with wide_grids set for this backward. Any of the gradient
+// pointers is null when not wanted.
+template <class Body>
+void run_conv_backward(const ConvSizes& s, const Tensor& x, const Tensor& weight,
+                       const Tensor& bias, const Body& body) {
+  // The Winograd path can write the first gradient of x instead of adding
+  // it to zeros: that spares a fill of x's size (model B's second and third
+  // layers). Every image of x is written, since the chunks cover the batch.
+  bool fresh = false;
+  float* grad_x = use_winograd_path(s) ? grad_buffer_to_overwrite(x, fresh) : grad_buffer(x);
+  float* grad_w = grad_buffer(weight);
+  float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
+  const int64_t weight_size = s.out_channels * s.rows;
+  ConvSizes backward_sizes = s;
+  backward_sizes.overwrite_grad_x = fresh;
+  // A Winograd forward whose outputs were all finite proves x and the
+  // weight finite: an infinite input makes its transforms, and through
+  // them the outputs, infinite or NaN. The scan of x (a full pass over
+  // model B's largest inputs) is then skipped.
+  if (!use_winograd_path(s)) {
+    backward_sizes.wide_grids =
+        (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
+  }
+
+  // Each chunk of images but the first sums its weight and bias gradients
+  // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
+  // order at the end, so a fixed thread count always gives the same bits.
+  std::vector<Scratch> partials(static_cast<size_t>(s.batch));
+  for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+    float* chunk_grad_w = grad_w;
+    float* chunk_grad_bias = grad_bias;
+    if (first > 0) {
+      Scratch& partial = partials[static_cast<size_t>(first)];
+      partial.assign(static_cast<size_t>(weight_size + s.out_channels), 0.0f);
+      chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
+      chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
+    }
+    body(backward_sizes, first, last, grad_x, chunk_grad_w, chunk_grad_bias);
+  });
+
+  for (const Scratch& partial : partials) {
+    if (partial.empty()) {
+      continue;
+    }
+    if (grad_w != nullptr) {
+      kernels::axpy(weight_size, 1.0f, partial.data(), grad_w);
+    }
+    if (grad_bias != nullptr) {
+      kernels::axpy(s.out_channels, 1.0f, partial.data() + weight_size, grad_bias);
+    }
+  }
+}
+
+// The inputs a conv2d node records: x, the weight and the bias if any.
+std::vector<Tensor> conv_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  std::vector<Tensor> inputs = {x, weight};
+  if (bias.defined()) {
+    inputs.push_back(bias);
+  }
+  return inputs;
+}
+
+// ---- fused max pool
+//
+// With Conv2dOptions::max_pool, a few images at a time are convolved into a
+// scratch buffer and pooled from it while it is in cache. The backward
+// routes the pooled gradient of the same few images into a zeroed buffer
+// and runs the convolution's backward on it. So neither the convolution's
+// output nor a gradient of its size is ever stored whole, and the passes
+// over them are gone: for model B's first layer each is [B, 32, 32, W].
+// The fused relu's mask y > 0 is applied on the way as pooled > 0, because
+// the pooled value is y at the window's argmax, the one position that its
+// gradient reaches.
+
+// Images per pooled batch: a multiple of the images that the convolution's
+// path takes per GEMM, as many as keep the output near this many values, so
+// it stays in cache between the two steps.
+constexpr int64_t kPooledBatchValues = int64_t{1} << 16;
+
+int64_t images_per_pooled_batch(const ConvSizes& s) {
+  int64_t group = images_per_gemm(s.positions);
+  if (use_winograd_path(s)) {
+    group = winograd::images_per_group(winograd_sizes(s));
+  } else if (use_implicit_path(s)) {
+    group = images_per_implicit_gemm(s.positions);
+  }
+  const int64_t group_values = group * s.out_channels * s.positions;
+  return group * std::max<int64_t>(1, kPooledBatchValues / group_values);
+}
+
+// grad_y [n K, Ho, Wo] = each pooled gradient of grad_pooled [n K, PH, PW]
+// routed to its window's argmax, where grad_y was zeroed first, and masked
+// by pooled > 0 with the fused relu. Windows that share an argmax add up,
+// as max_pool2d's backward adds them.
+void route_pooled_gradient(const ConvSizes& s, const kernels::Conv2dGeometry& planes,
+                           const float* pooled, const float* grad_pooled, const int32_t* argmax,
+                           float* grad_y) {
+  const int64_t per_plane = planes.out_h() * planes.out_w();
+  std::fill_n(grad_y, planes.channels * s.positions, 0.0f);
+  for (int64_t p = 0; p < planes.channels; ++p) {
+    float* plane = grad_y + p * s.positions;
+    for (int64_t q = p * per_plane; q < (p + 1) * per_plane; ++q) {
+      // The mask as bits, not a branch: on real activations a branch on
+      // pooled > 0 is a coin flip, and its mispredictions took 4% of a
+      // model B step. A masked share is +0, as the relu's mask gives.
+      const uint32_t keep = 0u - static_cast<uint32_t>(!s.relu || pooled[q] > 0.0f);
+      plane[argmax[q]] += std::bit_cast<float>(std::bit_cast<uint32_t>(grad_pooled[q]) & keep);
+    }
+  }
+}
+
+Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         ConvSizes s, const Pool2dOptions& options) {
+  const Pool2dOptions resolved = resolve_pool_options(options, "conv2d");
+  const ConvGeometry pool = pool_geometry(s.out_channels, s.g.out_height, s.g.out_width,
+                                          resolved, "conv2d");
+  require_int32_planes(pool, "conv2d");
+  const int64_t pooled_size = s.out_channels * pool.out_height * pool.out_width;
+  const int64_t per_batch = images_per_pooled_batch(s);
+
+  Tensor y = empty({s.batch, s.out_channels, pool.out_height, pool.out_width});
+  auto argmax = std::make_shared<Argmax>(static_cast<size_t>(y.numel()));
+  const float* xs = x.data();
+  const float* ws = weight.data();
+  const float* bias_values = bias.defined() ? bias.data() : nullptr;
+  float* ys = y.mutable_data();
+  const std::shared_ptr<const winograd::Weights> winograd_weights = prepare_winograd(s, weight);
+  std::atomic<bool> left_winograd = false;
+  for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
+    Scratch conv_output(static_cast<size_t>(per_batch * s.out_channels * s.positions));
+    for (int64_t b = first; b < last; b += per_batch) {
+      const int64_t n = std::min(per_batch, last - b);
+      if (!conv_forward_images(s, xs + b * s.image_size, ws, bias_values, conv_output.data(),
+                               nullptr, 0, n)) {
+        left_winograd = true;
+      }
+      kernels::Conv2dGeometry planes = kernel_geometry(pool);
+      planes.channels = n * s.out_channels;
+      kernels::max_pool2d(planes, conv_output.data(), ys + b * pooled_size,
+                          argmax->data() + b * pooled_size);
+    }
+  });
+  s.winograd_transforms_finite = !left_winograd;
+
+  if (needs_grad({&x, &weight, &bias})) {
+    Tape::current().record(
+        "conv2d", conv_inputs(x, weight, bias), y,
+        [x, weight, bias, s, y, argmax, winograd_weights, pool, pooled_size,
+         per_batch](const Tensor& grad_y) {
+          run_conv_backward(s, x, weight, bias, [&](const ConvSizes& sizes, int64_t first,
+                                                    int64_t last, float* grad_x, float* grad_w,
+                                                    float* grad_bias) {
+            // The routing applies the relu's mask, so the backward must not.
+            ConvSizes unmasked = sizes;
+            unmasked.relu = false;
+            // The Winograd path's dU [16, C_out, C_in] is summed over the
+            // chunk and transformed once at its end.
+            Scratch du_sum;
+            if (use_winograd_path(sizes) && grad_w != nullptr) {
+              du_sum.assign(static_cast<size_t>(16 * s.out_channels * s.g.channels), 0.0f);
+              unmasked.winograd_du_sum = du_sum.data();
+            }
+            Scratch grad_conv(static_cast<size_t>(per_batch * s.out_channels * s.positions));
+            for (int64_t b = first; b < last; b += per_batch) {
+              const int64_t n = std::min(per_batch, last - b);
+              kernels::Conv2dGeometry planes = kernel_geometry(pool);
+              planes.channels = n * s.out_channels;
+              route_pooled_gradient(s, planes, y.data() + b * pooled_size,
+                                    grad_y.data() + b * pooled_size,
+                                    argmax->data() + b * pooled_size, grad_conv.data());
+              conv_backward_images(unmasked, x.data() + b * s.image_size, weight.data(), nullptr,
+                                   nullptr, grad_conv.data(),
+                                   grad_x != nullptr ? grad_x + b * s.image_size : nullptr,
+                                   grad_w, grad_bias, 0, n);
+            }
+            if (!du_sum.empty()) {
+              winograd::add_weight_gradient(winograd_sizes(sizes), du_sum.data(), grad_w);
+            }
+          });
+        });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  ConvSizes s = conv_sizes(x, weight, bias, options);
+  if (options.max_pool.has_value()) {
+    return conv2d_max_pooled(x, weight, bias, s, *options.max_pool);
+  }
 
   Tensor y = empty({s.batch, s.out_channels, s.g.out_height, s.g.out_width});
   const float* xs = x.data();
@@ -946,12 +1235,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const float* bias_values = bias.defined() ? bias.data() : nullptr;
   float* ys = y.mutable_data();
   const bool record = needs_grad({&x, &weight, &bias});
-  std::shared_ptr<const winograd::Weights> winograd_weights;
-  if (use_winograd_path(s)) {
-    winograd_weights = std::make_shared<const winograd::Weights>(
-        winograd::transform_weights(winograd_sizes(s), ws));
-    s.winograd_weights = winograd_weights.get();
-  }
+  const std::shared_ptr<const winograd::Weights> winograd_weights = prepare_winograd(s, weight);
   std::shared_ptr<KeptColumns> kept_columns;
   const int64_t columns_bytes = s.batch * s.rows * s.positions * int64_t{sizeof(float)};
   if (record && weight.requires_grad() && !s.identity_columns && !use_direct_path(s) &&
@@ -970,53 +1254,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   s.winograd_transforms_finite = !left_winograd;
 
   if (record) {
-    std::vector<Tensor> inputs = {x, weight};
-    if (bias.defined()) {
-      inputs.push_back(bias);
-    }
-    Tape::current().record("conv2d", inputs, y,
+    Tape::current().record("conv2d", conv_inputs(x, weight, bias), y,
                            [x, weight, bias, s, y, kept_columns,
                             winograd_weights](const Tensor& grad_y) {
       // With the fused relu, the gradient reaching the convolution is grad_y
       // where y > 0 and 0 elsewhere (y > 0 exactly where its input was > 0).
       // conv_backward_images applies that mask image by image.
-      float* grad_x = grad_buffer(x);
-      float* grad_w = grad_buffer(weight);
-      float* grad_bias = bias.defined() ? grad_buffer(bias) : nullptr;
-      const int64_t weight_size = s.out_channels * s.rows;
-      ConvSizes backward_sizes = s;
-      backward_sizes.wide_grids =
-          (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
-
-      // Each chunk of images but the first sums its weight and bias gradients
-      // in a buffer of its own, [C_out rows + C_out]. These are added in chunk
-      // order at the end, so a fixed thread count always gives the same bits.
-      std::vector<Scratch> partials(static_cast<size_t>(s.batch));
-      for_image_chunks(s.batch, [&](int64_t first, int64_t last) {
-        float* chunk_grad_w = grad_w;
-        float* chunk_grad_bias = grad_bias;
-        if (first > 0) {
-          Scratch& partial = partials[static_cast<size_t>(first)];
-          partial.assign(static_cast<size_t>(weight_size + s.out_channels), 0.0f);
-          chunk_grad_w = grad_w != nullptr ? partial.data() : nullptr;
-          chunk_grad_bias = grad_bias != nullptr ? partial.data() + weight_size : nullptr;
-        }
-        conv_backward_images(backward_sizes, x.data(), weight.data(), y.data(),
-                             kept_columns.get(), grad_y.data(), grad_x, chunk_grad_w,
-                             chunk_grad_bias, first, last);
+      run_conv_backward(s, x, weight, bias, [&](const ConvSizes& sizes, int64_t first,
+                                                int64_t last, float* grad_x, float* grad_w,
+                                                float* grad_bias) {
+        conv_backward_images(sizes, x.data(), weight.data(), y.data(), kept_columns.get(),
+                             grad_y.data(), grad_x, grad_w, grad_bias, first, last);
       });
-
-      for (const Scratch& partial : partials) {
-        if (partial.empty()) {
-          continue;
-        }
-        if (grad_w != nullptr) {
-          kernels::axpy(weight_size, 1.0f, partial.data(), grad_w);
-        }
-        if (grad_bias != nullptr) {
-          kernels::axpy(s.out_channels, 1.0f, partial.data() + weight_size, grad_bias);
-        }
-      }
     });
   }
   return y;
@@ -1026,19 +1275,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 namespace {
 
-using Argmax = std::vector<int32_t, PoolAllocator<int32_t>>;
-
 // Max-pools x [B, C, H, W] and records the backward; argmax receives each
 // window's winner as its index h W + w within the plane.
 Tensor max_pool_forward(const Tensor& x, const Pool2dOptions& options, Argmax& argmax) {
   require_image_batch(x, "max_pool2d");
   const Pool2dOptions resolved = resolve_pool_options(options, "max_pool2d");
   const ConvGeometry g = pool_geometry(x, resolved, "max_pool2d");
-  if (g.height * g.width > std::numeric_limits<int32_t>::max()) {
-    throw std::invalid_argument(fmt::format(
-        "max_pool2d: input planes of {} x {} pixels are too large; at most 2^31 - 1 per plane",
-        g.height, g.width));
-  }
+  require_int32_planes(g, "max_pool2d");
   kernels::Conv2dGeometry planes = kernel_geometry(g);
   planes.channels = x.size(0) * g.channels;  // every [H, W] plane of the batch, B C
 

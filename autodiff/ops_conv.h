@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "autodiff/tensor.h"
 
@@ -21,18 +22,6 @@ namespace ember {
 
 // A pair of sizes, {height, width}.
 using Size2 = std::array<int64_t, 2>;
-
-struct Conv2dOptions {
-  Size2 stride = {1, 1};
-  // Zeros added on each side: padding[0] rows above and below, padding[1]
-  // columns left and right.
-  Size2 padding = {0, 0};
-  // Applies relu to the output in the same pass: conv2d(x, w, b, {.relu = true})
-  // equals relu(conv2d(x, w, b)) with the same gradients, but keeps no
-  // pre-activation tensor and makes no extra pass over the output. For the
-  // CNN recognizer this saves 19 MiB of a training step's memory.
-  bool relu = false;
-};
 
 struct Pool2dOptions {
   Size2 kernel = {2, 2};
@@ -47,6 +36,25 @@ struct Pool2dOptions {
   // avg_pool2d only: whether padding zeros count in the divisor. Positions
   // that ceil mode adds beyond the padded input never count.
   bool count_include_pad = true;
+};
+
+struct Conv2dOptions {
+  Size2 stride = {1, 1};
+  // Zeros added on each side: padding[0] rows above and below, padding[1]
+  // columns left and right.
+  Size2 padding = {0, 0};
+  // Applies relu to the output in the same pass: conv2d(x, w, b, {.relu = true})
+  // equals relu(conv2d(x, w, b)) with the same gradients, but keeps no
+  // pre-activation tensor and makes no extra pass over the output. For the
+  // CNN recognizer this saves 19 MiB of a training step's memory.
+  bool relu = false;
+  // Applies max_pool2d with these options to the (relu's) output in the same
+  // op: conv2d(x, w, b, {.relu = true, .max_pool = pool}) equals
+  // max_pool2d(relu(conv2d(x, w, b)), pool), with gradients equal up to the
+  // rounding of sums taken in another order. It pools a few images at a time
+  // while their outputs are in cache and never stores the convolution's
+  // output or its gradient whole.
+  std::optional<Pool2dOptions> max_pool = std::nullopt;
 };
 
 // Output length of a convolution along one axis:

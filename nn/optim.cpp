@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "autodiff/kernels/adam.h"
+#include "autodiff/kernels/threads.h"
 
 namespace ember::nn {
 
@@ -222,7 +223,17 @@ void Adam::update(float* values, const float* grad, int64_t n, std::vector<Tenso
                                  .bias_correction1 = correction1,
                                  .bias_correction2 = correction2,
                                  .weight_decay = decoupled_ ? options_.weight_decay : 0.0f};
-    kernels::adam_update(n, values, grad, m, s, step);
+    // Each element is updated on its own, so any split across threads
+    // gives the same bits; small tensors are not worth waking a thread.
+    constexpr int64_t kMinParallelValues = int64_t{1} << 15;
+    if (n < kMinParallelValues) {
+      kernels::adam_update(n, values, grad, m, s, step);
+      return;
+    }
+    kernels::parallel_for(n, [&](int64_t begin, int64_t end) {
+      kernels::adam_update(end - begin, values + begin, grad + begin, m + begin, s + begin,
+                           step);
+    });
     return;
   }
   // Adam with L2 weight decay adds l2 * value to each gradient first.

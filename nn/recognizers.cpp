@@ -63,17 +63,23 @@ std::shared_ptr<Module> make_tiny_recognizer(Generator& generator, int64_t symbo
 
 std::shared_ptr<Module> make_cnn_recognizer(Generator& generator, int64_t symbols) {
   require_symbols(symbols, "make_cnn_recognizer");
-  // Each ReLU that follows a convolution runs inside it (Conv2dOptions::relu).
-  const Conv2dOptions same_relu = {.stride = {1, 1}, .padding = {1, 1}, .relu = true};
+  // Each ReLU and max pool that follow a convolution run inside it
+  // (Conv2dOptions::relu and max_pool).
+  const auto same_relu_pool = [](Size2 pool) {
+    return Conv2dOptions{.stride = {1, 1},
+                         .padding = {1, 1},
+                         .relu = true,
+                         .max_pool = Pool2dOptions{.kernel = pool}};
+  };
   const Conv2dOptions valid_relu = {.relu = true};
   auto model = std::make_shared<Sequential>();
   model->add("input", std::make_shared<RecognizerInput>("CNN recognizer", kCnnMinWidth));
-  model->add("conv1", std::make_shared<Conv2d>(1, 32, Size2{3, 3}, generator, same_relu));
-  model->add("pool1", std::make_shared<MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}));
-  model->add("conv2", std::make_shared<Conv2d>(32, 64, Size2{3, 3}, generator, same_relu));
-  model->add("pool2", std::make_shared<MaxPool2d>(Pool2dOptions{.kernel = {2, 3}}));
-  model->add("conv3", std::make_shared<Conv2d>(64, 64, Size2{3, 3}, generator, same_relu));
-  model->add("pool3", std::make_shared<MaxPool2d>(Pool2dOptions{.kernel = {2, 1}}));
+  model->add("conv1",
+             std::make_shared<Conv2d>(1, 32, Size2{3, 3}, generator, same_relu_pool({2, 2})));
+  model->add("conv2",
+             std::make_shared<Conv2d>(32, 64, Size2{3, 3}, generator, same_relu_pool({2, 3})));
+  model->add("conv3",
+             std::make_shared<Conv2d>(64, 64, Size2{3, 3}, generator, same_relu_pool({2, 1})));
   model->add("conv4", std::make_shared<Conv2d>(64, 128, Size2{4, 3}, generator, valid_relu));
   model->add("conv5", std::make_shared<Conv2d>(128, symbols, Size2{1, 1}, generator));
   model->add("windows", std::make_shared<WindowFeatures>());

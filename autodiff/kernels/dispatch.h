@@ -147,6 +147,8 @@ struct KernelTable {
   // The Winograd F(2x2, 3x3) tile transforms of winograd.h.
   void (*winograd_input_tiles)(int64_t tiles, const float* in, int64_t row_ld, float* out,
                                int64_t point_ld);
+  void (*winograd_input_tiles_channels_last)(int64_t tiles, int64_t channels, const float* in,
+                                             int64_t row_ld, float* out, int64_t point_ld);
   bool (*winograd_output_tiles)(int64_t tiles, const float* m, int64_t point_ld, float bias,
                                 bool relu, float* out, int64_t row_ld, int64_t rows,
                                 int64_t width);

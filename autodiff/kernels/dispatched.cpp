@@ -145,6 +145,11 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
   active_kernels().winograd_input_tiles(tiles, in, row_ld, out, point_ld);
 }
 
+void winograd_input_tiles_channels_last(int64_t tiles, int64_t channels, const float* in,
+                                        int64_t row_ld, float* out, int64_t point_ld) {
+  active_kernels().winograd_input_tiles_channels_last(tiles, channels, in, row_ld, out, point_ld);
+}
+
 bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
                            bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
   return active_kernels().winograd_output_tiles(tiles, m, point_ld, bias, relu, out, row_ld,

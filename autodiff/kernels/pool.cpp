@@ -3,6 +3,7 @@
 #include "autodiff/kernels/pool.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ void check_pool_geometry(const char* operation, const Conv2dGeometry& g) {
                                 std::to_string(g.kernel_w) + "]");
   }
 }
+
+// The minimum number of windows per max_pool_windows call in
+// pool_planes_inside. Planes with fewer windows go several to a call.
+constexpr int64_t kWindowsPerCall = 256;
 
 // Below this many output elements one thread is faster than waking another.
 constexpr int64_t kMinParallelOutputs = 1 << 14;
@@ -56,18 +61,38 @@ void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
   const int64_t out_h = g.out_h();
   const int64_t out_w = g.out_w();
   if (out_w < table.gemm.lanes || g.stride_w > 3) {
+    // One call takes the windows of several planes, as offsets from the
+    // first, because a plane's windows (12 or 60, say) leave the last
+    // vector part empty and a call per plane costs more than its work.
+    // The argmax of plane b of a call is then b plane_size too large, and
+    // is corrected after the call.
+    const int64_t plane_size = g.height * g.width;
+    const int64_t per_plane = out_h * out_w;
+    const int64_t most_by_offset = std::numeric_limits<int32_t>::max() / plane_size;
+    const int64_t block = std::clamp<int64_t>((kWindowsPerCall + per_plane - 1) / per_plane, 1,
+                                              std::max<int64_t>(1, most_by_offset));
     std::vector<int32_t> bases;
-    bases.reserve(static_cast<size_t>(out_h * out_w));
-    for (int64_t oh = 0; oh < out_h; ++oh) {
-      for (int64_t ow = 0; ow < out_w; ++ow) {
-        bases.push_back(static_cast<int32_t>(oh * g.stride_h * g.width + ow * g.stride_w));
+    bases.reserve(static_cast<size_t>(block * per_plane));
+    for (int64_t b = 0; b < block; ++b) {
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          bases.push_back(
+              static_cast<int32_t>(b * plane_size + oh * g.stride_h * g.width + ow * g.stride_w));
+        }
       }
     }
-    const int64_t per_plane = out_h * out_w;
-    for (int64_t plane_index = first; plane_index < last; ++plane_index) {
-      table.max_pool_windows(input + plane_index * g.height * g.width, g.width, g.kernel_h,
-                             g.kernel_w, per_plane, bases.data(), output + plane_index * per_plane,
-                             argmax + plane_index * per_plane);
+    for (int64_t plane_index = first; plane_index < last; plane_index += block) {
+      const int64_t planes = std::min(block, last - plane_index);
+      int32_t* plane_argmax = argmax + plane_index * per_plane;
+      table.max_pool_windows(input + plane_index * plane_size, g.width, g.kernel_h, g.kernel_w,
+                             planes * per_plane, bases.data(), output + plane_index * per_plane,
+                             plane_argmax);
+      for (int64_t b = 1; b < planes; ++b) {
+        const auto shift = static_cast<int32_t>(b * plane_size);
+        for (int64_t t = b * per_plane; t < (b + 1) * per_plane; ++t) {
+          plane_argmax[t] -= shift;
+        }
+      }
     }
     return;
   }

@@ -315,6 +315,27 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
   }
 }
 
+void winograd_input_tiles_channels_last(int64_t tiles, int64_t channels, const float* in,
+                                        int64_t row_ld, float* out, int64_t point_ld) {
+  for (int64_t t = 0; t < tiles; ++t) {
+    for (int64_t c = 0; c < channels; ++c) {
+      float d[4][4];
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          d[i][j] = in[i * row_ld + (2 * t + j) * channels + c];
+        }
+      }
+
+      float v[4][4];
+      winograd_tile::input(d, v);
+
+      for (int xi = 0; xi < 16; ++xi) {
+        out[xi * point_ld + t * channels + c] = v[xi / 4][xi % 4];
+      }
+    }
+  }
+}
+
 bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, float bias,
                            bool relu, float* out, int64_t row_ld, int64_t rows, int64_t width) {
   bool finite = true;
@@ -457,6 +478,7 @@ const KernelTable& scalar_table() {
       .max_pool_windows = max_pool_windows,
       .adam_update = adam_update,
       .winograd_input_tiles = winograd_input_tiles,
+      .winograd_input_tiles_channels_last = winograd_input_tiles_channels_last,
       .winograd_output_tiles = winograd_output_tiles,
       .winograd_output_gradient_tiles = winograd_output_gradient_tiles,
       .winograd_input_gradient_tiles = winograd_input_gradient_tiles,

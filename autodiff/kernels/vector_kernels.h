@@ -761,6 +761,7 @@ KernelTable make_table(Isa isa) {
       .max_pool_windows = max_pool_windows<V>,
       .adam_update = adam_update<V>,
       .winograd_input_tiles = winograd_input_tiles<V>,
+      .winograd_input_tiles_channels_last = winograd_input_tiles_channels_last<V>,
       .winograd_output_tiles = winograd_output_tiles<V>,
       .winograd_output_gradient_tiles = winograd_output_gradient_tiles<V>,
       .winograd_input_gradient_tiles = winograd_input_gradient_tiles<V>,

@@ -110,6 +110,38 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
   }
 }
 
+// The channels-last twin of winograd_input_tiles: the lanes hold
+// consecutive channels of one tile, so every load and store is contiguous
+// and no lane idles when the channels fill whole vectors.
+template <class V>
+void winograd_input_tiles_channels_last(int64_t tiles, int64_t channels, const float* in,
+                                        int64_t row_ld, float* out, int64_t point_ld) {
+  for (int64_t t = 0; t < tiles; ++t) {
+    const float* tile = in + 2 * t * channels;
+    float* first_point = out + t * channels;
+    for (int64_t c = 0; c < channels; c += V::lanes) {
+      const int64_t count = minimum(V::lanes, channels - c);
+      V d[4][4];
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          const float* pixel = tile + i * row_ld + j * channels + c;
+          d[i][j] = count == V::lanes ? V::load(pixel) : V::load_partial(pixel, count);
+        }
+      }
+      V v[4][4];
+      winograd_tile::input(d, v);
+      for (int xi = 0; xi < 16; ++xi) {
+        float* point = first_point + xi * point_ld + c;
+        if (count == V::lanes) {
+          V::store(point, v[xi / 4][xi % 4]);
+        } else {
+          V::store_partial(point, count, v[xi / 4][xi % 4]);
+        }
+      }
+    }
+  }
+}
+
 // Loads the 16 transformed values of `count` tiles (at most lanes):
 // values[xi / 4][xi % 4] from source[xi point_ld ..], zero past count.
 template <class V>

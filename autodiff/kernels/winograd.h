@@ -38,6 +38,15 @@ namespace ember::kernels {
 void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float* out,
                           int64_t point_ld);
 
+// winograd_input_tiles for `channels` planes stored channels-last: pixel
+// (i, j) of tile t in channel c is in[i row_ld + (2 t + j) channels + c],
+// and V[xi] goes to out[xi point_ld + t channels + c]. With point_ld = N C,
+// V[xi] is then [N, C], tile-major, as the GEMM of the weight gradient
+// reads it without a transpose. Each row has (2 tiles + 2) channels
+// readable floats.
+void winograd_input_tiles_channels_last(int64_t tiles, int64_t channels, const float* in,
+                                        int64_t row_ld, float* out, int64_t point_ld);
+
 // y = A^T M A + bias, then max(y, 0) when relu is set (NaN gives 0, as in
 // the relu kernel). M[xi] of tile t is m[xi point_ld + t], and output
 // (i, j) of tile t goes to out[i row_ld + 2 t + j] for i < rows (1 or 2)

@@ -323,6 +323,121 @@ TEST_CASE("conv2d gradient of one input at a time", "[autodiff][conv2d]") {
   }
 }
 
+namespace {
+
+// Forward and the backward of sum(y * probe) for conv2d with a fused max
+// pool, or for max_pool2d after the same conv2d when `fused` is false.
+ConvResult run_conv_pool(const ConvCase& c, const Pool2dOptions& pool, bool fused,
+                         const ConvInputs& in, const Tensor& probe) {
+  for (Tensor t : {in.x, in.weight, in.bias}) {
+    t.zero_grad();
+  }
+  fill_pool_with_nan();
+  Conv2dOptions options = {.stride = c.stride, .padding = c.padding, .relu = c.relu};
+  const Tensor bias = c.bias ? in.bias : Tensor();
+  Tensor y;
+  if (fused) {
+    options.max_pool = pool;
+    y = conv2d(in.x, in.weight, bias, options);
+  } else {
+    y = max_pool2d(conv2d(in.x, in.weight, bias, options), pool);
+  }
+  sum(y * probe).backward();
+  ConvResult result;
+  result.y = y.to_vector();
+  result.grad_x = in.x.grad().to_vector();
+  result.grad_w = in.weight.grad().to_vector();
+  result.grad_b = c.bias ? in.bias.grad().to_vector() : std::vector<float>{};
+  return result;
+}
+
+void require_close_floats(const std::vector<float>& actual, const std::vector<float>& expected,
+                          const char* what) {
+  require_close(actual, std::vector<double>(expected.begin(), expected.end()), what);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2d]") {
+  // One case per path of conv2d. The pools leave rows and columns over,
+  // overlap, pad and round up. A second run must give the same bits.
+  ThreadCountGuard guard;
+  struct PoolCase {
+    ConvCase conv;
+    Pool2dOptions pool;
+  };
+  const PoolCase cases[] = {
+      {{"Winograd, 2x2 pool", 3, 17, 9, 37, 19, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 2}}},
+      {{"Winograd in groups, {2, 1} pool", 13, 16, 4, 17, 16, 3, 3, {1, 1}, {1, 1}, false, true},
+       {.kernel = {2, 1}}},
+      // Outputs of 64K values: one image per pooled batch, whose dU the
+      // Winograd backward sums over the batches of a chunk.
+      {{"Winograd, one image per batch", 3, 16, 64, 64, 16, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 2}}},
+      {{"implicit, overlapping padded pool", 50, 3, 5, 6, 4, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
+      {{"implicit, no relu, {2, 3} pool", 5, 2, 8, 9, 3, 3, 3, {1, 1}, {1, 1}, true, false},
+       {.kernel = {2, 3}}},
+      {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
+       {.kernel = {2, 2}}},
+      {{"GEMM, stride 2", 3, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true}, {.kernel = {2, 2}}},
+  };
+  uint64_t seed = 500;
+  for (const PoolCase& pc : cases) {
+    const ConvCase& c = pc.conv;
+    const ConvInputs in = make_inputs(c, seed++);
+    const Tensor pooled_shape =
+        max_pool2d(conv2d(in.x.detach(), in.weight.detach(), Tensor(),
+                          {.stride = c.stride, .padding = c.padding}),
+                   pc.pool);
+    Generator generator(seed++);
+    const Tensor probe = normal(pooled_shape.shape(), 0.0f, 1.0f, generator);
+    for (const int threads : {1, 2, 3}) {
+      INFO(c.name << ", " << threads << " threads");
+      kernels::set_num_threads(threads);
+      const ConvResult want = run_conv_pool(c, pc.pool, /*fused=*/false, in, probe);
+      const ConvResult got = run_conv_pool(c, pc.pool, /*fused=*/true, in, probe);
+      require_close_floats(got.y, want.y, "y");
+      require_close_floats(got.grad_x, want.grad_x, "grad x");
+      require_close_floats(got.grad_w, want.grad_w, "grad weight");
+      require_close_floats(got.grad_b, want.grad_b, "grad bias");
+
+      const ConvResult again = run_conv_pool(c, pc.pool, /*fused=*/true, in, probe);
+      CHECK(first_bit_difference(again.y, got.y) == -1);
+      CHECK(first_bit_difference(again.grad_x, got.grad_x) == -1);
+      CHECK(first_bit_difference(again.grad_w, got.grad_w) == -1);
+      CHECK(first_bit_difference(again.grad_b, got.grad_b) == -1);
+    }
+  }
+}
+
+TEST_CASE("conv2d fused max pool accumulates", "[autodiff][conv2d]") {
+  // Backward accumulates: x feeding two fused convolutions gets both
+  // gradients, and the weight's gradient doubles when the same op runs twice.
+  Generator generator(600);
+  Tensor x = normal({2, 16, 4, 17}, 0.0f, 1.0f, generator).set_requires_grad(true);
+  Tensor weight = normal({16, 16, 3, 3}, 0.0f, 0.5f, generator).set_requires_grad(true);
+  const Conv2dOptions options = {
+      .padding = {1, 1}, .relu = true, .max_pool = Pool2dOptions{.kernel = {2, 2}}};
+  sum(conv2d(x, weight, Tensor(), options)).backward();
+  const std::vector<float> once_x = x.grad().to_vector();
+  const std::vector<float> once_w = weight.grad().to_vector();
+  x.zero_grad();
+  weight.zero_grad();
+  sum(conv2d(x, weight, Tensor(), options) + conv2d(x, weight, Tensor(), options)).backward();
+  std::vector<float> twice_x(once_x.size());
+  std::vector<float> twice_w(once_w.size());
+  for (size_t i = 0; i < once_x.size(); ++i) {
+    twice_x[i] = 2.0f * once_x[i];
+  }
+  for (size_t i = 0; i < once_w.size(); ++i) {
+    twice_w[i] = 2.0f * once_w[i];
+  }
+  require_close_floats(x.grad().to_vector(), twice_x, "grad x");
+  require_close_floats(weight.grad().to_vector(), twice_w, "grad weight");
+}
+
 TEST_CASE("conv2d fused relu with NaN input", "[autodiff][conv2d]") {
   // relu maps NaN to 0 and passes no gradient there, fused or not. A NaN
   // pixel still makes NaN weight gradients through 0 * NaN in the GEMM, as

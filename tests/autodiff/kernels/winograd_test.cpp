@@ -238,6 +238,50 @@ TEST_CASE("Winograd tile kernels match the reference", "[kernels][winograd]") {
   }
 }
 
+TEST_CASE("Winograd channels-last input tiles match", "[kernels][winograd]") {
+  // Every variant against the scalar reference at awkward channel counts,
+  // and the reference against winograd_input_tiles on each channel's plane:
+  // the two layouts must give the same bits. Outputs start from random
+  // values, so a write past the documented points shows up.
+  const int64_t tiles = 5;
+  const int64_t row_pixels = 2 * tiles + 2;
+  for (Isa isa : simd_isas()) {
+    const KernelTable& simd = kernel_table(isa);
+    const KernelTable& scalar = kernel_table(Isa::scalar);
+    for (const int64_t channels : awkward_lengths(lanes_of(isa))) {
+      INFO(isa_name(isa) << ", " << channels << " channels");
+      const int64_t row_ld = row_pixels * channels;
+      const int64_t point_ld = tiles * channels + 3;
+      Exact in = random_exact(4 * row_ld, 20);
+      Exact got = random_exact(16 * point_ld, 21);
+      Exact want = got;
+      simd.winograd_input_tiles_channels_last(tiles, channels, in.data(), row_ld, got.data(),
+                                              point_ld);
+      scalar.winograd_input_tiles_channels_last(tiles, channels, in.data(), row_ld,
+                                                want.data(), point_ld);
+      CHECK(first_difference(got, want, 16 * point_ld) == -1);
+
+      for (int64_t c = 0; c < std::min<int64_t>(channels, 3); ++c) {
+        INFO("channel " << c);
+        Exact plane(4 * row_pixels);
+        for (int64_t p = 0; p < 4 * row_pixels; ++p) {
+          plane[p] = in[p * channels + c];
+        }
+        Exact planar(16 * tiles);
+        scalar.winograd_input_tiles(tiles, plane.data(), row_pixels, planar.data(), tiles);
+        int64_t mismatches = 0;
+        for (int64_t xi = 0; xi < 16; ++xi) {
+          for (int64_t t = 0; t < tiles; ++t) {
+            const float channels_last = want[xi * point_ld + t * channels + c];
+            mismatches += bits_of(channels_last) != bits_of(planar[xi * tiles + t]) ? 1 : 0;
+          }
+        }
+        CHECK(mismatches == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("Winograd finite flags cover every computed value", "[kernels][winograd]") {
   // The conv driver leaves the Winograd path when a flag is false, and its
   // backward reuses the forward's transforms. So the output flag must also
