@@ -1149,10 +1149,13 @@ void route_pooled_gradient(const ConvSizes& s, const kernels::Conv2dGeometry& pl
 
 Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bias,
                          ConvSizes s, const Pool2dOptions& options) {
-  const Pool2dOptions resolved = resolve_pool_options(options, "conv2d");
-  const ConvGeometry pool = pool_geometry(s.out_channels, s.g.out_height, s.g.out_width,
-                                          resolved, "conv2d");
-  require_int32_planes(pool, "conv2d");
+  // The pool's errors name it, because its kernel, stride and input (the
+  // convolution's output) are not the convolution's own.
+  const char* op = "conv2d (max_pool over its output)";
+  const Pool2dOptions resolved = resolve_pool_options(options, op);
+  const ConvGeometry pool =
+      pool_geometry(s.out_channels, s.g.out_height, s.g.out_width, resolved, op);
+  require_int32_planes(pool, op);
   const int64_t pooled_size = s.out_channels * pool.out_height * pool.out_width;
   const int64_t per_batch = images_per_pooled_batch(s);
 

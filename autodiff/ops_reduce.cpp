@@ -157,7 +157,12 @@ SliceScale slice_scales(const Tensor& x, const ReduceLayout& layout) {
     for (int64_t i = 0; i < layout.inner; ++i) {
       const size_t out = static_cast<size_t>(o * layout.inner + i);
       for (int64_t k = 0; k < layout.n; ++k) {
-        scales.max[out] = std::max(scales.max[out], xs[(o * layout.n + k) * layout.inner + i]);
+        // A NaN must win, as in the row kernels. std::max(-inf, NaN) keeps
+        // -inf, which would treat a slice of NaN and -inf as all -inf.
+        const float value = xs[(o * layout.n + k) * layout.inner + i];
+        if (std::isnan(value) || value > scales.max[out]) {
+          scales.max[out] = value;
+        }
       }
       if (scales.max[out] == -kInf) {
         continue;  // all -inf: no distribution, callers return zeros / -inf

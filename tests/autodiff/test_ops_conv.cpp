@@ -361,6 +361,37 @@ TEST_CASE("max_pool2d rejects bad options", "[autodiff][max_pool2d]") {
   }
 }
 
+TEST_CASE("conv2d rejects bad max_pool options", "[autodiff][conv2d]") {
+  // The errors must name the pool, whose kernel, stride and input (the
+  // convolution's output) differ from the convolution's own.
+  const Tensor x = zeros({1, 1, 6, 6});
+  const Tensor weight = zeros({2, 1, 3, 3});
+  const auto pooled = [&](const Pool2dOptions& pool) {
+    return conv2d(x, weight, Tensor(), {.max_pool = pool});
+  };
+  SECTION("zero kernel") {
+    CHECK_THROWS_WITH(pooled({.kernel = {0, 2}}),
+                      Catch::Contains("max_pool") &&
+                          Catch::Contains("kernel {0, 2} must be positive"));
+  }
+  SECTION("negative stride") {
+    CHECK_THROWS_WITH(pooled({.kernel = {2, 2}, .stride = {-1, 1}}),
+                      Catch::Contains("max_pool") &&
+                          Catch::Contains("stride {-1, 1} must be positive"));
+  }
+  SECTION("padding more than half the kernel") {
+    CHECK_THROWS_WITH(pooled({.kernel = {2, 2}, .padding = {2, 0}}),
+                      Catch::Contains("max_pool") &&
+                          Catch::Contains("more than half the kernel"));
+  }
+  SECTION("kernel taller than the convolution's output") {
+    // The convolution's output is [1, 2, 4, 4].
+    CHECK_THROWS_WITH(pooled({.kernel = {5, 2}}),
+                      Catch::Contains("max_pool") && Catch::Contains("height 4") &&
+                          Catch::Contains("kernel height 5"));
+  }
+}
+
 TEST_CASE("max_pool2d gradient", "[autodiff][max_pool2d]") {
   Generator generator(11);
   // Normal samples are distinct with probability one, so no window has a tie

@@ -80,6 +80,24 @@ TEST_CASE("NaN propagates through max", "[autodiff][reduce][numerics]") {
   CHECK(std::isnan(logsumexp(x).item()));
 }
 
+TEST_CASE("NaN propagates through softmax on any axis", "[autodiff][reduce][numerics]") {
+  // Each slice pairs a NaN with -inf, and -inf alone must not make the
+  // slice count as all -inf. Axis 1 runs the row kernels and axis 0 the
+  // strided loops, and both must give NaN throughout the slice.
+  const float nan = std::nanf("");
+  const Tensor rows = from_vector({nan, -kInf, -kInf, nan}, {2, 2});
+  for (const int64_t axis : {int64_t{0}, int64_t{1}}) {
+    INFO("axis " << axis);
+    const Tensor x = axis == 1 ? rows : transpose(rows, 0, 1);
+    for (const float value : softmax(x, axis).to_vector()) {
+      CHECK(std::isnan(value));
+    }
+    for (const float value : log_softmax(x, axis).to_vector()) {
+      CHECK(std::isnan(value));
+    }
+  }
+}
+
 TEST_CASE("logsumexp is stable", "[autodiff][reduce][numerics]") {
   SECTION("large inputs do not overflow") {
     const Tensor x = from_vector({1000.0f, 1000.0f}, {2});
