@@ -299,8 +299,9 @@ Settings parse_settings(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Settings settings = parse_settings(argc, argv);
   fmt::print("batch {}, {} symbols, median of {} steps after {} warm-up; samples per "
-             "wall-clock second and per CPU second, ratio = Ember / PyTorch throughput\n",
-             kBatch, kSymbols, settings.steps, settings.warmup);
+             "wall-clock second and per CPU second{}\n",
+             kBatch, kSymbols, settings.steps, settings.warmup,
+             settings.peer.empty() ? "" : ", ratio = Ember / PyTorch throughput");
   long torch_peak_kib = -1;
   std::map<std::string, StepAllocations> last_allocations;
   // Wall-clock ratios Ember / PyTorch throughput by "case, threads", one per round.
