@@ -150,7 +150,7 @@ Tensor unary_op(const char* op, const Tensor& x, Forward f, Derivative df,
 struct RowAccess {
   int64_t row_period = 1;
   int64_t row_scale = 0;
-  int64_t step = 0;  // 1: a slice of the input; 0: one value for the row
+  int64_t step = 0;  // 1 for a slice of the input, 0 for one value per row
 
   int64_t row_offset(int64_t row) const { return row % row_period * row_scale; }
 };
@@ -304,7 +304,7 @@ Tensor binary_op(const char* op, const Tensor& a, const Tensor& b, Forward f, De
       const float* as = a.data();
       const float* bs = b.data();
       const float* ys = y.data();
-      // One output element's terms; ia and ib are the input elements it read.
+      // Adds the terms of output element i, which read input elements ia and ib.
       const auto accumulate = [&](int64_t i, int64_t ia, int64_t ib) {
         if (grad_a != nullptr) {
           grad_a[ia] += g[i] * df_da(as[ia], bs[ib], ys[i]);

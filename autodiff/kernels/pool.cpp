@@ -68,9 +68,9 @@ void pool_planes_inside(const Conv2dGeometry& g, int64_t first, int64_t last,
     // is corrected after the call.
     const int64_t plane_size = g.height * g.width;
     const int64_t per_plane = out_h * out_w;
-    const int64_t most_by_offset = std::numeric_limits<int32_t>::max() / plane_size;
+    const int64_t max_planes_by_offset = std::numeric_limits<int32_t>::max() / plane_size;
     const int64_t block = std::clamp<int64_t>((kWindowsPerCall + per_plane - 1) / per_plane, 1,
-                                              std::max<int64_t>(1, most_by_offset));
+                                              std::max<int64_t>(1, max_planes_by_offset));
     std::vector<int32_t> bases;
     bases.reserve(static_cast<size_t>(block * per_plane));
     for (int64_t b = 0; b < block; ++b) {

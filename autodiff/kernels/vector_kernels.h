@@ -419,8 +419,8 @@ void correlate_taps(int64_t n, int64_t taps, const float* weights, const int64_t
   }
 }
 
-// The sums of TAPS taps at once, so each register of g is loaded once for
-// all of them; every tap has its own chain of multiply-adds.
+// Computes the sums of TAPS taps at once, so each register of g is loaded
+// once for all of them. Every tap has its own chain of multiply-adds.
 template <class V, int TAPS>
 void correlate_tap_block(int64_t n, const int64_t* offsets, const float* g, const float* x,
                          float* out) {
