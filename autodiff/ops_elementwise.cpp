@@ -178,8 +178,8 @@ KeptRun kept_run(const Shape& in, const Shape& out) {
     if (out[d] == 1) {
       continue;
     }
-    const bool kept = d >= skipped && in[d - skipped] != 1;
-    if (kept) {
+    const bool input_keeps = d >= skipped && in[d - skipped] != 1;
+    if (input_keeps) {
       if (gap_after_kept) {
         return result;  // a broadcast dimension between two kept ones
       }
