@@ -142,6 +142,22 @@ struct Vec {
     return {_mm256_i32gather_ps(base, offsets, 4)};
   }
 
+  // Index stores for max pooling's argmax, whose offsets are exact integers
+  // held as floats: p[i] = first + i step + offsets[i], or
+  // p[i] = bases[i] + offsets[i].
+  static void store_indices(int32_t* p, int32_t first, int32_t step, Vec offsets) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i start = _mm256_add_epi32(_mm256_set1_epi32(first),
+                                           _mm256_mullo_epi32(lane, _mm256_set1_epi32(step)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm256_add_epi32(start, _mm256_cvttps_epi32(offsets.v)));
+  }
+  static void store_indices(int32_t* p, const int32_t* bases, Vec offsets) {
+    const __m256i loaded = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bases));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm256_add_epi32(loaded, _mm256_cvttps_epi32(offsets.v)));
+  }
+
   // Block transposes for GEMM packing: out[j * ld_out + i] = rows[i][j].
   static void transpose_4x8(const float* const* rows, float* out, int64_t ld_out);
   static void transpose_8x8(const float* const* rows, float* out, int64_t ld_out);

@@ -237,12 +237,8 @@ void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t ke
       }
     }
     V::store(out + start, best);
-    float offsets[V::lanes];
-    V::store(offsets, best_offset);
-    for (int64_t lane = 0; lane < V::lanes; ++lane) {
-      argmax[start + lane] = static_cast<int32_t>(first_index + (start + lane) * stride +
-                                                  static_cast<int64_t>(offsets[lane]));
-    }
+    V::store_indices(argmax + start, static_cast<int32_t>(first_index + start * stride),
+                     static_cast<int32_t>(stride), best_offset);
   };
 
   for (; block_fits(ow); ow += V::lanes) {
@@ -277,11 +273,7 @@ void max_pool_windows(const float* plane, int64_t width, int64_t kernel_h, int64
       }
     }
     V::store(out + start, best);
-    float offsets[V::lanes];
-    V::store(offsets, best_offset);
-    for (int64_t lane = 0; lane < V::lanes; ++lane) {
-      argmax[start + lane] = bases[start + lane] + static_cast<int32_t>(offsets[lane]);
-    }
+    V::store_indices(argmax + start, bases + start, best_offset);
   };
   int64_t t = 0;
   for (; t + V::lanes <= count; t += V::lanes) {
