@@ -734,6 +734,12 @@ void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
 // flipped weight [C_in, C_out KH KW] gives grad_x on the same grid. Other
 // shapes multiply grad_B [rows, grid] = weight^T grad_grid and add each row
 // into a zeroed buffer at its kernel element's offset.
+// Weights with at most this many values per filter (C_in KH KW) get their
+// gradient as dot products, one per filter and kernel element, instead of a
+// GEMM whose column panels they would fill only in part. Model B's first
+// layer has 9 (one input channel, 3x3).
+constexpr int64_t kMaxDotRows = 16;
+
 void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
                             float* grad_bias, int64_t first, int64_t last) {
@@ -768,9 +774,16 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
     if (grad_w != nullptr) {
       buffer.resize(buffer_size);
       fill_padded_buffer(s, group, xs, b0, buffer.data());
-      kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::Yes,
-                                s.out_channels, s.rows, group.grid, 1.0f, grad_grid, grad_ld,
-                                buffer.data(), group.offsets.data(), 1.0f, grad_w, s.rows);
+      if (s.rows <= kMaxDotRows) {
+        for (int64_t o = 0; o < s.out_channels; ++o) {
+          kernels::correlate_taps_dots(group.grid, s.rows, group.offsets.data(),
+                                       grad_grid + o * grad_ld, buffer.data(), grad_w + o * s.rows);
+        }
+      } else {
+        kernels::gemm_offset_rows(kernels::active_isa(), Transpose::No, Transpose::Yes,
+                                  s.out_channels, s.rows, group.grid, 1.0f, grad_grid, grad_ld,
+                                  buffer.data(), group.offsets.data(), 1.0f, grad_w, s.rows);
+      }
     }
     if (grad_x != nullptr) {
       // The input gradient of the group on the grid, [C_in, grid], or the

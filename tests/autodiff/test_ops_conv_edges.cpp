@@ -83,6 +83,8 @@ struct ConvCase {
 // kernel and a kernel as wide as the input, and the implicit path (stride 1,
 // C_out > 2) with groups of images, asymmetric padding and a same-size
 // kernel (whose input gradient is a convolution with the flipped weight).
+// Weights of at most 16 values per filter take the implicit path's dot
+// products for their gradient, the others its GEMM.
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -109,6 +111,8 @@ const ConvCase kConvCases[] = {
     {"Winograd, no padding, even output", 2, 16, 6, 18, 16, 3, 3, {1, 1}, {0, 0}, false, false},
     {"Winograd, padding {2, 0}, groups", 40, 16, 3, 17, 20, 3, 3, {1, 1}, {2, 0}, true, false},
     {"Winograd, one output row", 5, 24, 3, 15, 16, 3, 3, {1, 1}, {0, 1}, true, true},
+    {"implicit, one input channel, 32 filters", 6, 1, 8, 18, 32, 3, 3, {1, 1}, {1, 1}, true,
+     true},
 };
 
 struct ConvResult {
@@ -379,6 +383,8 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
       {{"implicit, no relu, {2, 3} pool", 5, 2, 8, 9, 3, 3, 3, {1, 1}, {1, 1}, true, false},
        {.kernel = {2, 3}}},
+      {{"implicit, model B's first layer", 4, 1, 32, 18, 32, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 2}}},
       {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
        {.kernel = {2, 2}}},
       {{"GEMM, stride 2", 3, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true}, {.kernel = {2, 2}}},
