@@ -37,6 +37,18 @@ using Scratch = std::vector<float, PoolAllocator<float>>;
 
 constexpr int64_t kPoints = 16;  // values per transformed tile, xi = 4 i + j
 
+// The distance between the 16 point matrices of V, M and their gradients,
+// for `values` values each: an odd number of 64-byte cache lines. The tile
+// kernels read or write all 16 at once. At a multiple of 4 KiB apart they
+// would all map to one set of the L1 cache, which has 12 ways on the Xeon
+// of docs/benchmarks.md (48 KiB, 64 sets). This made model B's third layer
+// about 10% faster on 32 x 90 images, where the matrices were 32 KiB apart.
+int64_t point_stride(int64_t values) {
+  constexpr int64_t kLine = 16;  // floats per cache line
+  const int64_t lines = (values + kLine - 1) / kLine;
+  return (lines % 2 == 0 ? lines + 1 : lines) * kLine;
+}
+
 // Images are grouped until a group has at least this many tiles, so that
 // each of the 16 GEMMs has columns enough to amortise packing U[xi].
 constexpr int64_t kMinGroupTiles = 128;
@@ -156,7 +168,8 @@ void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const float* ys,
   }
 }
 
-// v [16, C, N] = B^T d B for every tile of the padded planes.
+// v [16, C, N] = B^T d B for every tile of the padded planes, with the 16
+// matrices point_stride(C N) apart, as everywhere below.
 void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, int64_t n,
                       float* v) {
   const int64_t N = n * t.per_image();
@@ -166,7 +179,7 @@ void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, in
       for (int64_t r = 0; r < t.rows; ++r) {
         float* first_tile = v + c * N + j * t.per_image() + r * t.cols;
         kernels::winograd_input_tiles(t.cols, plane + 2 * r * t.padded_w, t.padded_w,
-                                      first_tile, s.channels * N);
+                                      first_tile, point_stride(s.channels * N));
       }
     }
   }
@@ -207,7 +220,8 @@ void transform_inputs_channels_last(const Conv3x3& s, const Tiling& t, const flo
     for (int64_t r = 0; r < t.rows; ++r) {
       const float* rows = padded + j * t.plane() * C + 2 * r * row_ld;
       float* first_tile = v + (j * t.per_image() + r * t.cols) * C;
-      kernels::winograd_input_tiles_channels_last(t.cols, C, rows, row_ld, first_tile, N * C);
+      kernels::winograd_input_tiles_channels_last(t.cols, C, rows, row_ld, first_tile,
+                                                 point_stride(N * C));
     }
   }
 }
@@ -266,15 +280,17 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
   for_groups(t, first, last, [&](int64_t b0, int64_t n) {
     const int64_t N = n * t.per_image();
     padded.resize(static_cast<size_t>(n * C * t.plane()));
-    v.resize(static_cast<size_t>(kPoints * C * N));
-    m.resize(static_cast<size_t>(kPoints * K * N));
+    const int64_t v_stride = point_stride(C * N);
+    const int64_t m_stride = point_stride(K * N);
+    v.resize(static_cast<size_t>(kPoints * v_stride));
+    m.resize(static_cast<size_t>(kPoints * m_stride));
     fill_padded(s, t, xs, b0, n, padded.data());
     transform_inputs(s, t, padded.data(), n, v.data());
 
     // M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N]
     for (int64_t xi = 0; xi < kPoints; ++xi) {
       kernels::gemm(Transpose::No, Transpose::No, K, N, C, 1.0f, u.data() + xi * K * C, C,
-                    v.data() + xi * C * N, N, 0.0f, m.data() + xi * K * N, N);
+                    v.data() + xi * v_stride, N, 0.0f, m.data() + xi * m_stride, N);
     }
 
     // y = A^T M A + bias, row of tiles by row of tiles.
@@ -285,7 +301,7 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
         for (int64_t r = 0; r < t.rows; ++r) {
           const float* first_tile = m.data() + k * N + j * t.per_image() + r * t.cols;
           const int64_t rows = std::min<int64_t>(2, s.out_height - 2 * r);
-          finite = kernels::winograd_output_tiles(t.cols, first_tile, K * N, shift, s.relu,
+          finite = kernels::winograd_output_tiles(t.cols, first_tile, m_stride, shift, s.relu,
                                                   plane + 2 * r * s.out_width, s.out_width,
                                                   rows, s.out_width) &&
                    finite;
@@ -360,7 +376,9 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     const int64_t N = n * t.per_image();
     grad_planes.resize(static_cast<size_t>(n * K * grad_plane));
     sums.resize(static_cast<size_t>(n * K));
-    dm.resize(static_cast<size_t>(kPoints * K * N));
+    const int64_t dm_stride = point_stride(K * N);
+    const int64_t v_stride = point_stride(C * N);
+    dm.resize(static_cast<size_t>(kPoints * dm_stride));
 
     // g into planes cut to whole tiles, then dM = A g A^T. Nothing is
     // accumulated until every g of the group is known to be finite.
@@ -372,7 +390,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
         for (int64_t r = 0; r < t.rows; ++r) {
           float* first_tile = dm.data() + k * N + j * t.per_image() + r * t.cols;
           finite = kernels::winograd_output_gradient_tiles(t.cols, target + 2 * r * grad_ld,
-                                                           grad_ld, first_tile, K * N) &&
+                                                           grad_ld, first_tile, dm_stride) &&
                    finite;
         }
       }
@@ -390,7 +408,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     }
 
     padded.resize(static_cast<size_t>(n * C * t.plane()));
-    v.resize(static_cast<size_t>(kPoints * C * N));
+    v.resize(static_cast<size_t>(kPoints * v_stride));
     if (grad_w != nullptr) {
       // dU[xi] [K, C] += dM[xi] [K, N] V[xi] [N, C], with V tile-major here.
       // A channel-major V would cost the GEMM a transpose of 16 values per
@@ -399,8 +417,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
       fill_padded_channels_last(s, t, xs, b0, n, padded.data());
       transform_inputs_channels_last(s, t, padded.data(), n, v.data());
       for (int64_t xi = 0; xi < kPoints; ++xi) {
-        const float* dm_xi = dm.data() + xi * K * N;
-        const float* v_xi = v.data() + xi * N * C;
+        const float* dm_xi = dm.data() + xi * dm_stride;
+        const float* v_xi = v.data() + xi * v_stride;
         float* du_xi = du + xi * K * C;
         if (du_transposed) {
           kernels::gemm(Transpose::Yes, Transpose::Yes, C, K, N, 1.0f, v_xi, C, dm_xi, N, 1.0f,
@@ -416,7 +434,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
       // dV[xi] [C, N] = U[xi]^T [C, K] dM[xi] [K, N], in v's buffer.
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         kernels::gemm(Transpose::Yes, Transpose::No, C, N, K, 1.0f, u.data() + xi * K * C, C,
-                      dm.data() + xi * K * N, N, 0.0f, v.data() + xi * C * N, N);
+                      dm.data() + xi * dm_stride, N, 0.0f, v.data() + xi * v_stride, N);
       }
 
       // The padded planes' gradient += B dV B^T per tile; its inside is
@@ -427,7 +445,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
           float* plane = padded.data() + (j * C + c) * t.plane();
           for (int64_t r = 0; r < t.rows; ++r) {
             const float* first_tile = v.data() + c * N + j * t.per_image() + r * t.cols;
-            kernels::winograd_input_gradient_tiles(t.cols, first_tile, C * N,
+            kernels::winograd_input_gradient_tiles(t.cols, first_tile, v_stride,
                                                    plane + 2 * r * t.padded_w, t.padded_w);
           }
           float* target = grad_x + ((b0 + j) * C + c) * s.height * s.width;
