@@ -1,18 +1,22 @@
 // conv2d's Winograd path: F(2x2, 3x3) over groups of images.
 //
-// Forward, for a group of n images with T tiles each (N = n T tiles):
-//   1. copy the images' planes into a zero-padded buffer [n, C, Hp, Wp]
+// Forward, for a group of n images with N tiles in all:
+//   1. copy the images side by side into zero-padded planes [C, Hp, n Wp]
 //   2. V [16, C, N] = B^T d B for every tile d of every plane
 //   3. M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N], 16 GEMMs
 //   4. y = A^T M A + bias per tile and filter, with the fused relu, written
-//      straight into y [B, K, Ho, Wo]
-// Tile n = j T + r cols + t is tile t of tile row r of image j. The tile
-// kernels put consecutive tiles of a row in the lanes of a vector, and the
-// GEMMs get rows of filters and columns of tiles, the shape their
+//      into y [B, K, Ho, Wo]
+// The tile kernels put consecutive tiles of a row in the lanes of a vector.
+// Images sit side by side so that narrow ones still fill the lanes: model
+// B's 9-pixel rows have 5 tiles, which left 11 of 16 lanes idle when each
+// image had rows of its own. A row of the group then has tiles at columns
+// 0, 2, 4, .. of the planes, and each image adds one filler tile that
+// straddles it and the next; the fillers' outputs are dropped (see Group).
+// The GEMMs get rows of filters and columns of tiles, the shape their
 // micro-kernel is made for. Backward runs the adjoint of each step (see
 // backward below), and transforms x again for the weight gradient, then
-// from channels-last planes into a tile-major V. The filter transforms G g G^T and G^T dU G run once per
-// call, on plain loops.
+// from channels-last planes into a tile-major V. The filter transforms
+// G g G^T and G^T dU G run once per call, on plain loops.
 //
 // What it leaves out: tiles larger than 2x2 (F(4x4, 3x3) needs 2.25x fewer
 // multiply-adds again, at a larger rounding error) and strides other than 1.
@@ -74,7 +78,6 @@ struct Tiling {
   int64_t padded_h;  // Hp = 2 rows + 2: input rows -pad_h .. Hp - pad_h - 1
   int64_t padded_w;  // Wp = 2 cols + 2
   int64_t per_image() const { return rows * cols; }
-  int64_t plane() const { return padded_h * padded_w; }
 };
 
 Tiling tiling(const Conv3x3& s) {
@@ -86,83 +89,119 @@ Tiling tiling(const Conv3x3& s) {
   return t;
 }
 
+// n images side by side: image j's padded plane [Hp, Wp] starts at column
+// j Wp of planes [Hp, n Wp]. Tile i of a row covers columns 2 i .. 2 i + 3,
+// so tile j (cols + 1) + q is tile q of image j for q < cols, and tile
+// j (cols + 1) + cols, which straddles images j and j + 1, is a filler:
+// its outputs are dropped, and its output gradient is zero. Tile r row_tiles
+// + i is tile i of row r.
+struct Group {
+  int64_t images;     // n
+  int64_t row_tiles;  // n (cols + 1) - 1
+  int64_t width;      // n Wp = 2 row_tiles + 2, the planes' row length
+  int64_t tiles;      // N = rows row_tiles
+};
+
+Group group_of(const Tiling& t, int64_t images) {
+  Group g;
+  g.images = images;
+  g.row_tiles = images * (t.cols + 1) - 1;
+  g.width = images * t.padded_w;
+  g.tiles = t.rows * g.row_tiles;
+  return g;
+}
+
+// The share of a group's GEMM columns, padded to whole panels of the
+// micro-kernel's width, that are not tiles of its images.
+double wasted_share(const Tiling& t, int64_t images) {
+  const int64_t width = kernels::active_kernels().gemm.nr;
+  const int64_t columns = group_of(t, images).tiles;
+  const int64_t padded = (columns + width - 1) / width * width;
+  return 1.0 - static_cast<double>(images * t.per_image()) / static_cast<double>(padded);
+}
+
 // The images per group: enough for kMinGroupTiles tiles, or more, up to
-// kMaxGroupTiles, when their tile count fills the GEMMs' column panels
-// better. On Zen 3 (AVX2, 24-column panels) model B's 32-tile layer then
-// takes groups of 6 images, with no ragged panel. Groups of 3 of its
-// 184-tile images also fill the panels and ran 2.5% faster, but raised peak
-// memory by about 10 MiB (two threads), so the cap keeps them to one.
+// kMaxGroupTiles, when they waste fewer GEMM columns on fillers and on the
+// last, ragged panel. Groups of 3 of model B's 184-tile images (its second
+// layer on 32 x 90 inputs) fill the panels too and ran 2.5% faster on Zen 3,
+// but raised peak memory by about 10 MiB (two threads), so the cap keeps
+// them to one.
 constexpr int64_t kMaxGroupTiles = 256;
 
 int64_t images_per_tiling_group(const Tiling& t) {
-  const int64_t least = std::max<int64_t>(1, kMinGroupTiles / t.per_image());
+  int64_t least = 1;
+  while (group_of(t, least).tiles < kMinGroupTiles) {
+    ++least;
+  }
   int64_t best = least;
-  for (int64_t n = least + 1; n * t.per_image() <= kMaxGroupTiles; ++n) {
-    if (ragged_share(n * t.per_image()) < ragged_share(best * t.per_image())) {
+  for (int64_t n = least + 1; group_of(t, n).tiles <= kMaxGroupTiles; ++n) {
+    if (wasted_share(t, n) < wasted_share(t, best)) {
       best = n;
     }
   }
   return best;
 }
 
-// Calls body(b0, n) for the groups of images [first, last).
+// Calls body(b0, group) for the groups of images [first, last).
 template <class Body>
 void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) {
   const int64_t per_group = images_per_tiling_group(t);
+  Group group = group_of(t, std::min(per_group, last - first));
   for (int64_t b0 = first; b0 < last; b0 += per_group) {
-    body(b0, std::min(per_group, last - b0));
-  }
-}
-
-// Copies `count` planes [rows, cols], stored back to back, into planes
-// [padded_rows, padded_cols] at row `top` and column `left`, and zeroes the
-// rest of each. Only the border is zeroed, not the whole plane first.
-void copy_into_padded(const float* source, int64_t count, int64_t rows, int64_t cols,
-                      int64_t top, int64_t left, int64_t padded_rows, int64_t padded_cols,
-                      float* target) {
-  for (int64_t p = 0; p < count; ++p) {
-    const float* plane = source + p * rows * cols;
-    float* padded = target + p * padded_rows * padded_cols;
-    std::fill_n(padded, top * padded_cols, 0.0f);
-    for (int64_t h = 0; h < rows; ++h) {
-      float* row = padded + (top + h) * padded_cols;
-      std::fill_n(row, left, 0.0f);
-      std::copy_n(plane + h * cols, cols, row + left);
-      std::fill(row + left + cols, row + padded_cols, 0.0f);
+    const int64_t n = std::min(per_group, last - b0);
+    if (n != group.images) {
+      group = group_of(t, n);
     }
-    std::fill(padded + (top + rows) * padded_cols, padded + padded_rows * padded_cols, 0.0f);
+    body(b0, group);
   }
 }
 
-// Fills padded [n, C, Hp, Wp] with images [b0, b0 + n) of x [B, C, H, W],
-// zero around them. Hp >= Ho + 2 = H + 2 pad_h, so every row fits, and
-// likewise every column.
-void fill_padded(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0, int64_t n,
-                 float* padded) {
-  copy_into_padded(xs + b0 * s.channels * s.height * s.width, n * s.channels, s.height,
-                   s.width, s.pad_h, s.pad_w, t.padded_h, t.padded_w, padded);
+// Fills planes [C, Hp, n Wp] with images [b0, b0 + n) of x [B, C, H, W]
+// side by side, zero around them. Hp >= Ho + 2 = H + 2 pad_h, so every row
+// fits, and likewise every column. Only the borders are zeroed.
+void fill_padded(const Conv3x3& s, const Tiling& t, const Group& g, const float* xs,
+                 int64_t b0, float* padded) {
+  const int64_t plane_size = t.padded_h * g.width;
+  for (int64_t c = 0; c < s.channels; ++c) {
+    float* plane = padded + c * plane_size;
+    std::fill_n(plane, s.pad_h * g.width, 0.0f);
+    for (int64_t h = 0; h < s.height; ++h) {
+      float* row = plane + (s.pad_h + h) * g.width;
+      for (int64_t j = 0; j < g.images; ++j) {
+        float* segment = row + j * t.padded_w;
+        const float* source = xs + (((b0 + j) * s.channels + c) * s.height + h) * s.width;
+        std::fill_n(segment, s.pad_w, 0.0f);
+        std::copy_n(source, s.width, segment + s.pad_w);
+        std::fill(segment + s.pad_w + s.width, segment + t.padded_w, 0.0f);
+      }
+    }
+    std::fill(plane + (s.pad_h + s.height) * g.width, plane + plane_size, 0.0f);
+  }
 }
 
-// Fills planes [n, K, 2 rows, 2 cols] with grad_y of images [b0, b0 + n),
-// masked by y > 0 with the fused relu, and zero past Ho and Wo. The mask is
-// applied row by row on the way, so g needs no buffer of its own.
-void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const float* ys,
-                          const float* g_y, int64_t b0, int64_t n, float* planes) {
+// Fills planes [K, 2 rows, 2 row_tiles] with grad_y of images [b0, b0 + n)
+// side by side, image j's from column j Wp on as in fill_padded, masked by
+// y > 0 with the fused relu and zero elsewhere. The mask is applied row by
+// row on the way, so g needs no buffer of its own.
+void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const Group& g, const float* ys,
+                          const float* g_y, int64_t b0, float* planes) {
   const int64_t positions = s.out_height * s.out_width;
-  const int64_t ld = 2 * t.cols;
+  const int64_t ld = 2 * g.row_tiles;
   const int64_t plane_size = 2 * t.rows * ld;
-  for (int64_t p = 0; p < n * s.out_channels; ++p) {
-    const int64_t first = (b0 * s.out_channels + p) * positions;
-    float* plane = planes + p * plane_size;
+  for (int64_t k = 0; k < s.out_channels; ++k) {
+    float* plane = planes + k * plane_size;
     for (int64_t h = 0; h < s.out_height; ++h) {
       float* row = plane + h * ld;
-      const int64_t at = first + h * s.out_width;
-      if (s.relu) {
-        kernels::relu_mask(s.out_width, ys + at, g_y + at, row);
-      } else {
-        std::copy_n(g_y + at, s.out_width, row);
+      for (int64_t j = 0; j < g.images; ++j) {
+        float* segment = row + j * t.padded_w;
+        const int64_t at = ((b0 + j) * s.out_channels + k) * positions + h * s.out_width;
+        if (s.relu) {
+          kernels::relu_mask(s.out_width, ys + at, g_y + at, segment);
+        } else {
+          std::copy_n(g_y + at, s.out_width, segment);
+        }
+        std::fill(segment + s.out_width, std::min(segment + t.padded_w, row + ld), 0.0f);
       }
-      std::fill(row + s.out_width, row + ld, 0.0f);
     }
     std::fill(plane + s.out_height * ld, plane + plane_size, 0.0f);
   }
@@ -170,59 +209,52 @@ void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const float* ys,
 
 // v [16, C, N] = B^T d B for every tile of the padded planes, with the 16
 // matrices point_stride(C N) apart, as everywhere below.
-void transform_inputs(const Conv3x3& s, const Tiling& t, const float* padded, int64_t n,
+void transform_inputs(const Conv3x3& s, const Tiling& t, const Group& g, const float* padded,
                       float* v) {
-  const int64_t N = n * t.per_image();
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t c = 0; c < s.channels; ++c) {
-      const float* plane = padded + (j * s.channels + c) * t.plane();
-      for (int64_t r = 0; r < t.rows; ++r) {
-        float* first_tile = v + c * N + j * t.per_image() + r * t.cols;
-        kernels::winograd_input_tiles(t.cols, plane + 2 * r * t.padded_w, t.padded_w,
-                                      first_tile, point_stride(s.channels * N));
-      }
+  const int64_t plane_size = t.padded_h * g.width;
+  for (int64_t c = 0; c < s.channels; ++c) {
+    for (int64_t r = 0; r < t.rows; ++r) {
+      kernels::winograd_input_tiles(g.row_tiles, padded + c * plane_size + 2 * r * g.width,
+                                    g.width, v + c * g.tiles + r * g.row_tiles,
+                                    point_stride(s.channels * g.tiles));
     }
   }
 }
 
-// Fills padded [n, Hp, Wp, C] (channels-last) with images [b0, b0 + n) of
-// x [B, C, H, W], zero around them. Each image row [C, W] goes in
-// transposed, as [W, C].
-void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const float* xs, int64_t b0,
-                               int64_t n, float* padded) {
+// Fills padded [Hp, n Wp, C] (channels-last) with images [b0, b0 + n) of
+// x [B, C, H, W] side by side, zero around them. Each image row [C, W] goes
+// in transposed, as [W, C].
+void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const Group& g,
+                               const float* xs, int64_t b0, float* padded) {
   const int64_t C = s.channels;
-  const int64_t row_size = t.padded_w * C;
+  const int64_t row_size = g.width * C;
   const kernels::KernelTable& table = kernels::active_kernels();
   std::vector<const float*> channel_rows(static_cast<size_t>(C));
-  for (int64_t j = 0; j < n; ++j) {
-    float* image = padded + j * t.plane() * C;
-    std::fill_n(image, s.pad_h * row_size, 0.0f);
-    for (int64_t h = 0; h < s.height; ++h) {
-      float* row = image + (s.pad_h + h) * row_size;
-      std::fill_n(row, s.pad_w * C, 0.0f);
+  std::fill_n(padded, s.pad_h * row_size, 0.0f);
+  for (int64_t h = 0; h < s.height; ++h) {
+    float* row = padded + (s.pad_h + h) * row_size;
+    for (int64_t j = 0; j < g.images; ++j) {
+      float* segment = row + j * t.padded_w * C;
+      std::fill_n(segment, s.pad_w * C, 0.0f);
       for (int64_t c = 0; c < C; ++c) {
         channel_rows[static_cast<size_t>(c)] = xs + (((b0 + j) * C + c) * s.height + h) * s.width;
       }
-      table.transpose(C, s.width, channel_rows.data(), row + s.pad_w * C, C);
-      std::fill(row + (s.pad_w + s.width) * C, row + row_size, 0.0f);
+      table.transpose(C, s.width, channel_rows.data(), segment + s.pad_w * C, C);
+      std::fill(segment + (s.pad_w + s.width) * C, segment + t.padded_w * C, 0.0f);
     }
-    std::fill(image + (s.pad_h + s.height) * row_size, image + t.plane() * C, 0.0f);
   }
+  std::fill(padded + (s.pad_h + s.height) * row_size, padded + t.padded_h * row_size, 0.0f);
 }
 
 // v [16, N, C] = B^T d B for every tile of channels-last padded planes.
-void transform_inputs_channels_last(const Conv3x3& s, const Tiling& t, const float* padded,
-                                    int64_t n, float* v) {
+void transform_inputs_channels_last(const Conv3x3& s, const Tiling& t, const Group& g,
+                                    const float* padded, float* v) {
   const int64_t C = s.channels;
-  const int64_t N = n * t.per_image();
-  const int64_t row_ld = t.padded_w * C;
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t r = 0; r < t.rows; ++r) {
-      const float* rows = padded + j * t.plane() * C + 2 * r * row_ld;
-      float* first_tile = v + (j * t.per_image() + r * t.cols) * C;
-      kernels::winograd_input_tiles_channels_last(t.cols, C, rows, row_ld, first_tile,
-                                                 point_stride(N * C));
-    }
+  const int64_t row_ld = g.width * C;
+  for (int64_t r = 0; r < t.rows; ++r) {
+    kernels::winograd_input_tiles_channels_last(g.row_tiles, C, padded + 2 * r * row_ld, row_ld,
+                                                v + r * g.row_tiles * C,
+                                                point_stride(g.tiles * C));
   }
 }
 
@@ -244,6 +276,12 @@ void filter_gradient_1d(float u0, float u1, float u2, float u3, float* g, int64_
 }  // namespace
 
 int64_t images_per_group(const Conv3x3& s) { return images_per_tiling_group(tiling(s)); }
+
+double tiles_per_image(const Conv3x3& s) {
+  const Tiling t = tiling(s);
+  const int64_t images = images_per_tiling_group(t);
+  return static_cast<double>(group_of(t, images).tiles) / static_cast<double>(images);
+}
 
 Weights transform_weights(const Conv3x3& s, const float* weight) {
   const int64_t C = s.channels;
@@ -273,19 +311,21 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
+  const int64_t positions = s.out_height * s.out_width;
   Scratch padded;
   Scratch v;
   Scratch m;
+  Scratch staged;  // one row of tiles' outputs [2, 2 row_tiles] of a group of several images
   bool finite = true;
-  for_groups(t, first, last, [&](int64_t b0, int64_t n) {
-    const int64_t N = n * t.per_image();
-    padded.resize(static_cast<size_t>(n * C * t.plane()));
+  for_groups(t, first, last, [&](int64_t b0, const Group& g) {
+    const int64_t N = g.tiles;
     const int64_t v_stride = point_stride(C * N);
     const int64_t m_stride = point_stride(K * N);
+    padded.resize(static_cast<size_t>(C * t.padded_h * g.width));
     v.resize(static_cast<size_t>(kPoints * v_stride));
     m.resize(static_cast<size_t>(kPoints * m_stride));
-    fill_padded(s, t, xs, b0, n, padded.data());
-    transform_inputs(s, t, padded.data(), n, v.data());
+    fill_padded(s, t, g, xs, b0, padded.data());
+    transform_inputs(s, t, g, padded.data(), v.data());
 
     // M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N]
     for (int64_t xi = 0; xi < kPoints; ++xi) {
@@ -293,18 +333,33 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
                     v.data() + xi * v_stride, N, 0.0f, m.data() + xi * m_stride, N);
     }
 
-    // y = A^T M A + bias, row of tiles by row of tiles.
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t k = 0; k < K; ++k) {
-        float* plane = ys + ((b0 + j) * K + k) * s.out_height * s.out_width;
-        const float shift = bias != nullptr ? bias[k] : 0.0f;
-        for (int64_t r = 0; r < t.rows; ++r) {
-          const float* first_tile = m.data() + k * N + j * t.per_image() + r * t.cols;
-          const int64_t rows = std::min<int64_t>(2, s.out_height - 2 * r);
-          finite = kernels::winograd_output_tiles(t.cols, first_tile, m_stride, shift, s.relu,
-                                                  plane + 2 * r * s.out_width, s.out_width,
-                                                  rows, s.out_width) &&
+    // y = A^T M A + bias, row of tiles by row of tiles. One image's rows go
+    // straight into y. Several images' rows go through `staged`, from which
+    // each image's part is copied, and the fillers' outputs are dropped.
+    const int64_t staged_ld = 2 * g.row_tiles;
+    staged.resize(static_cast<size_t>(2 * staged_ld));
+    for (int64_t k = 0; k < K; ++k) {
+      const float shift = bias != nullptr ? bias[k] : 0.0f;
+      float* first_plane = ys + (b0 * K + k) * positions;
+      for (int64_t r = 0; r < t.rows; ++r) {
+        const float* first_tile = m.data() + k * N + r * g.row_tiles;
+        const int64_t rows = std::min<int64_t>(2, s.out_height - 2 * r);
+        if (g.images == 1) {
+          finite = kernels::winograd_output_tiles(g.row_tiles, first_tile, m_stride, shift,
+                                                  s.relu, first_plane + 2 * r * s.out_width,
+                                                  s.out_width, rows, s.out_width) &&
                    finite;
+          continue;
+        }
+        finite = kernels::winograd_output_tiles(g.row_tiles, first_tile, m_stride, shift, s.relu,
+                                                staged.data(), staged_ld, rows, staged_ld) &&
+                 finite;
+        for (int64_t j = 0; j < g.images; ++j) {
+          float* plane = first_plane + j * K * positions;
+          for (int64_t i = 0; i < rows; ++i) {
+            std::copy_n(staged.data() + i * staged_ld + j * t.padded_w, s.out_width,
+                        plane + (2 * r + i) * s.out_width);
+          }
         }
       }
     }
@@ -355,12 +410,10 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   const Tiling t = tiling(s);
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
-  const int64_t grad_ld = 2 * t.cols;               // row stride of g's tiled planes
-  const int64_t grad_plane = 2 * t.rows * grad_ld;  // [2 rows, 2 cols]
-  Scratch grad_planes;  // g [n, K, 2 rows, 2 cols], zero past Ho and Wo
-  Scratch sums;         // [n, K]
+  Scratch grad_planes;  // g [K, 2 rows, 2 row_tiles], zero past Ho and Wo
+  Scratch sums;         // [K]
   Scratch dm;           // [16, K, N]
-  Scratch padded;       // x [n, Hp, Wp, C], then its gradient [n, C, Hp, Wp]
+  Scratch padded;       // x [Hp, n Wp, C], then its gradient [C, Hp, n Wp]
   Scratch v;            // V [16, N, C] (tile-major), then dV [16, C, N]
   Scratch own_du(grad_w != nullptr && du_sum == nullptr ? static_cast<size_t>(kPoints * K * C)
                                                         : 0,
@@ -369,30 +422,31 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   const bool du_transposed = transposed_du(s);  // du [16, C, K]
 
   int64_t done = first;
-  for_groups(t, first, last, [&](int64_t b0, int64_t n) {
+  for_groups(t, first, last, [&](int64_t b0, const Group& g) {
     if (done != b0) {
       return;  // an earlier group met a non-finite gradient
     }
-    const int64_t N = n * t.per_image();
-    grad_planes.resize(static_cast<size_t>(n * K * grad_plane));
-    sums.resize(static_cast<size_t>(n * K));
+    const int64_t N = g.tiles;
+    const int64_t grad_ld = 2 * g.row_tiles;          // row stride of g's planes
+    const int64_t grad_plane = 2 * t.rows * grad_ld;  // [2 rows, 2 row_tiles]
     const int64_t dm_stride = point_stride(K * N);
     const int64_t v_stride = point_stride(C * N);
+    grad_planes.resize(static_cast<size_t>(K * grad_plane));
+    sums.resize(static_cast<size_t>(K));
     dm.resize(static_cast<size_t>(kPoints * dm_stride));
 
     // g into planes cut to whole tiles, then dM = A g A^T. Nothing is
     // accumulated until every g of the group is known to be finite.
-    fill_gradient_planes(s, t, ys, g_y, b0, n, grad_planes.data());
+    fill_gradient_planes(s, t, g, ys, g_y, b0, grad_planes.data());
     bool finite = true;
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t k = 0; k < K; ++k) {
-        const float* target = grad_planes.data() + (j * K + k) * grad_plane;
-        for (int64_t r = 0; r < t.rows; ++r) {
-          float* first_tile = dm.data() + k * N + j * t.per_image() + r * t.cols;
-          finite = kernels::winograd_output_gradient_tiles(t.cols, target + 2 * r * grad_ld,
-                                                           grad_ld, first_tile, dm_stride) &&
-                   finite;
-        }
+    for (int64_t k = 0; k < K; ++k) {
+      const float* plane = grad_planes.data() + k * grad_plane;
+      for (int64_t r = 0; r < t.rows; ++r) {
+        finite = kernels::winograd_output_gradient_tiles(g.row_tiles, plane + 2 * r * grad_ld,
+                                                         grad_ld,
+                                                         dm.data() + k * N + r * g.row_tiles,
+                                                         dm_stride) &&
+                 finite;
       }
     }
     if (!finite) {
@@ -400,22 +454,21 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
     }
 
     if (grad_bias != nullptr) {
-      // The padding of the planes is zero, so whole planes sum to g's sums.
-      kernels::row_sum(n * K, grad_plane, grad_planes.data(), sums.data());
-      for (int64_t j = 0; j < n; ++j) {
-        kernels::add(K, grad_bias, sums.data() + j * K, grad_bias);
-      }
+      // The planes are zero outside g, so whole planes sum to g's sums.
+      kernels::row_sum(K, grad_plane, grad_planes.data(), sums.data());
+      kernels::add(K, grad_bias, sums.data(), grad_bias);
     }
 
-    padded.resize(static_cast<size_t>(n * C * t.plane()));
+    const int64_t plane_size = t.padded_h * g.width;
+    padded.resize(static_cast<size_t>(C * plane_size));
     v.resize(static_cast<size_t>(kPoints * v_stride));
     if (grad_w != nullptr) {
       // dU[xi] [K, C] += dM[xi] [K, N] V[xi] [N, C], with V tile-major here.
       // A channel-major V would cost the GEMM a transpose of 16 values per
       // tile as it packs, while transposing the pixels into channels-last
       // planes moves 4 values per tile.
-      fill_padded_channels_last(s, t, xs, b0, n, padded.data());
-      transform_inputs_channels_last(s, t, padded.data(), n, v.data());
+      fill_padded_channels_last(s, t, g, xs, b0, padded.data());
+      transform_inputs_channels_last(s, t, g, padded.data(), v.data());
       for (int64_t xi = 0; xi < kPoints; ++xi) {
         const float* dm_xi = dm.data() + xi * dm_stride;
         const float* v_xi = v.data() + xi * v_stride;
@@ -437,31 +490,30 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
                       dm.data() + xi * dm_stride, N, 0.0f, v.data() + xi * v_stride, N);
       }
 
-      // The padded planes' gradient += B dV B^T per tile; its inside is
-      // grad_x's.
+      // The padded planes' gradient += B dV B^T per tile. The fillers' dV
+      // is zero, and each image's inside is its grad_x.
       std::fill(padded.begin(), padded.end(), 0.0f);
-      for (int64_t j = 0; j < n; ++j) {
-        for (int64_t c = 0; c < C; ++c) {
-          float* plane = padded.data() + (j * C + c) * t.plane();
-          for (int64_t r = 0; r < t.rows; ++r) {
-            const float* first_tile = v.data() + c * N + j * t.per_image() + r * t.cols;
-            kernels::winograd_input_gradient_tiles(t.cols, first_tile, v_stride,
-                                                   plane + 2 * r * t.padded_w, t.padded_w);
-          }
+      for (int64_t c = 0; c < C; ++c) {
+        float* plane = padded.data() + c * plane_size;
+        for (int64_t r = 0; r < t.rows; ++r) {
+          kernels::winograd_input_gradient_tiles(g.row_tiles, v.data() + c * N + r * g.row_tiles,
+                                                 v_stride, plane + 2 * r * g.width, g.width);
+        }
+        for (int64_t j = 0; j < g.images; ++j) {
           float* target = grad_x + ((b0 + j) * C + c) * s.height * s.width;
-          const float* inside = plane + s.pad_h * t.padded_w + s.pad_w;
+          const float* inside = plane + s.pad_h * g.width + j * t.padded_w + s.pad_w;
           for (int64_t h = 0; h < s.height; ++h) {
             float* row = target + h * s.width;
             if (overwrite_grad_x) {
-              std::copy_n(inside + h * t.padded_w, s.width, row);
+              std::copy_n(inside + h * g.width, s.width, row);
             } else {
-              kernels::add(s.width, row, inside + h * t.padded_w, row);
+              kernels::add(s.width, row, inside + h * g.width, row);
             }
           }
         }
       }
     }
-    done = b0 + n;
+    done = b0 + g.images;
   });
 
   if (grad_w != nullptr && du_sum == nullptr) {

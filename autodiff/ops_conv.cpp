@@ -825,23 +825,19 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
 // where the implicit path needs 36, but its transforms cost a few adds per
 // value, which pays only when many channels share them. Model B's 3x3 layers
 // with 32 and 64 input channels take it; its first layer, with one, does not.
-// The tile kernels put the tiles of one row in a vector's lanes, so rows of
-// fewer than 8 tiles (outputs narrower than 15) leave lanes idle. On model
-// B's 18-pixel images the path made the step 25% slower, so narrow outputs
-// keep the implicit path. Any non-finite value sends the images back to the implicit
-// path too, which pairs only what the definition pairs (see
-// winograd::forward). The backward of such a call then avoids the Winograd
-// path as well (see ConvSizes::winograd_transforms_finite).
+// Its tiles also compute outputs that are dropped: an output 3 wide or high
+// takes tiles 4 wide or high. So the path runs only where its GEMMs take at
+// most kMaxWinogradShare of the implicit path's multiply-adds. On 32 x 18
+// images, model B's second layer (16 x 9 outputs, a share of 0.51) takes it
+// and ran about 15% faster. Its third layer (8 x 3 outputs, 0.65) keeps the
+// implicit path, whose forward was 15% faster there.
+// Any non-finite value sends the images back to the implicit path too,
+// which pairs only what the definition pairs (see winograd::forward). The
+// backward of such a call then avoids the Winograd path as well (see
+// ConvSizes::winograd_transforms_finite).
 
 constexpr int64_t kMinWinogradChannels = 16;
-constexpr int64_t kMinWinogradOutputWidth = 15;
-
-bool use_winograd_path(const ConvSizes& s) {
-  return s.wide_grids && s.winograd_transforms_finite && s.g.kernel == Size2{3, 3} &&
-         s.g.stride == Size2{1, 1} && s.g.padding[0] <= 2 && s.g.padding[1] <= 2 &&
-         s.g.channels >= kMinWinogradChannels && s.out_channels >= kMinWinogradChannels &&
-         s.g.out_width >= kMinWinogradOutputWidth;
-}
+constexpr double kMaxWinogradShare = 0.6;
 
 winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
   return {.channels = s.g.channels,
@@ -853,6 +849,23 @@ winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
           .out_height = s.g.out_height,
           .out_width = s.g.out_width,
           .relu = s.relu};
+}
+
+// True when Winograd's GEMMs take at most kMaxWinogradShare of the implicit
+// path's multiply-adds: 16 per tile against 9 per grid column, for each
+// channel and filter, where an image spans H_out (W + PW) grid columns.
+bool winograd_pays(const ConvSizes& s) {
+  const double implicit_columns =
+      static_cast<double>(s.g.out_height * (s.g.width + s.g.padding[1]));
+  return 16.0 * winograd::tiles_per_image(winograd_sizes(s)) <=
+         kMaxWinogradShare * 9.0 * implicit_columns;
+}
+
+bool use_winograd_path(const ConvSizes& s) {
+  return s.wide_grids && s.winograd_transforms_finite && s.g.kernel == Size2{3, 3} &&
+         s.g.stride == Size2{1, 1} && s.g.padding[0] <= 2 && s.g.padding[1] <= 2 &&
+         s.g.channels >= kMinWinogradChannels && s.out_channels >= kMinWinogradChannels &&
+         winograd_pays(s);
 }
 
 // ---- GEMM path

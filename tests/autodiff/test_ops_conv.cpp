@@ -124,8 +124,8 @@ TEST_CASE("conv2d gradient", "[autodiff][conv2d]") {
 }
 
 TEST_CASE("conv2d gradient on the Winograd path", "[autodiff][conv2d]") {
-  // 16 channels in and out and an output 15 wide: the smallest shape that
-  // takes the Winograd path, with an odd output width. L is linear in each
+  // 16 channels in and out, the fewest that take the Winograd path, and an
+  // output 15 wide, an odd width. L is linear in each
   // input element, so the central difference has no truncation error, and
   // a wide step keeps the float rounding of L small against the difference.
   Generator generator(13);

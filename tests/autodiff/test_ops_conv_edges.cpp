@@ -84,7 +84,8 @@ struct ConvCase {
 // C_out > 2) with groups of images, asymmetric padding and a same-size
 // kernel (whose input gradient is a convolution with the flipped weight).
 // Weights of at most 16 values per filter take the implicit path's dot
-// products for their gradient, the others its GEMM.
+// products for their gradient, the others its GEMM. Narrow images go through
+// the Winograd path several side by side.
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -110,9 +111,10 @@ const ConvCase kConvCases[] = {
     {"Winograd, odd sizes, partial vectors", 3, 17, 9, 37, 19, 3, 3, {1, 1}, {1, 1}, true, true},
     {"Winograd, no padding, even output", 2, 16, 6, 18, 16, 3, 3, {1, 1}, {0, 0}, false, false},
     {"Winograd, padding {2, 0}, groups", 40, 16, 3, 17, 20, 3, 3, {1, 1}, {2, 0}, true, false},
-    {"Winograd, one output row", 5, 24, 3, 15, 16, 3, 3, {1, 1}, {0, 1}, true, true},
+    {"Winograd, odd output height", 5, 24, 9, 15, 16, 3, 3, {1, 1}, {0, 1}, true, true},
     {"implicit, one input channel, 32 filters", 6, 1, 8, 18, 32, 3, 3, {1, 1}, {1, 1}, true,
      true},
+    {"Winograd, narrow images side by side", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
 };
 
 struct ConvResult {
@@ -385,6 +387,8 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {2, 3}}},
       {{"implicit, model B's first layer", 4, 1, 32, 18, 32, 3, 3, {1, 1}, {1, 1}, true, true},
        {.kernel = {2, 2}}},
+      {{"Winograd, model B's second layer", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 3}}},
       {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
        {.kernel = {2, 2}}},
       {{"GEMM, stride 2", 3, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true}, {.kernel = {2, 2}}},
@@ -565,11 +569,11 @@ TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff]
   // The Winograd backward mixes the gradients of a 2x2 tile, so an infinite
   // one would turn finite neighbours into NaN. The group of images that
   // contains it, and every later group, go to the implicit path instead.
-  // The earlier groups stay on the Winograd path. 40 images of 16 tiles make 5
-  // groups of 8 at one thread, and image 20 is in the third. No relu, so
-  // nothing masks the infinity away.
+  // The earlier groups stay on the Winograd path. At one thread, 40 images
+  // of 16 tiles make groups of 8 or 9 (by the GEMM's panel width), and image
+  // 20 is in the third. No relu, so nothing masks the infinity away.
   ThreadCountGuard guard;
-  const ConvCase c = {"Winograd groups", 40, 16, 3, 16, 16, 3, 3, {1, 1}, {1, 1}, true, false};
+  const ConvCase c = {"Winograd groups", 40, 16, 4, 16, 16, 3, 3, {1, 1}, {1, 1}, true, false};
   ConvInputs in = make_inputs(c, 700);
   const int64_t out_plane = c.height * c.width;
   float* probe = in.probe.mutable_data();
@@ -639,9 +643,12 @@ TEST_CASE("conv2d Winograd path with transforms that overflow", "[autodiff][conv
     check(four_rows, in);
   }
   SECTION("one output row and a filter row of 1.5e38 that meets only padding") {
-    // G g G^T adds the filter's last row in U[13] and U[14] only, so only
-    // M[13] and M[14] overflow. They reach only the second output row of
-    // each tile, which does not exist here.
+    // G g G^T adds the filter's last row in U[13] and U[14] only, so on the
+    // Winograd path only M[13] and M[14] would overflow, and they reach
+    // only the second output row of each tile, which does not exist here.
+    // One output row takes the implicit path, though, because Winograd's
+    // tiles would compute two. The tile kernels' test covers that row's
+    // finiteness flags.
     const ConvCase one_row = {"Winograd", 2, 16, 1, 17, 16, 3, 3, {1, 1}, {1, 1}, true, false};
     ConvInputs in = make_inputs(one_row, 800);
     std::fill_n(in.weight.mutable_data() + 6, 3, 1.5e38f);
