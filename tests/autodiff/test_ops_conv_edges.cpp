@@ -85,7 +85,8 @@ struct ConvCase {
 // kernel (whose input gradient is a convolution with the flipped weight).
 // Weights of at most 16 values per filter take the implicit path's dot
 // products for their gradient, the others its GEMM. Narrow images go through
-// the Winograd path several side by side.
+// the Winograd path several side by side. A kernel the size of the image
+// without padding takes the dense path (a fully connected layer).
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
     {"1x1 identity, C_out 2", 7, 1, 5, 5, 2, 1, 1, {1, 1}, {0, 0}, true, true},
@@ -115,6 +116,8 @@ const ConvCase kConvCases[] = {
     {"implicit, one input channel, 32 filters", 6, 1, 8, 18, 32, 3, 3, {1, 1}, {1, 1}, true,
      true},
     {"Winograd, narrow images side by side", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"dense, kernel the size of the image", 5, 8, 4, 3, 6, 4, 3, {1, 1}, {0, 0}, true, true},
+    {"dense, stride 2, no bias or relu", 3, 2, 3, 5, 4, 3, 5, {2, 2}, {0, 0}, false, false},
 };
 
 struct ConvResult {
@@ -294,10 +297,11 @@ TEST_CASE("conv2d backward with another thread count than forward", "[autodiff][
 TEST_CASE("conv2d gradient of one input at a time", "[autodiff][conv2d]") {
   // With only x, only the weight or only the bias requiring a gradient, the
   // other gradient buffers are null and forward keeps no columns unless the
-  // weight needs them. The last two cases run the Winograd path.
+  // weight needs them. The fifth case runs the dense path and the last two
+  // the Winograd path.
   ThreadCountGuard guard;
-  const ConvCase cases[] = {kConvCases[1], kConvCases[3],  kConvCases[4],
-                            kConvCases[8], kConvCases[19], kConvCases[22]};
+  const ConvCase cases[] = {kConvCases[1],  kConvCases[3],  kConvCases[4], kConvCases[8],
+                            kConvCases[25], kConvCases[19], kConvCases[22]};
   for (const ConvCase& c : cases) {
     const ConvInputs in = make_inputs(c, 350);
     const std::vector<float> y_values = [&] {
@@ -389,6 +393,8 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {2, 2}}},
       {{"Winograd, model B's second layer", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
        {.kernel = {2, 3}}},
+      {{"dense, kernel the size of the image", 4, 3, 2, 3, 5, 2, 3, {1, 1}, {0, 0}, true, true},
+       {.kernel = {1, 1}}},
       {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
        {.kernel = {2, 2}}},
       {{"GEMM, stride 2", 3, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true}, {.kernel = {2, 2}}},
