@@ -781,6 +781,12 @@ void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
   });
 }
 
+// Weights with at most this many values per filter (C_in KH KW) get their
+// gradient as dot products, one per filter and kernel element, instead of a
+// GEMM whose column panels they would fill only in part. Model B's first
+// layer has 9 (one input channel, 3x3).
+constexpr int64_t kMaxDotRows = 16;
+
 // Computes the implicit path's backward for images [first, last), with the
 // same contract as conv_backward_images. grad_grid is grad_y (masked by the
 // fused relu) on the grid, zero in the dropped columns, and
@@ -794,12 +800,6 @@ void conv_forward_implicit(const ConvSizes& s, const float* xs, const float* ws,
 // flipped weight [C_in, C_out KH KW] gives grad_x on the same grid. Other
 // shapes multiply grad_B [rows, grid] = weight^T grad_grid and add each row
 // into a zeroed buffer at its kernel element's offset.
-// Weights with at most this many values per filter (C_in KH KW) get their
-// gradient as dot products, one per filter and kernel element, instead of a
-// GEMM whose column panels they would fill only in part. Model B's first
-// layer has 9 (one input channel, 3x3).
-constexpr int64_t kMaxDotRows = 16;
-
 void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
                             float* grad_bias, int64_t first, int64_t last) {
