@@ -367,7 +367,7 @@ void gemm_blocked(const KernelTable& table, Transpose transpose_a, Transpose tra
   const Operand a{A, lda, a_transposed};
   const int64_t nc_max = std::max(nr, micro.nc / nr * nr);
   const int64_t mc_max = std::max(mr, kMc / mr * mr);
-  const bool parallel = M * N * K >= kMinParallelVolume;
+  const bool parallel = M * N * K >= kMinParallelVolume && !parallel_for_runs_inline();
   const int64_t panels = (N + nr - 1) / nr;
   const bool split_columns = parallel && panels >= kMinPanelsPerThread * num_threads();
 

@@ -289,4 +289,6 @@ void parallel_for(int64_t count, const std::function<void(int64_t begin, int64_t
   shared_pool().run(count, chunks, body);
 }
 
+bool parallel_for_runs_inline() { return inside_parallel_for || num_threads() == 1; }
+
 }  // namespace ember::kernels

@@ -37,4 +37,10 @@ void set_num_threads(int count);
 // on the calling thread. The first exception a body throws is rethrown here.
 void parallel_for(int64_t count, const std::function<void(int64_t begin, int64_t end)>& body);
 
+// True when a parallel_for called now would run all its chunks on the
+// calling thread: with one thread, or inside a chunk of another
+// parallel_for. Callers skip building the closure for such calls, because
+// a std::function of a large closure allocates on the heap.
+bool parallel_for_runs_inline();
+
 }  // namespace ember::kernels

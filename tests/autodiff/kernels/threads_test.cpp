@@ -82,6 +82,23 @@ TEST_CASE("parallel_for rethrows and nests", "[kernels][threads]") {
   CHECK(total.load() == 20);
 }
 
+TEST_CASE("parallel_for_runs_inline by thread count and nesting", "[kernels][threads]") {
+  ThreadCountGuard guard;
+  set_num_threads(1);
+  CHECK(parallel_for_runs_inline());
+
+  set_num_threads(2);
+  CHECK_FALSE(parallel_for_runs_inline());
+  std::atomic<int> inline_chunks{0};
+  parallel_for(2, [&](int64_t, int64_t) {
+    if (parallel_for_runs_inline()) {
+      inline_chunks.fetch_add(1);
+    }
+  });
+  CHECK(inline_chunks.load() == 2);
+  CHECK_FALSE(parallel_for_runs_inline());
+}
+
 TEST_CASE("gemm is bitwise reproducible across runs and thread counts", "[kernels][threads]") {
   ThreadCountGuard guard;
   // Threads split C by column ranges when each gets at least 4 column
