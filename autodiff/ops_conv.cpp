@@ -803,6 +803,11 @@ constexpr int64_t kMaxDotRows = 16;
 void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
                             float* grad_bias, int64_t first, int64_t last) {
+  if (first >= last) {
+    // The Winograd path's backward ends here with no images left over, and
+    // the flipped weight below would be built for nothing.
+    return;
+  }
   const bool same = keeps_size(s);
   const int64_t kernel_size = s.g.kernel[0] * s.g.kernel[1];
   Scratch flipped;  // [C_in, C_out KH KW]
