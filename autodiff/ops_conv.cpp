@@ -804,8 +804,8 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
                             float* grad_bias, int64_t first, int64_t last) {
   if (first >= last) {
-    // The Winograd path's backward ends here with no images left over, and
-    // the flipped weight below would be built for nothing.
+    // The Winograd backward calls this with an empty range when it finished
+    // every image itself, and the flipped weight would be built for nothing.
     return;
   }
   const bool same = keeps_size(s);
