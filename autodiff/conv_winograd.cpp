@@ -30,6 +30,7 @@
 #include "autodiff/kernels/elementwise.h"
 #include "autodiff/kernels/gemm.h"
 #include "autodiff/kernels/rows.h"
+#include "autodiff/kernels/threads.h"
 #include "autodiff/kernels/winograd.h"
 
 namespace ember::winograd {
@@ -273,6 +274,28 @@ void filter_gradient_1d(float u0, float u1, float u2, float u3, float* g, int64_
   g[2 * stride] = 0.5f * (u1 + u2) + u3;
 }
 
+// U[xi, k, c] = (G g G^T)[xi] for the C filters g = weight[k, c] of filter
+// row k, into u [16, K, C].
+void transform_filters(int64_t C, int64_t K, int64_t k, const float* weight, float* u) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float* g = weight + (k * C + c) * 9;  // [3, 3]
+    float columns[4][3];                        // G g
+    for (int q = 0; q < 3; ++q) {
+      filter_1d(g[q], g[3 + q], g[6 + q], &columns[0][q], 3);
+    }
+    float tile[4][4];  // G g G^T
+    for (int i = 0; i < 4; ++i) {
+      filter_1d(columns[i][0], columns[i][1], columns[i][2], &tile[i][0], 1);
+    }
+    for (int64_t xi = 0; xi < kPoints; ++xi) {
+      u[(xi * K + k) * C + c] = tile[xi / 4][xi % 4];
+    }
+  }
+}
+
+// Filters (K C) from which transform_weights splits across threads.
+constexpr int64_t kMinParallelFilters = 1024;
+
 }  // namespace
 
 int64_t images_per_group(const Conv3x3& s) { return images_per_tiling_group(tiling(s)); }
@@ -287,21 +310,18 @@ Weights transform_weights(const Conv3x3& s, const float* weight) {
   const int64_t C = s.channels;
   const int64_t K = s.out_channels;
   Weights u(static_cast<size_t>(kPoints * K * C));
-  for (int64_t k = 0; k < K; ++k) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float* g = weight + (k * C + c) * 9;  // [3, 3]
-      float columns[4][3];                        // G g
-      for (int q = 0; q < 3; ++q) {
-        filter_1d(g[q], g[3 + q], g[6 + q], &columns[0][q], 3);
-      }
-      float tile[4][4];  // G g G^T
-      for (int i = 0; i < 4; ++i) {
-        filter_1d(columns[i][0], columns[i][1], columns[i][2], &tile[i][0], 1);
-      }
-      for (int64_t xi = 0; xi < kPoints; ++xi) {
-        u[static_cast<size_t>((xi * K + k) * C + c)] = tile[xi / 4][xi % 4];
-      }
+  // Split by filters across threads: the transform runs once per call,
+  // outside the chunks of images, and it was the largest serial part of
+  // model B's two-thread CTC step (2.4% of the calling thread's samples).
+  const auto transform = [&](int64_t first, int64_t last) {
+    for (int64_t k = first; k < last; ++k) {
+      transform_filters(C, K, k, weight, u.data());
     }
+  };
+  if (K * C < kMinParallelFilters) {
+    transform(0, K);
+  } else {
+    kernels::parallel_for(K, transform);
   }
   return u;
 }
