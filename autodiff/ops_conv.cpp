@@ -919,6 +919,9 @@ winograd::Conv3x3 winograd_sizes(const ConvSizes& s) {
 // True when Winograd's GEMMs take at most kMaxWinogradShare of the implicit
 // path's multiply-adds: 16 per tile against 9 per grid column, for each
 // channel and filter, where an image spans H_out (W + PW) grid columns.
+// NOTE: the tiles per image depend on the group size, which follows the
+// GEMM's panel width, so a shape near the line can take different paths,
+// with different rounding, under different EMBER_SIMD variants.
 bool winograd_pays(const ConvSizes& s) {
   const double implicit_columns =
       static_cast<double>(s.g.out_height * (s.g.width + s.g.padding[1]));
