@@ -61,6 +61,16 @@ struct GemmMicroKernel {
   // so a thin edge tile costs what it computes.
   Run by_size[kMaxRows][kMaxVectors];
 
+  // The same tiles with op(A) read in place instead of from a packed panel:
+  // element (i, k) at a[i * lda + k], as a row-major A that is not
+  // transposed stores it. Packing such an A transposes it, which took 9% of
+  // model B's second layer on 32 x 90 images. Null where a variant has
+  // none (the scalar one), and GEMM then packs A.
+  using RunInPlaceA = void (*)(int64_t kc, const float* a, int64_t lda, const float* b_panel,
+                               float* c, int64_t ldc, int64_t rows, int64_t cols, float alpha,
+                               float beta);
+  RunInPlaceA by_size_in_place_a[kMaxRows][kMaxVectors] = {};
+
   // Cache block sizes, chosen with the tile (gemm.cpp explains the loops):
   // kc terms of K per packed panel, and nc columns of op(B) per packed B
   // block, which stays in L2.
@@ -71,6 +81,9 @@ struct GemmMicroKernel {
   // 1 <= cols <= nr).
   Run for_tile(int64_t rows, int64_t cols) const {
     return by_size[rows - 1][(cols + lanes - 1) / lanes - 1];
+  }
+  RunInPlaceA for_tile_in_place_a(int64_t rows, int64_t cols) const {
+    return by_size_in_place_a[rows - 1][(cols + lanes - 1) / lanes - 1];
   }
 };
 

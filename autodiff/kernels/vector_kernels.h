@@ -623,10 +623,22 @@ constexpr int64_t kGemmPrefetchStepsA = 16;
 // ROWS values of the A panel and issues ROWS * VECTORS fused multiply-adds.
 // The loops have compile-time bounds, so the compiler unrolls them and keeps
 // the tile in registers. PREFETCH adds the prefetches described above.
-template <class V, int MR, int NV, bool PREFETCH, int ROWS, int VECTORS>
-void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
-                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+// With IN_PLACE_A, a is op(A) itself, row i at a + i lda, instead of a
+// packed panel; the kernel then prefetches only B.
+template <class V, int MR, int NV, bool PREFETCH, int ROWS, int VECTORS, bool IN_PLACE_A>
+inline __attribute__((always_inline)) void gemm_tile(int64_t kc, const float* a, int64_t lda,
+                                                     const float* b_panel, float* c, int64_t ldc,
+                                                     int64_t rows, int64_t cols, float alpha,
+                                                     float beta) {
   constexpr int64_t NR = NV * V::lanes;
+  const float* a_panel = a;
+  const float* a_rows[ROWS];
+  if constexpr (IN_PLACE_A) {
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i) {
+      a_rows[i] = a + i * lda;
+    }
+  }
 
   // The C tile is read and written only after the k loop; fetching it now
   // hides the cache misses of large outputs behind the multiply-adds.
@@ -654,7 +666,9 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
       for (int64_t j = 0; j < NR; j += 16) {
         __builtin_prefetch(b_panel + (k + kGemmPrefetchStepsB) * NR + j);
       }
-      __builtin_prefetch(a_panel + (k + kGemmPrefetchStepsA) * MR);
+      if constexpr (!IN_PLACE_A) {
+        __builtin_prefetch(a_panel + (k + kGemmPrefetchStepsA) * MR);
+      }
     }
     V b[VECTORS];
 #pragma GCC unroll 8
@@ -663,10 +677,10 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
     }
 #pragma GCC unroll 32
     for (int i = 0; i < ROWS; ++i) {
-      const V a = V::broadcast(a_panel[k * MR + i]);
+      const V a_ik = V::broadcast(IN_PLACE_A ? a_rows[i][k] : a_panel[k * MR + i]);
 #pragma GCC unroll 8
       for (int j = 0; j < VECTORS; ++j) {
-        tile[i][j] = V::fma(a, b[j], tile[i][j]);
+        tile[i][j] = V::fma(a_ik, b[j], tile[i][j]);
       }
     }
   }
@@ -705,6 +719,21 @@ void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, f
   }
 }
 
+template <class V, int MR, int NV, bool PREFETCH, int ROWS, int VECTORS>
+void gemm_micro_kernel(int64_t kc, const float* a_panel, const float* b_panel, float* c,
+                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+  gemm_tile<V, MR, NV, PREFETCH, ROWS, VECTORS, false>(kc, a_panel, 0, b_panel, c, ldc, rows,
+                                                       cols, alpha, beta);
+}
+
+template <class V, int MR, int NV, bool PREFETCH, int ROWS, int VECTORS>
+void gemm_micro_kernel_in_place_a(int64_t kc, const float* a, int64_t lda, const float* b_panel,
+                                  float* c, int64_t ldc, int64_t rows, int64_t cols, float alpha,
+                                  float beta) {
+  gemm_tile<V, MR, NV, PREFETCH, ROWS, VECTORS, true>(kc, a, lda, b_panel, c, ldc, rows, cols,
+                                                      alpha, beta);
+}
+
 // The GEMM entry: the micro-kernel for every tile size up to [MR, NV].
 template <class V, int MR, int NV, bool PREFETCH, std::size_t... Index>
 GemmMicroKernel make_gemm_micro_kernel(std::index_sequence<Index...>) {
@@ -712,6 +741,10 @@ GemmMicroKernel make_gemm_micro_kernel(std::index_sequence<Index...>) {
   ((micro.by_size[Index / NV][Index % NV] =
         gemm_micro_kernel<V, MR, NV, PREFETCH, static_cast<int>(Index / NV) + 1,
                           static_cast<int>(Index % NV) + 1>),
+   ...);
+  ((micro.by_size_in_place_a[Index / NV][Index % NV] =
+        gemm_micro_kernel_in_place_a<V, MR, NV, PREFETCH, static_cast<int>(Index / NV) + 1,
+                                     static_cast<int>(Index % NV) + 1>),
    ...);
   return micro;
 }

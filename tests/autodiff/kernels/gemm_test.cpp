@@ -24,11 +24,15 @@ struct Shape {
 // Odd sizes, tall-skinny and short-wide shapes, and shapes that cross the k
 // blocks (256 and 512), the n block (about 256) and the m block (about
 // 3072). M mod 12 takes every value from 0 to 11, so there are edge tiles of
-// every height below the 12 and 4 rows of the SIMD tiles.
+// every height below the 12 and 4 rows of the SIMD tiles. The SIMD variants
+// read an A that is not transposed in place when M K <= 16384 and pack it
+// otherwise, so shapes lie on both sides, and {9, 40, 1300} reads it in
+// place across three k blocks.
 const Shape kShapes[] = {{1, 1, 1},     {7, 13, 5},    {1, 300, 1},   {300, 1, 7},
                          {1000, 3, 17}, {3, 1000, 17}, {37, 53, 300}, {129, 600, 70},
                          {250, 20, 10}, {33, 65, 513}, {8, 70, 9},    {11, 45, 12},
-                         {3100, 7, 3},  {14, 40, 20},  {17, 97, 33},  {54, 1100, 31}};
+                         {3100, 7, 3},  {14, 40, 20},  {17, 97, 33},  {54, 1100, 31},
+                         {9, 40, 1300}};
 
 std::vector<Isa> all_isas() {
   std::vector<Isa> isas = {Isa::scalar};
