@@ -192,6 +192,36 @@ TEST_CASE("gemm unpacked paths match reference", "[kernels][gemm]") {
   }
 }
 
+TEST_CASE("gemm reads an in-place A only inside its rows", "[kernels][gemm]") {
+  // A small untransposed A is read in place. Here A sits in a heap block of
+  // exactly its size, with lda = K, so under AddressSanitizer a load past
+  // its last row fails. M leaves a partial row tile, and N partial
+  // registers of 8 and 16 lanes.
+  for (Isa isa : simd_isas()) {
+    for (const int64_t N : {5, 13, 37}) {
+      const int64_t M = 14;
+      const int64_t K = 20;
+      std::vector<float> A(static_cast<size_t>(M * K));
+      std::vector<float> B(static_cast<size_t>(K * N));
+      for (size_t i = 0; i < A.size(); ++i) {
+        A[i] = static_cast<float>(static_cast<int64_t>(i % 7) - 3);
+      }
+      for (size_t i = 0; i < B.size(); ++i) {
+        B[i] = static_cast<float>(static_cast<int64_t>(i % 5) - 2);
+      }
+      std::vector<float> got(static_cast<size_t>(M * N));
+      std::vector<float> want(static_cast<size_t>(M * N));
+      gemm_variant(isa, Transpose::No, Transpose::No, M, N, K, 1.0f, A.data(), K, B.data(), N,
+                   0.0f, got.data(), N);
+      gemm_reference(Transpose::No, Transpose::No, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f,
+                     want.data(), N);
+      INFO(isa_name(isa) << ", N = " << N);
+      // Small integers: every product and sum is exact in any order.
+      CHECK(got == want);
+    }
+  }
+}
+
 TEST_CASE("gemm unpacked paths by hand", "[kernels][gemm]") {
   // op(A) = A^T with A [3, 2] = {1, 2; 3, 4; 5, 6}, so op(A) = {1, 3, 5; 2, 4, 6}.
   const float A[6] = {1, 2, 3, 4, 5, 6};
