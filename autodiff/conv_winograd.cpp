@@ -11,7 +11,7 @@
 // B's 9-pixel rows have 5 tiles, which left 11 of 16 lanes idle when each
 // image had rows of its own. A row of the group then has tiles at columns
 // 0, 2, 4, .. of the planes, and each image adds one filler tile that
-// straddles it and the next; the fillers' outputs are dropped (see Group).
+// straddles it and the next. The fillers' outputs are dropped (see Group).
 // The GEMMs get rows of filters and columns of tiles, the shape their
 // micro-kernel is made for. Backward runs the adjoint of each step (see
 // backward below), and transforms x again for the weight gradient, then
@@ -90,8 +90,8 @@ Tiling tiling(const Conv3x3& s) {
   return t;
 }
 
-// n images side by side: image j's padded plane [Hp, Wp] starts at column
-// j Wp of planes [Hp, n Wp]. Tile i of a row covers columns 2 i .. 2 i + 3,
+// A group of n images side by side: image j's padded plane [Hp, Wp]
+// starts at column j Wp of planes [Hp, n Wp]. Tile i of a row covers columns 2 i .. 2 i + 3,
 // so tile j (cols + 1) + q is tile q of image j for q < cols, and tile
 // j (cols + 1) + cols, which straddles images j and j + 1, is a filler:
 // its outputs are dropped, and its output gradient is zero. Tile r row_tiles
@@ -124,9 +124,9 @@ double wasted_share(const Tiling& t, int64_t images) {
 // The images per group: enough for kMinGroupTiles tiles, or more, up to
 // kMaxGroupTiles, when they waste fewer GEMM columns on fillers and on the
 // last, ragged panel. Groups of 3 of model B's 184-tile images (its second
-// layer on 32 x 90 inputs) fill the panels too and ran 2.5% faster on Zen 3,
-// but raised peak memory by about 10 MiB (two threads), so the cap keeps
-// them to one.
+// layer on 32 x 90 inputs) fill the panels too and ran 2.5% faster on Zen 3.
+// They also raised peak memory by about 10 MiB (two threads), so the cap
+// keeps them to one.
 constexpr int64_t kMaxGroupTiles = 256;
 
 int64_t images_per_tiling_group(const Tiling& t) {

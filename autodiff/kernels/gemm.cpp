@@ -278,7 +278,7 @@ struct PackedA {
   int64_t k0;
   int64_t kc;
   // op(A) read in place instead of the panels (see use_a_in_place), with
-  // row r at in_place + r lda; null when A is packed.
+  // row r at in_place + r lda. Null when A is packed.
   const float* in_place = nullptr;
   int64_t lda = 0;
 };

@@ -624,7 +624,7 @@ constexpr int64_t kGemmPrefetchStepsA = 16;
 // The loops have compile-time bounds, so the compiler unrolls them and keeps
 // the tile in registers. PREFETCH adds the prefetches described above.
 // With IN_PLACE_A, a is op(A) itself, row i at a + i lda, instead of a
-// packed panel; the kernel then prefetches only B.
+// packed panel. The kernel then prefetches only B.
 template <class V, int MR, int NV, bool PREFETCH, int ROWS, int VECTORS, bool IN_PLACE_A>
 inline __attribute__((always_inline)) void gemm_tile(int64_t kc, const float* a, int64_t lda,
                                                      const float* b_panel, float* c, int64_t ldc,
