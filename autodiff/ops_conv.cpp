@@ -586,6 +586,7 @@ void conv_forward_dense(const ConvSizes& s, const float* xs, const float* ws,
   float* y = ys + first * s.out_channels;
   kernels::gemm(Transpose::No, Transpose::Yes, n, s.out_channels, s.rows, 1.0f,
                 xs + first * s.image_size, s.rows, ws, s.rows, 0.0f, y, s.out_channels);
+
   for (int64_t b = 0; b < n; ++b) {
     finish_output(s, bias, y + b * s.out_channels);
   }
@@ -609,14 +610,17 @@ void conv_backward_dense(const ConvSizes& s, const float* xs, const float* ws, c
     kernels::relu_mask(n * filters, ys + first * filters, g, masked.data());
     g = masked.data();
   }
+
   if (grad_w != nullptr) {
     kernels::gemm(Transpose::Yes, Transpose::No, filters, s.rows, n, 1.0f, g, filters,
                   xs + first * s.image_size, s.rows, 1.0f, grad_w, s.rows);
   }
+
   if (grad_x != nullptr) {
     kernels::gemm(Transpose::No, Transpose::No, n, s.rows, filters, 1.0f, g, filters, ws, s.rows,
                   1.0f, grad_x + first * s.image_size, s.rows);
   }
+
   if (grad_bias != nullptr) {
     for (int64_t b = 0; b < n; ++b) {
       kernels::add(filters, grad_bias, g + b * filters, grad_bias);
