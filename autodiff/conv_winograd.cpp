@@ -1,7 +1,7 @@
 // conv2d's Winograd path: F(2x2, 3x3) over groups of images.
 //
 // Forward, for a group of n images with N tiles in all:
-//   1. copy the images side by side into zero-padded planes [C, Hp, n Wp]
+//   1. copy the images side by side into zero-padded planes [C, Hp, width]
 //   2. V [16, C, N] = B^T d B for every tile d of every plane
 //   3. M[xi] [K, N] = U[xi] [K, C] V[xi] [C, N], 16 GEMMs
 //   4. y = A^T M A + bias per tile and filter, with the fused relu, written
@@ -10,8 +10,9 @@
 // Images sit side by side so that narrow ones still fill the lanes: model
 // B's 9-pixel rows have 5 tiles, which left 11 of 16 lanes idle when each
 // image had rows of its own. A row of the group then has tiles at columns
-// 0, 2, 4, .. of the planes, and each image adds one filler tile that
-// straddles it and the next. The fillers' outputs are dropped (see Group).
+// 0, 2, 4, .. of the planes, and neighbouring images share the zero columns
+// between them, as on the implicit path. Outputs that straddle two images
+// are dropped (see Tiling::pitch and Group).
 // The GEMMs get rows of filters and columns of tiles, the shape their
 // micro-kernel is made for. Backward runs the adjoint of each step (see
 // backward below), and transforms x again for the weight gradient, then
@@ -73,11 +74,22 @@ bool transposed_du(const Conv3x3& s) {
 }
 
 // The output's cut into 2x2 tiles, and the padded planes the tiles read.
+// Images sit `pitch` columns apart in the planes: pixel (h, w) of image j
+// is at column j pitch + pad_w + w, with zeros between images. Output
+// (oh, ow) of image j is then the convolution at plane column j pitch + ow,
+// which reads columns j pitch + ow .. j pitch + ow + 2. Those stay clear of
+// image j + 1 while pitch >= W + pad_w, and image j - 1's pixels stay
+// left of column j pitch likewise, so the zeros between two images serve
+// as the right padding of one and the left padding of the next. The pitch
+// is also at least Wo (true for pad_w <= 2) and even, so that image j's
+// outputs start a tile (j pitch / 2) of their own. Model B's 9-pixel rows
+// (pitch 10) take 5 tiles per image: the four-column planes per image that
+// gave each image a zero tile of its own took 6.
 struct Tiling {
   int64_t rows;      // ceil(Ho / 2)
-  int64_t cols;      // ceil(Wo / 2)
+  int64_t cols;      // ceil(Wo / 2), the tiles with outputs of an image row
   int64_t padded_h;  // Hp = 2 rows + 2: input rows -pad_h .. Hp - pad_h - 1
-  int64_t padded_w;  // Wp = 2 cols + 2
+  int64_t pitch;     // W + pad_w rounded up to even
   int64_t per_image() const { return rows * cols; }
 };
 
@@ -86,28 +98,29 @@ Tiling tiling(const Conv3x3& s) {
   t.rows = (s.out_height + 1) / 2;
   t.cols = (s.out_width + 1) / 2;
   t.padded_h = 2 * t.rows + 2;
-  t.padded_w = 2 * t.cols + 2;
+  t.pitch = (s.width + s.pad_w + 1) / 2 * 2;
   return t;
 }
 
-// A group of n images side by side: image j's padded plane [Hp, Wp]
-// starts at column j Wp of planes [Hp, n Wp]. Tile i of a row covers columns 2 i .. 2 i + 3,
-// so tile j (cols + 1) + q is tile q of image j for q < cols, and tile
-// j (cols + 1) + cols, which straddles images j and j + 1, is a filler:
-// its outputs are dropped, and its output gradient is zero. Tile r row_tiles
-// + i is tile i of row r.
+// A group of n images side by side in planes [Hp, width]. Tile i of a row
+// covers columns 2 i .. 2 i + 3, so tile j pitch / 2 + q is tile q of image
+// j for q < cols. The tiles between the last of image j and the first of
+// image j + 1, if any, straddle the two: their outputs are dropped, and
+// their output gradient is zero, as it is for an output column ow >= Wo of
+// a tile of image j. The row ends with the last image's last tile. Tile
+// r row_tiles + i is tile i of row r.
 struct Group {
   int64_t images;     // n
-  int64_t row_tiles;  // n (cols + 1) - 1
-  int64_t width;      // n Wp = 2 row_tiles + 2, the planes' row length
+  int64_t row_tiles;  // (n - 1) pitch / 2 + cols
+  int64_t width;      // 2 row_tiles + 2, the planes' row length
   int64_t tiles;      // N = rows row_tiles
 };
 
 Group group_of(const Tiling& t, int64_t images) {
   Group g;
   g.images = images;
-  g.row_tiles = images * (t.cols + 1) - 1;
-  g.width = images * t.padded_w;
+  g.row_tiles = (images - 1) * (t.pitch / 2) + t.cols;
+  g.width = 2 * g.row_tiles + 2;
   g.tiles = t.rows * g.row_tiles;
   return g;
 }
@@ -122,8 +135,8 @@ double wasted_share(const Tiling& t, int64_t images) {
 }
 
 // The images per group: enough for kMinGroupTiles tiles, or more, up to
-// kMaxGroupTiles, when they waste fewer GEMM columns on fillers and on the
-// last, ragged panel. Groups of 3 of model B's 184-tile images (its second
+// kMaxGroupTiles, when they waste fewer GEMM columns on tiles that straddle
+// two images and on the last, ragged panel. Groups of 3 of model B's 184-tile images (its second
 // layer on 32 x 90 inputs) fill the panels too and ran 2.5% faster on Zen 3.
 // They also raised peak memory by about 10 MiB (two threads), so the cap
 // keeps them to one.
@@ -157,9 +170,16 @@ void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) 
   }
 }
 
-// Fills planes [C, Hp, n Wp] with images [b0, b0 + n) of x [B, C, H, W]
+// The end of image j's columns in a row of the group's planes, `values`
+// values per column: the next image's start, or the row's end for the last.
+int64_t segment_end(const Tiling& t, const Group& g, int64_t j, int64_t values) {
+  return (j + 1 < g.images ? (j + 1) * t.pitch : g.width) * values;
+}
+
+// Fills planes [C, Hp, width] with images [b0, b0 + n) of x [B, C, H, W]
 // side by side, zero around them. Hp >= Ho + 2 = H + 2 pad_h, so every row
-// fits, and likewise every column. Only the borders are zeroed.
+// fits, and likewise every column (width >= (n - 1) pitch + W + pad_w).
+// Only the borders are zeroed.
 void fill_padded(const Conv3x3& s, const Tiling& t, const Group& g, const float* xs,
                  int64_t b0, float* padded) {
   const int64_t plane_size = t.padded_h * g.width;
@@ -169,11 +189,11 @@ void fill_padded(const Conv3x3& s, const Tiling& t, const Group& g, const float*
     for (int64_t h = 0; h < s.height; ++h) {
       float* row = plane + (s.pad_h + h) * g.width;
       for (int64_t j = 0; j < g.images; ++j) {
-        float* segment = row + j * t.padded_w;
+        float* segment = row + j * t.pitch;
         const float* source = xs + (((b0 + j) * s.channels + c) * s.height + h) * s.width;
         std::fill_n(segment, s.pad_w, 0.0f);
         std::copy_n(source, s.width, segment + s.pad_w);
-        std::fill(segment + s.pad_w + s.width, segment + t.padded_w, 0.0f);
+        std::fill(segment + s.pad_w + s.width, row + segment_end(t, g, j, 1), 0.0f);
       }
     }
     std::fill(plane + (s.pad_h + s.height) * g.width, plane + plane_size, 0.0f);
@@ -181,7 +201,7 @@ void fill_padded(const Conv3x3& s, const Tiling& t, const Group& g, const float*
 }
 
 // Fills planes [K, 2 rows, 2 row_tiles] with grad_y of images [b0, b0 + n)
-// side by side, image j's from column j Wp on as in fill_padded, masked by
+// side by side, image j's from column j pitch on as in fill_padded, masked by
 // y > 0 with the fused relu and zero elsewhere. The mask is applied row by
 // row on the way, so g needs no buffer of its own.
 void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const Group& g, const float* ys,
@@ -194,14 +214,14 @@ void fill_gradient_planes(const Conv3x3& s, const Tiling& t, const Group& g, con
     for (int64_t h = 0; h < s.out_height; ++h) {
       float* row = plane + h * ld;
       for (int64_t j = 0; j < g.images; ++j) {
-        float* segment = row + j * t.padded_w;
+        float* segment = row + j * t.pitch;
         const int64_t at = ((b0 + j) * s.out_channels + k) * positions + h * s.out_width;
         if (s.relu) {
           kernels::relu_mask(s.out_width, ys + at, g_y + at, segment);
         } else {
           std::copy_n(g_y + at, s.out_width, segment);
         }
-        std::fill(segment + s.out_width, std::min(segment + t.padded_w, row + ld), 0.0f);
+        std::fill(segment + s.out_width, std::min(segment + t.pitch, row + ld), 0.0f);
       }
     }
     std::fill(plane + s.out_height * ld, plane + plane_size, 0.0f);
@@ -222,7 +242,7 @@ void transform_inputs(const Conv3x3& s, const Tiling& t, const Group& g, const f
   }
 }
 
-// Fills padded [Hp, n Wp, C] (channels-last) with images [b0, b0 + n) of
+// Fills padded [Hp, width, C] (channels-last) with images [b0, b0 + n) of
 // x [B, C, H, W] side by side, zero around them. Each image row [C, W] goes
 // in transposed, as [W, C].
 void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const Group& g,
@@ -235,13 +255,13 @@ void fill_padded_channels_last(const Conv3x3& s, const Tiling& t, const Group& g
   for (int64_t h = 0; h < s.height; ++h) {
     float* row = padded + (s.pad_h + h) * row_size;
     for (int64_t j = 0; j < g.images; ++j) {
-      float* segment = row + j * t.padded_w * C;
+      float* segment = row + j * t.pitch * C;
       std::fill_n(segment, s.pad_w * C, 0.0f);
       for (int64_t c = 0; c < C; ++c) {
         channel_rows[static_cast<size_t>(c)] = xs + (((b0 + j) * C + c) * s.height + h) * s.width;
       }
       table.transpose(C, s.width, channel_rows.data(), segment + s.pad_w * C, C);
-      std::fill(segment + (s.pad_w + s.width) * C, segment + t.padded_w * C, 0.0f);
+      std::fill(segment + (s.pad_w + s.width) * C, row + segment_end(t, g, j, C), 0.0f);
     }
   }
   std::fill(padded + (s.pad_h + s.height) * row_size, padded + t.padded_h * row_size, 0.0f);
@@ -355,7 +375,7 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
 
     // y = A^T M A + bias, row of tiles by row of tiles. One image's rows go
     // straight into y. Several images' rows go through `staged`, from which
-    // each image's part is copied, and the fillers' outputs are dropped.
+    // each image's part is copied, and the straddling outputs are dropped.
     const int64_t staged_ld = 2 * g.row_tiles;
     staged.resize(static_cast<size_t>(2 * staged_ld));
     for (int64_t k = 0; k < K; ++k) {
@@ -377,7 +397,7 @@ bool forward(const Conv3x3& s, const Weights& u, const float* xs, const float* b
         for (int64_t j = 0; j < g.images; ++j) {
           float* plane = first_plane + j * K * positions;
           for (int64_t i = 0; i < rows; ++i) {
-            std::copy_n(staged.data() + i * staged_ld + j * t.padded_w, s.out_width,
+            std::copy_n(staged.data() + i * staged_ld + j * t.pitch, s.out_width,
                         plane + (2 * r + i) * s.out_width);
           }
         }
@@ -433,7 +453,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
   Scratch grad_planes;  // g [K, 2 rows, 2 row_tiles], zero past Ho and Wo
   Scratch sums;         // [K]
   Scratch dm;           // [16, K, N]
-  Scratch padded;       // x [Hp, n Wp, C], then its gradient [C, Hp, n Wp]
+  Scratch padded;       // x [Hp, width, C], then its gradient [C, Hp, width]
   Scratch v;            // V [16, N, C] (tile-major), then dV [16, C, N]
   Scratch own_du(grad_w != nullptr && du_sum == nullptr ? static_cast<size_t>(kPoints * K * C)
                                                         : 0,
@@ -510,8 +530,8 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
                       dm.data() + xi * dm_stride, N, 0.0f, v.data() + xi * v_stride, N);
       }
 
-      // The padded planes' gradient += B dV B^T per tile. The fillers' dV
-      // is zero, and each image's inside is its grad_x.
+      // The padded planes' gradient += B dV B^T per tile. Each image's
+      // inside is its grad_x, and the columns between images are dropped.
       std::fill(padded.begin(), padded.end(), 0.0f);
       for (int64_t c = 0; c < C; ++c) {
         float* plane = padded.data() + c * plane_size;
@@ -521,7 +541,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
         }
         for (int64_t j = 0; j < g.images; ++j) {
           float* target = grad_x + ((b0 + j) * C + c) * s.height * s.width;
-          const float* inside = plane + s.pad_h * g.width + j * t.padded_w + s.pad_w;
+          const float* inside = plane + s.pad_h * g.width + j * t.pitch + s.pad_w;
           for (int64_t h = 0; h < s.height; ++h) {
             float* row = target + h * s.width;
             if (overwrite_grad_x) {

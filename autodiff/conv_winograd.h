@@ -43,8 +43,8 @@ using Weights = std::vector<float, PoolAllocator<float>>;
 // GEMMs). A caller that splits a batch itself does best with multiples.
 int64_t images_per_group(const Conv3x3& s);
 
-// The tiles per image in the groups of images_per_group, the fillers
-// between images included: the columns of the 16 GEMMs per image.
+// The tiles per image in the groups of images_per_group, those that
+// straddle two images included: the columns of the 16 GEMMs per image.
 double tiles_per_image(const Conv3x3& s);
 
 // U [16, K, C]: U[xi, k, c] = (G g G^T)[xi] for filter g = weight[k, c], xi

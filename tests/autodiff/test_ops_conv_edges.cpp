@@ -85,7 +85,8 @@ struct ConvCase {
 // kernel (whose input gradient is a convolution with the flipped weight).
 // Weights of at most 16 values per filter take the implicit path's dot
 // products for their gradient, the others its GEMM. Narrow images go through
-// the Winograd path several side by side. A kernel the size of the image
+// the Winograd path several side by side, with padding up to 2 on either side
+// of odd and even widths. A kernel the size of the image
 // without padding takes the dense path (a fully connected layer).
 const ConvCase kConvCases[] = {
     {"batch 1, stride 2, padding 1", 1, 3, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, true},
@@ -116,6 +117,9 @@ const ConvCase kConvCases[] = {
     {"implicit, one input channel, 32 filters", 6, 1, 8, 18, 32, 3, 3, {1, 1}, {1, 1}, true,
      true},
     {"Winograd, narrow images side by side", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
+    {"Winograd, padding {1, 2}, odd width", 20, 16, 6, 7, 16, 3, 3, {1, 1}, {1, 2}, true, false},
+    {"Winograd, padding {0, 2}, even width", 20, 16, 8, 8, 16, 3, 3, {1, 1}, {0, 2}, false, true},
+    {"Winograd, 3-pixel rows", 40, 16, 8, 3, 16, 3, 3, {1, 1}, {1, 1}, true, true},
     {"dense, kernel the size of the image", 5, 8, 4, 3, 6, 4, 3, {1, 1}, {0, 0}, true, true},
     {"dense, stride 2, no bias or relu", 3, 2, 3, 5, 4, 3, 5, {2, 2}, {0, 0}, false, false},
 };
@@ -393,6 +397,8 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {2, 2}}},
       {{"Winograd, model B's second layer", 6, 32, 16, 9, 24, 3, 3, {1, 1}, {1, 1}, true, true},
        {.kernel = {2, 3}}},
+      {{"Winograd, model B's third layer", 40, 64, 8, 3, 16, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {2, 1}}},
       {{"dense, kernel the size of the image", 4, 3, 2, 3, 5, 2, 3, {1, 1}, {0, 0}, true, true},
        {.kernel = {1, 1}}},
       {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
