@@ -341,6 +341,17 @@ void multiply_by_column_ranges(const KernelTable& table, const PackedA& a, const
   });
 }
 
+// Returns op(B)[k0 :, 0 : nr] when it is stored as one packed panel
+// already: not transposed, exactly nr columns, rows nr apart. Packing would
+// copy it unchanged. Else null. The Winograd path's weight gradient on 32
+// input channels has such a B (V [tiles, C], with nr = 32 on AVX-512).
+const float* b_as_panel(const Operand& b, int64_t N, int64_t nr, int64_t k0) {
+  if (b.transposed || b.row_offsets != nullptr || N != nr || b.ld != nr) {
+    return nullptr;
+  }
+  return b.data + k0 * nr;
+}
+
 // Multiplies the A block by op(B) one B block of up to nc_max columns at a
 // time. With `parallel`, the threads share the packing of each B block and
 // then take ranges of row tiles.
@@ -355,6 +366,12 @@ void multiply_by_b_blocks(const KernelTable& table, const PackedA& a, const Oper
       body(0, count);
     }
   };
+  if (const float* panel = b_as_panel(b, N, nr, a.k0)) {
+    split(a.row_tiles, [&](int64_t first, int64_t last) {
+      multiply_tiles(table.gemm, a, panel, 0, N, first, last, 0, 1, alpha, beta, C, ldc);
+    });
+    return;
+  }
 
   thread_local std::vector<float> b_buffer;
   float* b_packed = aligned_scratch(b_buffer, a.kc * round_up(std::min(N, nc_max), nr));

@@ -48,14 +48,15 @@ std::vector<Isa> all_isas() {
 // reference's own rounding to float. Without that term, K = 1 with alpha = 3
 // failed by under one ulp although gemm was within (K + 2) of the exact sum.
 void check_against_reference(Isa isa, Transpose ta, Transpose tb, const Shape& s, float alpha,
-                             float beta) {
+                             float beta, int64_t b_padding = 3) {
   const bool a_t = ta == Transpose::Yes;
   const bool b_t = tb == Transpose::Yes;
-  // Stored shapes, with 3 floats of padding per row to test strides.
+  // Stored shapes, with 3 floats of padding per row to test strides (B's
+  // padding can be set).
   const int64_t a_rows = a_t ? s.K : s.M;
   const int64_t lda = (a_t ? s.M : s.K) + 3;
   const int64_t b_rows = b_t ? s.N : s.K;
-  const int64_t ldb = (b_t ? s.K : s.N) + 3;
+  const int64_t ldb = (b_t ? s.K : s.N) + b_padding;
   const int64_t ldc = s.N + 3;
 
   const Buffer A = random_buffer(a_rows * lda, 21, -1.0f, 1.0f);
@@ -187,6 +188,23 @@ TEST_CASE("gemm unpacked paths match reference", "[kernels][gemm]") {
             }
           }
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm reads a B of one panel's width in place", "[kernels][gemm]") {
+  // A B that is not transposed, with exactly the micro-kernel's panel width
+  // of columns and no padding, is already packed and is read in place. Its
+  // buffer has exactly its size, so under AddressSanitizer a read past it
+  // fails. K crosses k blocks, and M covers an in-place A (9 rows) and a
+  // packed one, with a partial row tile.
+  for (Isa isa : simd_isas()) {
+    const int64_t nr = kernel_table(isa).gemm.nr;
+    for (const Shape& shape : {Shape{9, nr, 600}, Shape{29, nr, 1300}, Shape{1, nr, 3}}) {
+      for (Transpose ta : {Transpose::No, Transpose::Yes}) {
+        check_against_reference(isa, ta, Transpose::No, shape, 1.0f, 0.0f, 0);
+        check_against_reference(isa, ta, Transpose::No, shape, -0.5f, 1.0f, 0);
       }
     }
   }
