@@ -231,7 +231,7 @@ void max_pool_row(const float* rows, int64_t width, int64_t kernel_h, int64_t ke
     V best = V::load_strided(window, stride);
     V best_offset = V::zero();
     for (int64_t p = 0; p < kernel_h; ++p) {
-      for (int64_t q = 0; q < kernel_w; ++q) {
+      for (int64_t q = p == 0 ? 1 : 0; q < kernel_w; ++q) {
         const V value = V::load_strided(window + p * width + q, stride);
         take_larger(value, static_cast<float>(p * width + q), best, best_offset);
       }
@@ -267,7 +267,7 @@ void max_pool_windows(const float* plane, int64_t width, int64_t kernel_h, int64
     V best = V::gather(plane, bases + start);
     V best_offset = V::zero();
     for (int64_t p = 0; p < kernel_h; ++p) {
-      for (int64_t q = 0; q < kernel_w; ++q) {
+      for (int64_t q = p == 0 ? 1 : 0; q < kernel_w; ++q) {
         const V value = V::gather(plane + p * width + q, bases + start);
         take_larger(value, static_cast<float>(p * width + q), best, best_offset);
       }
