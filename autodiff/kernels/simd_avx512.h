@@ -67,6 +67,12 @@ struct Vec {
   static Mask greater(Vec a, Vec b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ); }
   static Mask equal(Vec a, Vec b) { return _mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ); }
   static Mask is_nan(Vec a) { return _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q); }
+  // Max pooling's rule for a later candidate: !(value <= best) && best ==
+  // best, so a larger value or a NaN over a number, and never over a NaN.
+  static Mask takes(Vec value, Vec best) {
+    return _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(best.v, best.v, _CMP_ORD_Q), value.v,
+                                   best.v, _CMP_NLE_UQ);
+  }
   static Vec select(Mask m, Vec if_true, Vec if_false) {
     return {_mm512_mask_blend_ps(m, if_false.v, if_true.v)};
   }

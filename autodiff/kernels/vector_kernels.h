@@ -190,19 +190,13 @@ void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* o
 }
 
 // The max-pool update of each lane: a larger value wins, then a NaN value
-// over a number, and a NaN best is kept. The scalar loop's rule, as selects.
+// over a number, and a NaN best is kept. The scalar loop's rule, as one
+// mapping op (V::takes) and two selects.
 template <class V>
 void take_larger(V value, float offset, V& best, V& best_offset) {
-  const V offset_v = V::broadcast(offset);
-  const auto larger = V::greater(value, best);
-  V next = V::select(larger, value, best);
-  V next_offset = V::select(larger, offset_v, best_offset);
-  const auto value_nan = V::is_nan(value);
-  next = V::select(value_nan, value, next);
-  next_offset = V::select(value_nan, offset_v, next_offset);
-  const auto best_nan = V::is_nan(best);
-  best = V::select(best_nan, best, next);
-  best_offset = V::select(best_nan, best_offset, next_offset);
+  const auto take = V::takes(value, best);
+  best = V::select(take, value, best);
+  best_offset = V::select(take, V::broadcast(offset), best_offset);
 }
 
 // One row of max pooling (see KernelTable::max_pool_row). Strides 1 to 3
