@@ -83,8 +83,8 @@ bool transposed_du(const Conv3x3& s) {
 // as the right padding of one and the left padding of the next. The pitch
 // is also at least Wo (true for pad_w <= 2) and even, so that image j's
 // outputs start a tile (j pitch / 2) of their own. Model B's 9-pixel rows
-// (pitch 10) take 5 tiles per image: the four-column planes per image that
-// gave each image a zero tile of its own took 6.
+// (pitch 10) take 5 tiles per image. Planes of 2 cols + 2 columns per image,
+// which added a tile that straddled each image and the next, took 6.
 struct Tiling {
   int64_t rows;      // ceil(Ho / 2)
   int64_t cols;      // ceil(Wo / 2), the tiles with outputs of an image row
@@ -136,8 +136,9 @@ double wasted_share(const Tiling& t, int64_t images) {
 
 // The images per group: enough for kMinGroupTiles tiles, or more, up to
 // kMaxGroupTiles, when they waste fewer GEMM columns on tiles that straddle
-// two images and on the last, ragged panel. Groups of 3 of model B's 184-tile images (its second
-// layer on 32 x 90 inputs) fill the panels too and ran 2.5% faster on Zen 3.
+// two images and on the last, ragged panel. Groups of 3 of model B's
+// 184-tile images (its second layer on 32 x 90 inputs) fill the panels too
+// and ran 2.5% faster on Zen 3.
 // They also raised peak memory by about 10 MiB (two threads), so the cap
 // keeps them to one.
 constexpr int64_t kMaxGroupTiles = 256;

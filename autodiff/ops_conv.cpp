@@ -902,8 +902,10 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
 // Its tiles also compute outputs that are dropped: an output 3 wide or high
 // takes tiles 4 wide or high. So the path runs only where its GEMMs take at
 // most kMaxWinogradShare of the implicit path's multiply-adds. On 32 x 18
-// images, model B's second layer (16 x 9 outputs, a share of 0.51) takes it
-// and ran about 15% faster. Its third layer (8 x 3 outputs, 0.65) keeps the
+// images, model B's second and third layers (16 x 9 and 8 x 3 outputs) take
+// it, both at a share of 0.44. When each image still added a tile that
+// straddled it and the next, their shares were 0.51 and 0.65. The second
+// then ran about 15% faster than on the implicit path. The third kept the
 // implicit path, whose forward was 15% faster there.
 // Any non-finite value sends the images back to the implicit path too,
 // which pairs only what the definition pairs (see winograd::forward). The
