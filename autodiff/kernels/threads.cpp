@@ -143,11 +143,8 @@ class Pool {
     count_ = count;
     error_ = nullptr;
     finished_.store(0);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      claims_.store(pack(generation(claims_.load()) + 1, chunks, 0));
-    }
-    wake_.notify_all();
+    claims_.store(pack(generation(claims_.load()) + 1, chunks, 0));
+    wake_sleeping_workers();
 
     inside_parallel_for = true;
     run_claimed_chunks();
@@ -195,7 +192,7 @@ class Pool {
           error_ = std::current_exception();
         }
       }
-      if (finished_.fetch_add(1) + 1 == chunks) {
+      if (finished_.fetch_add(1) + 1 == chunks && caller_sleeping_.load()) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
       }
@@ -203,10 +200,34 @@ class Pool {
     }
   }
 
+  // The sleeping side of a wake-up announces itself in an atomic (the
+  // caller in caller_sleeping_, workers in sleeping_workers_) under the
+  // mutex before its condition variable checks the condition, and the waking
+  // side changes the condition before it reads that atomic. All are
+  // sequentially consistent, so either the sleeper sees the change, or the
+  // waker sees the sleeper and notifies under the mutex, which it can take
+  // only once the sleeper waits. A waker that sees no sleeper skips the
+  // mutex. Before, every parallel_for took the mutex to publish its chunks
+  // and to report the last one done, and a caller that stopped spinning
+  // took it again. The two threads met there often enough that model B's
+  // two-thread step made about 25 futex calls, each a possible sleep.
   void wait_until_finished(int chunks) {
-    spin_until([this, chunks] { return finished_.load() == chunks; });
+    const auto finished = [this, chunks] { return finished_.load() == chunks; };
+    if (spin_until(finished)) {
+      return;
+    }
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this, chunks] { return finished_.load() == chunks; });
+    caller_sleeping_.store(true);
+    done_.wait(lock, finished);
+    caller_sleeping_.store(false);
+  }
+
+  // Called after a change of claims_, which workers wait for.
+  void wake_sleeping_workers() {
+    if (sleeping_workers_.load() > 0) {
+      { std::lock_guard<std::mutex> lock(mutex_); }
+      wake_.notify_all();
+    }
   }
 
   void work() {
@@ -216,7 +237,9 @@ class Pool {
       const auto changed = [this, &seen] { return generation(claims_.load()) != seen; };
       if (!spin_until(changed)) {
         std::unique_lock<std::mutex> lock(mutex_);
+        sleeping_workers_.fetch_add(1);
         wake_.wait(lock, changed);
+        sleeping_workers_.fetch_sub(1);
       }
       if (stopping_.load()) {
         return;
@@ -234,6 +257,8 @@ class Pool {
   std::atomic<uint64_t> claims_{0};
   std::atomic<int> finished_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> caller_sleeping_{false};  // the caller waits on done_
+  std::atomic<int> sleeping_workers_{0};      // workers waiting on wake_
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
   std::exception_ptr error_;

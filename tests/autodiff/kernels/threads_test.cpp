@@ -2,7 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "autodiff/kernels/gemm.h"
@@ -80,6 +82,40 @@ TEST_CASE("parallel_for rethrows and nests", "[kernels][threads]") {
     }
   });
   CHECK(total.load() == 20);
+}
+
+TEST_CASE("parallel_for wakes sleeping workers and a sleeping caller", "[kernels][threads]") {
+  // The pool's threads spin for 1 ms before they sleep. Each round starts
+  // after 3 ms of quiet, so the worker is asleep and must be woken. Each of
+  // the two chunks waits until the other has started, which only a second
+  // thread can do: a worker left asleep makes a chunk wait out its 2 s
+  // deadline. The second chunk then takes 3 ms, so a caller that ran the
+  // first waits past its spin and sleeps until the worker wakes it; a missed
+  // wake-up there would hang the test.
+  ThreadCountGuard guard;
+  set_num_threads(2);
+  using Clock = std::chrono::steady_clock;
+  int lonely_chunks = 0;
+  for (int round = 0; round < 20; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    std::atomic<int> started{0};
+    std::atomic<int> lonely{0};
+    parallel_for(2, [&](int64_t begin, int64_t) {
+      started.fetch_add(1);
+      const auto deadline = Clock::now() + std::chrono::seconds(2);
+      while (started.load() < 2 && Clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      if (started.load() < 2) {
+        lonely.fetch_add(1);
+      }
+      if (begin == 1) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+    });
+    lonely_chunks += lonely.load();
+  }
+  CHECK(lonely_chunks == 0);
 }
 
 TEST_CASE("parallel_for_runs_inline by thread count and nesting", "[kernels][threads]") {
