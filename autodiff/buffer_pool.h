@@ -14,10 +14,13 @@
 // goes back on its list unless the cache already holds kMaxCachedBytes, in
 // which case it is freed at once, so the cache never holds more than that.
 // Blocks under 1 KiB skip the pool: malloc serves them well. The pool is
-// shared by all threads and guarded by a mutex.
+// shared by all threads and guarded by a mutex. A thread gets back the
+// blocks it released itself first, which are likely still in its core's
+// cache, and another thread's only when it has none of that size.
 //
 // Left out on purpose: returning cached blocks to the system on a timer, and
-// per-thread caches; release_cached_buffers() empties the cache on request.
+// separate caches per thread; release_cached_buffers() empties the cache on
+// request.
 #pragma once
 
 #include <cstddef>

@@ -37,6 +37,29 @@ TEST_CASE("buffer pool blocks are aligned and reused", "[autodiff][buffer_pool]"
   CHECK(buffer_pool_stats().cached_bytes == 0);
 }
 
+TEST_CASE("buffer pool hands a thread its own released blocks first", "[autodiff][buffer_pool]") {
+  // The main thread releases its block, then another thread releases a block
+  // of the same size class, which is then the last on the list. The main
+  // thread still gets its own back, and a thread that released none gets the
+  // last one.
+  release_cached_buffers();
+  const std::size_t bytes = 8192;
+  void* mine = pool_allocate(bytes);
+  void* theirs = nullptr;
+  std::thread([&] { theirs = pool_allocate(bytes); }).join();
+  REQUIRE(theirs != mine);
+  pool_release(mine, bytes);
+  std::thread([&] { pool_release(theirs, bytes); }).join();
+  void* again = pool_allocate(bytes);
+  CHECK(again == mine);
+  void* other = nullptr;
+  std::thread([&] { other = pool_allocate(bytes); }).join();
+  CHECK(other == theirs);
+  pool_release(again, bytes);
+  pool_release(other, bytes);
+  release_cached_buffers();
+}
+
 TEST_CASE("buffer pool holds at most its cache bound", "[autodiff][buffer_pool]") {
   release_cached_buffers();
   const std::size_t bytes = std::size_t{4} << 20;
