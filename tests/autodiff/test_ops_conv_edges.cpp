@@ -549,6 +549,9 @@ TEST_CASE("conv2d with an infinite pixel or weight", "[autodiff][conv2d]") {
       {"implicit, no padding, 4x3 kernel", 7, 5, 4, 15, 6, 4, 3, {1, 1}, {0, 0}, true, false},
       {"GEMM, stride 2", 3, 2, 7, 9, 4, 3, 3, {2, 2}, {1, 1}, true, false},
       {"Winograd, falls back to implicit", 3, 16, 5, 17, 16, 3, 3, {1, 1}, {1, 1}, true, false},
+      // No dropped columns and no scan: the GEMM pairs only what the
+      // definition pairs.
+      {"dense, kernel the size of the image", 5, 8, 4, 3, 6, 4, 3, {1, 1}, {0, 0}, true, false},
   };
   const float inf = std::numeric_limits<float>::infinity();
   for (const ConvCase& c : cases) {
