@@ -49,8 +49,8 @@ int thread_tag() {
 // The index in `list` of the block to hand to the calling thread: the last
 // one it released itself, else the last of all. A thread's own blocks are
 // likely still in its core's cache. With any block handed to any thread,
-// the scratch of one parallel_for chunk was often the other core's last,
-// and model B's two-thread step on 32 x 18 images spent about 10% more
+// the scratch of one parallel_for chunk was often the other core's last.
+// Model B's two-thread step on 32 x 18 images then spent about 10% more
 // time in its chunks than one thread spent on the same images. Taking its
 // own blocks first made that step 5-8% faster, and B-CTC's two-thread step
 // 9-11%. The lists hold a few blocks each, so the scan is short.

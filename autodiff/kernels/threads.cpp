@@ -203,11 +203,11 @@ class Pool {
   // The sleeping side of a wake-up announces itself in an atomic (the
   // caller in caller_sleeping_, workers in sleeping_workers_) under the
   // mutex before its condition variable checks the condition, and the waking
-  // side changes the condition before it reads that atomic. All are
-  // sequentially consistent, so either the sleeper sees the change, or the
-  // waker sees the sleeper and notifies under the mutex, which it can take
-  // only once the sleeper waits. A waker that sees no sleeper skips the
-  // mutex. Before, every parallel_for took the mutex to publish its chunks
+  // side changes the condition before it reads that atomic. All of these
+  // accesses are sequentially consistent. So either the sleeper reads the
+  // changed condition and does not sleep, or the waker reads the sleeper's
+  // announcement and notifies under the mutex, which it can take only once
+  // the sleeper waits. A waker that reads no announcement skips the mutex. Before, every parallel_for took the mutex to publish its chunks
   // and to report the last one done, and a caller that stopped spinning
   // took it again. The two threads met there often enough that model B's
   // two-thread step made about 25 futex calls, each a possible sleep.

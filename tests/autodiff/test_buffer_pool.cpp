@@ -37,7 +37,7 @@ TEST_CASE("buffer pool blocks are aligned and reused", "[autodiff][buffer_pool]"
   CHECK(buffer_pool_stats().cached_bytes == 0);
 }
 
-TEST_CASE("buffer pool hands a thread its own released blocks first", "[autodiff][buffer_pool]") {
+TEST_CASE("buffer pool prefers own released blocks", "[autodiff][buffer_pool]") {
   // The main thread releases its block, then another thread releases a block
   // of the same size class, which is then the last on the list. The main
   // thread still gets its own back, and a thread that released none gets the

@@ -193,7 +193,7 @@ TEST_CASE("gemm unpacked paths match reference", "[kernels][gemm]") {
   }
 }
 
-TEST_CASE("gemm reads a B of one panel's width in place", "[kernels][gemm]") {
+TEST_CASE("gemm reads one-panel B in place", "[kernels][gemm]") {
   // A B that is not transposed, with exactly the micro-kernel's panel width
   // of columns and no padding, is already packed and is read in place. Its
   // buffer has exactly its size, so under AddressSanitizer a read past it

@@ -84,13 +84,13 @@ TEST_CASE("parallel_for rethrows and nests", "[kernels][threads]") {
   CHECK(total.load() == 20);
 }
 
-TEST_CASE("parallel_for wakes sleeping workers and a sleeping caller", "[kernels][threads]") {
+TEST_CASE("parallel_for wakes sleeping threads", "[kernels][threads]") {
   // The pool's threads spin for 1 ms before they sleep. Each round starts
   // after 3 ms of quiet, so the worker is asleep and must be woken. Each of
   // the two chunks waits until the other has started, which only a second
   // thread can do: a worker left asleep makes a chunk wait out its 2 s
   // deadline. The second chunk then takes 3 ms, so a caller that ran the
-  // first waits past its spin and sleeps until the worker wakes it; a missed
+  // first waits past its spin and sleeps until the worker wakes it. A missed
   // wake-up there would hang the test.
   ThreadCountGuard guard;
   set_num_threads(2);
