@@ -207,10 +207,11 @@ class Pool {
   // accesses are sequentially consistent. So either the sleeper reads the
   // changed condition and does not sleep, or the waker reads the sleeper's
   // announcement and notifies under the mutex, which it can take only once
-  // the sleeper waits. A waker that reads no announcement skips the mutex. Before, every parallel_for took the mutex to publish its chunks
-  // and to report the last one done, and a caller that stopped spinning
-  // took it again. The two threads met there often enough that model B's
-  // two-thread step made about 25 futex calls, each a possible sleep.
+  // the sleeper waits. A waker that reads no announcement skips the mutex.
+  // Before, every parallel_for took the mutex to publish its chunks and to
+  // report the last one done, and a caller that stopped spinning took it
+  // again. The two threads met there often enough that model B's two-thread
+  // step made about 25 futex calls, each a possible sleep.
   void wait_until_finished(int chunks) {
     const auto finished = [this, chunks] { return finished_.load() == chunks; };
     if (spin_until(finished)) {
