@@ -33,10 +33,14 @@
 #include "autodiff/kernels/rows.h"
 #include "autodiff/kernels/threads.h"
 #include "autodiff/kernels/winograd.h"
+#include "autodiff/short_rows.h"
 
 namespace ember::winograd {
 
 namespace {
+
+using short_rows::add_row;
+using short_rows::copy_row;
 
 using kernels::Transpose;
 using Scratch = std::vector<float, PoolAllocator<float>>;
@@ -168,16 +172,6 @@ void for_groups(const Tiling& t, int64_t first, int64_t last, const Body& body) 
       group = group_of(t, n);
     }
     body(b0, group);
-  }
-}
-
-// target[0, n) = row[0, n), with a loop the compiler keeps inline. Model
-// B's rows have 3 and 9 values here, and a memmove call per row
-// (std::copy_n) cost more than the copy: those calls took 4% of the step
-// on 32 x 18 images.
-void copy_row(int64_t n, const float* row, float* target) {
-  for (int64_t i = 0; i < n; ++i) {
-    target[i] = row[i];
   }
 }
 
@@ -590,7 +584,7 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
             if (overwrite_grad_x) {
               copy_row(s.width, inside + h * g.width, row);
             } else {
-              kernels::add(s.width, row, inside + h * g.width, row);
+              add_row(s.width, inside + h * g.width, row);
             }
           }
         }

@@ -36,6 +36,7 @@
 #include "autodiff/kernels/taps.h"
 #include "autodiff/kernels/threads.h"
 #include "autodiff/ops.h"
+#include "autodiff/short_rows.h"
 #include "autodiff/tape.h"
 
 namespace ember {
@@ -43,6 +44,9 @@ namespace ember {
 using kernels::Transpose;
 
 namespace {
+
+using short_rows::add_row;
+using short_rows::copy_row;
 
 void require_image_batch(const Tensor& x, const char* op) {
   if (x.dim() != 4) {
@@ -451,33 +455,6 @@ PaddedGroup padded_group(const ConvSizes& s, int64_t images) {
     group.output_offsets = kernel_offsets(s.out_channels);
   }
   return group;
-}
-
-// Rows narrower than this are added and copied by inline loops: a
-// dispatched kernel's call costs more than the work on them, and model B's
-// 18-pixel images have rows of 9 and 3 values.
-constexpr int64_t kMinKernelRow = 16;
-
-// target[0, n) = row[0, n).
-void copy_row(int64_t n, const float* row, float* target) {
-  if (n >= kMinKernelRow) {
-    std::copy_n(row, n, target);
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    target[i] = row[i];
-  }
-}
-
-// target[0, n) += row[0, n), with the bits of kernels::add.
-void add_row(int64_t n, const float* row, float* target) {
-  if (n >= kMinKernelRow) {
-    kernels::add(n, target, row, target);
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    target[i] += row[i];
-  }
 }
 
 // Fills buffer [C_in, height, width] with images [b0, b0 + images) of xs,
