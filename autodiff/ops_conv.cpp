@@ -1146,7 +1146,8 @@ void run_conv_backward(const ConvSizes& s, const Tensor& x, const Tensor& weight
   // them the outputs, infinite or NaN. The scan of x (a full pass over
   // model B's largest inputs) is then skipped.
   // The dense path computes no dropped grid columns, so it needs no scan
-  // either: it took a fifth of model B's fourth layer on 32 x 18 images.
+  // either. The scan had taken a fifth of model B's fourth layer on
+  // 32 x 18 images.
   if (!use_winograd_path(s) && !use_dense_path(s)) {
     backward_sizes.wide_grids =
         (grad_w == nullptr || all_finite(x)) && (grad_x == nullptr || all_finite(weight));
