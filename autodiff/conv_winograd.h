@@ -48,7 +48,8 @@ int64_t images_per_group(const Conv3x3& s);
 double tiles_per_image(const Conv3x3& s);
 
 // U [16, K, C]: U[xi, k, c] = (G g G^T)[xi] for filter g = weight[k, c], xi
-// = 4 i + j. weight is [K, C, 3, 3].
+// = 4 i + j, followed by its transpose [16, C, K] for backward's GEMMs.
+// weight is [K, C, 3, 3].
 Weights transform_weights(const Conv3x3& s, const float* weight);
 
 // y [B, K, Ho, Wo] for images [first, last) of x [B, C, H, W], plus the bias
