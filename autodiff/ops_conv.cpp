@@ -1294,8 +1294,23 @@ Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bi
               du_sum.assign(static_cast<size_t>(16 * s.out_channels * s.g.channels), 0.0f);
               unmasked.winograd_du_sum = du_sum.data();
             }
-            Scratch grad_conv(static_cast<size_t>(per_batch * s.out_channels * s.positions));
-            for (int64_t b = first; b < last; b += per_batch) {
+            // The Winograd path takes the pooled gradient as it is and routes
+            // it into its own planes. Any images it leaves (a non-finite
+            // gradient) go on below, through a dense grad_conv.
+            int64_t rest = first;
+            if (use_winograd_path(unmasked)) {
+              const winograd::PooledGradient routed{y.data(), grad_y.data(), argmax->data(),
+                                                    pool.out_height * pool.out_width, s.relu};
+              rest = winograd::backward_pooled(winograd_sizes(unmasked),
+                                               *unmasked.winograd_weights, x.data(), routed,
+                                               grad_x, grad_w, grad_bias, first, last,
+                                               unmasked.winograd_du_sum,
+                                               unmasked.overwrite_grad_x);
+            }
+            Scratch grad_conv(rest < last ? static_cast<size_t>(per_batch * s.out_channels *
+                                                                 s.positions)
+                                          : 0);
+            for (int64_t b = rest; b < last; b += per_batch) {
               const int64_t n = std::min(per_batch, last - b);
               kernels::Conv2dGeometry planes = kernel_geometry(pool);
               planes.channels = n * s.out_channels;

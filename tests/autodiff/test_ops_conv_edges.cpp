@@ -399,6 +399,9 @@ TEST_CASE("conv2d fused max pool matches max_pool2d after it", "[autodiff][conv2
        {.kernel = {2, 3}}},
       {{"Winograd, model B's third layer", 40, 64, 8, 3, 16, 3, 3, {1, 1}, {1, 1}, true, true},
        {.kernel = {2, 1}}},
+      // Windows that overlap route two gradients to one output now and then.
+      {{"Winograd, overlapping padded pool", 7, 16, 7, 11, 16, 3, 3, {1, 1}, {1, 1}, true, true},
+       {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
       {{"dense, kernel the size of the image", 4, 3, 2, 3, 5, 2, 3, {1, 1}, {0, 0}, true, true},
        {.kernel = {1, 1}}},
       {{"direct, model A's 4x8 filter", 4, 1, 32, 18, 1, 4, 8, {1, 1}, {0, 0}, true, true},
@@ -603,6 +606,43 @@ TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff]
     require_close_or_same_special(got.grad_x, want.grad_x, "grad x");
     require_close_or_same_special(got.grad_w, want.grad_w, "grad weight");
     require_close_or_same_special(got.grad_b, want.grad_b, "grad bias");
+  }
+}
+
+TEST_CASE("conv2d fused pool with infinite gradient", "[autodiff][conv2d]") {
+  // The Winograd path takes the pooled gradient as it is. The group of
+  // images whose gradient has the infinity, and every later group, go to
+  // the implicit path through a dense gradient instead, as without the pool.
+  // No relu, so nothing masks the infinity away.
+  ThreadCountGuard guard;
+  const ConvCase c = {"Winograd groups", 40, 16, 4, 16, 16, 3, 3, {1, 1}, {1, 1}, true, false};
+  const Pool2dOptions pool = {.kernel = {2, 2}};
+  const ConvInputs in = make_inputs(c, 720);
+  const int64_t pooled_plane = (c.height / 2) * (c.width / 2);
+  Generator generator(721);
+  Tensor probe = normal({c.batch, c.out_channels, c.height / 2, c.width / 2}, 0.0f, 1.0f,
+                        generator);
+  probe.mutable_data()[20 * c.out_channels * pooled_plane + 3] =
+      std::numeric_limits<float>::infinity();
+
+  for (const int threads : {1, 2}) {
+    INFO(threads << " threads");
+    kernels::set_num_threads(threads);
+    const ConvResult want = run_conv_pool(c, pool, /*fused=*/false, in, probe);
+    const ConvResult got = run_conv_pool(c, pool, /*fused=*/true, in, probe);
+    const auto as_double = [](const std::vector<float>& values) {
+      return std::vector<double>(values.begin(), values.end());
+    };
+
+    // The infinity reaches the weight gradient, and grad x keeps finite values.
+    CHECK(std::any_of(want.grad_w.begin(), want.grad_w.end(),
+                      [](float v) { return !std::isfinite(v); }));
+    CHECK(std::any_of(want.grad_x.begin(), want.grad_x.end(),
+                      [](float v) { return std::isfinite(v); }));
+    require_close_or_same_special(got.y, as_double(want.y), "y");
+    require_close_or_same_special(got.grad_x, as_double(want.grad_x), "grad x");
+    require_close_or_same_special(got.grad_w, as_double(want.grad_w), "grad weight");
+    require_close_or_same_special(got.grad_b, as_double(want.grad_b), "grad bias");
   }
 }
 
