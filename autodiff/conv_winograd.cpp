@@ -24,7 +24,6 @@
 #include "autodiff/conv_winograd.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -254,15 +253,8 @@ void route_into_planes(const Conv3x3& s, const Tiling& t, const Group& g,
   }
   for (int64_t j = 0; j < g.images; ++j) {
     for (int64_t k = 0; k < K; ++k) {
-      float* plane = planes + k * plane_size + j * t.pitch;
-      const int64_t first = ((b0 + j) * K + k) * grad.positions;
-      for (int64_t q = first; q < first + grad.positions; ++q) {
-        // The mask as bits, not a branch, as in the dense routing of
-        // ops_conv.cpp: a masked share is +0.
-        const uint32_t keep = 0u - static_cast<uint32_t>(!grad.relu || grad.pooled[q] > 0.0f);
-        plane[plane_offsets[static_cast<size_t>(grad.argmax[q])]] +=
-            std::bit_cast<float>(std::bit_cast<uint32_t>(grad.grad_pooled[q]) & keep);
-      }
+      add_pooled_plane(grad, (b0 + j) * K + k, plane_offsets.data(),
+                       planes + k * plane_size + j * t.pitch);
     }
   }
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "autodiff/buffer_pool.h"
+#include "autodiff/pooled_gradient.h"
 
 namespace ember::winograd {
 
@@ -82,23 +83,11 @@ int64_t backward(const Conv3x3& s, const Weights& u, const float* xs, const floa
                  const float* g_y, float* grad_x, float* grad_w, float* grad_bias, int64_t first,
                  int64_t last, float* du_sum = nullptr, bool overwrite_grad_x = false);
 
-// The gradient of a max pool over y, as the output gradient of backward:
-// grad_y is zero except at each window's argmax, where the window's
-// gradient is added. With relu, a window whose pooled value is not above 0
-// passes nothing, as the relu's mask would.
-struct PooledGradient {
-  const float* pooled;       // the pool's output [B, K, pooled positions]
-  const float* grad_pooled;  // its gradient, the same shape
-  const int32_t* argmax;     // each window's maximum as an offset into its [Ho, Wo] plane
-  int64_t positions;         // pooled positions per plane
-  bool relu;
-};
-
 // backward with grad_y given as a max pool's gradient, routed straight into
 // the planes that backward builds from grad_y. That spares the caller a
 // zeroed full-size grad_y, and backward a copy of it. s.relu must be false:
-// the routing applies the mask. Returns as backward does; the caller runs
-// the images from the returned one on with a dense grad_y.
+// the routing applies the mask. Returns as backward does, and the
+// caller runs the images from the returned one on another path.
 int64_t backward_pooled(const Conv3x3& s, const Weights& u, const float* xs,
                         const PooledGradient& grad, float* grad_x, float* grad_w,
                         float* grad_bias, int64_t first, int64_t last, float* du_sum = nullptr,

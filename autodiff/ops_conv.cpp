@@ -25,6 +25,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "autodiff/kernels/taps.h"
 #include "autodiff/kernels/threads.h"
 #include "autodiff/ops.h"
+#include "autodiff/pooled_gradient.h"
 #include "autodiff/short_rows.h"
 #include "autodiff/tape.h"
 
@@ -517,6 +519,26 @@ void gather_grid_gradient(const ConvSizes& s, const PaddedGroup& group, const fl
   }
 }
 
+// Writes a max pool's gradient onto the zeroed grid of gather_grid_gradient,
+// each window's share at its argmax, instead of copying a dense grad_y
+// there row by row. That spares a zeroed full-size grad_y too.
+void route_onto_grid(const ConvSizes& s, const PaddedGroup& group, const PooledGradient& grad,
+                     int64_t b0, float* grad_grid, int64_t ld,
+                     std::vector<int64_t>& plane_offsets) {
+  plane_offsets.resize(static_cast<size_t>(s.positions));
+  for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
+    for (int64_t ow = 0; ow < s.g.out_width; ++ow) {
+      plane_offsets[static_cast<size_t>(oh * s.g.out_width + ow)] = group.output_row(0, oh) + ow;
+    }
+  }
+  for (int64_t j = 0; j < group.images; ++j) {
+    for (int64_t o = 0; o < s.out_channels; ++o) {
+      add_pooled_plane(grad, (b0 + j) * s.out_channels + o, plane_offsets.data(),
+                       grad_grid + o * ld + j * group.pitch);
+    }
+  }
+}
+
 // Adds the input gradient of the group's images into grad_x. Pixel (h, w) of
 // image j is at source + c ld + h width + j pitch + w, which fits both a grid
 // [C_in, grid] (ld = grid) and a padded buffer seen from image 0's pixel
@@ -788,7 +810,8 @@ constexpr int64_t kMaxDotRows = 16;
 // into a zeroed buffer at its kernel element's offset.
 void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws,
                             const float* ys, const float* g_y, float* grad_x, float* grad_w,
-                            float* grad_bias, int64_t first, int64_t last) {
+                            float* grad_bias, int64_t first, int64_t last,
+                            const PooledGradient* pooled = nullptr) {
   if (first >= last) {
     // The Winograd backward calls this with an empty range when it finished
     // every image itself, and the flipped weight would be built for nothing.
@@ -812,6 +835,7 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
   Scratch buffer;
   Scratch grad_buffer;  // grad_grid, or the padded grad_y it is a window of
   Scratch grad_b;
+  std::vector<int64_t> plane_offsets;  // route_onto_grid's table
   for_padded_groups(s, first, last, [&](int64_t b0, const PaddedGroup& group) {
     // grad_grid row o starts at o grad_ld; within it, output (oh, 0) of
     // image j is at group.output_row(j, oh).
@@ -819,7 +843,11 @@ void conv_backward_implicit(const ConvSizes& s, const float* xs, const float* ws
     const int64_t grad_start = same ? group.image_start(s, 0) : 0;
     grad_buffer.assign(static_cast<size_t>(s.out_channels * grad_ld), 0.0f);
     float* grad_grid = grad_buffer.data() + grad_start;
-    gather_grid_gradient(s, group, ys, g_y, b0, grad_grid, grad_ld);
+    if (pooled != nullptr) {
+      route_onto_grid(s, group, *pooled, b0, grad_grid, grad_ld, plane_offsets);
+    } else {
+      gather_grid_gradient(s, group, ys, g_y, b0, grad_grid, grad_ld);
+    }
 
     const auto buffer_size = static_cast<size_t>(s.g.channels * group.plane());
     if (grad_w != nullptr) {
@@ -1226,17 +1254,12 @@ int64_t images_per_pooled_batch(const ConvSizes& s) {
 void route_pooled_gradient(const ConvSizes& s, const kernels::Conv2dGeometry& planes,
                            const float* pooled, const float* grad_pooled, const int32_t* argmax,
                            float* grad_y) {
-  const int64_t per_plane = planes.out_h() * planes.out_w();
+  const PooledGradient grad{pooled, grad_pooled, argmax, planes.out_h() * planes.out_w(), s.relu};
+  std::vector<int64_t> identity(static_cast<size_t>(s.positions));
+  std::iota(identity.begin(), identity.end(), int64_t{0});
   std::fill_n(grad_y, planes.channels * s.positions, 0.0f);
   for (int64_t p = 0; p < planes.channels; ++p) {
-    float* plane = grad_y + p * s.positions;
-    for (int64_t q = p * per_plane; q < (p + 1) * per_plane; ++q) {
-      // The mask as bits, not a branch: on real activations a branch on
-      // pooled > 0 is a coin flip, and its mispredictions took 4% of a
-      // model B step. A masked share is +0, as the relu's mask gives.
-      const uint32_t keep = 0u - static_cast<uint32_t>(!s.relu || pooled[q] > 0.0f);
-      plane[argmax[q]] += std::bit_cast<float>(std::bit_cast<uint32_t>(grad_pooled[q]) & keep);
-    }
+    add_pooled_plane(grad, p, identity.data(), grad_y + p * s.positions);
   }
 }
 
@@ -1294,33 +1317,42 @@ Tensor conv2d_max_pooled(const Tensor& x, const Tensor& weight, const Tensor& bi
               du_sum.assign(static_cast<size_t>(16 * s.out_channels * s.g.channels), 0.0f);
               unmasked.winograd_du_sum = du_sum.data();
             }
-            // The Winograd path takes the pooled gradient as it is and routes
-            // it into its own planes. Any images it leaves (a non-finite
-            // gradient) go on below, through a dense grad_conv.
-            int64_t rest = first;
-            if (use_winograd_path(unmasked)) {
-              const winograd::PooledGradient routed{y.data(), grad_y.data(), argmax->data(),
-                                                    pool.out_height * pool.out_width, s.relu};
-              rest = winograd::backward_pooled(winograd_sizes(unmasked),
-                                               *unmasked.winograd_weights, x.data(), routed,
-                                               grad_x, grad_w, grad_bias, first, last,
-                                               unmasked.winograd_du_sum,
-                                               unmasked.overwrite_grad_x);
-            }
-            Scratch grad_conv(rest < last ? static_cast<size_t>(per_batch * s.out_channels *
-                                                                 s.positions)
-                                          : 0);
-            for (int64_t b = rest; b < last; b += per_batch) {
-              const int64_t n = std::min(per_batch, last - b);
-              kernels::Conv2dGeometry planes = kernel_geometry(pool);
-              planes.channels = n * s.out_channels;
-              route_pooled_gradient(s, planes, y.data() + b * pooled_size,
-                                    grad_y.data() + b * pooled_size,
-                                    argmax->data() + b * pooled_size, grad_conv.data());
-              conv_backward_images(unmasked, x.data() + b * s.image_size, weight.data(), nullptr,
-                                   nullptr, grad_conv.data(),
-                                   grad_x != nullptr ? grad_x + b * s.image_size : nullptr,
-                                   grad_w, grad_bias, 0, n);
+            // The Winograd and implicit paths take the pool's gradient as it
+            // is and route it into their own zeroed planes. Images that the
+            // Winograd path leaves (a non-finite gradient) go to the implicit
+            // path, as in conv_backward_images. The other paths read a dense
+            // grad_conv.
+            const PooledGradient routed{y.data(), grad_y.data(), argmax->data(),
+                                        pool.out_height * pool.out_width, s.relu};
+            if (use_winograd_path(unmasked) || use_implicit_path(unmasked)) {
+              int64_t rest = first;
+              if (use_winograd_path(unmasked)) {
+                rest = winograd::backward_pooled(winograd_sizes(unmasked),
+                                                 *unmasked.winograd_weights, x.data(), routed,
+                                                 grad_x, grad_w, grad_bias, first, last,
+                                                 unmasked.winograd_du_sum,
+                                                 unmasked.overwrite_grad_x);
+                if (unmasked.overwrite_grad_x && grad_x != nullptr) {
+                  // The implicit path adds, so the images left to it start from zero.
+                  std::fill(grad_x + rest * s.image_size, grad_x + last * s.image_size, 0.0f);
+                }
+              }
+              conv_backward_implicit(unmasked, x.data(), weight.data(), nullptr, nullptr, grad_x,
+                                     grad_w, grad_bias, rest, last, &routed);
+            } else {
+              Scratch grad_conv(static_cast<size_t>(per_batch * s.out_channels * s.positions));
+              for (int64_t b = first; b < last; b += per_batch) {
+                const int64_t n = std::min(per_batch, last - b);
+                kernels::Conv2dGeometry planes = kernel_geometry(pool);
+                planes.channels = n * s.out_channels;
+                route_pooled_gradient(s, planes, y.data() + b * pooled_size,
+                                      grad_y.data() + b * pooled_size,
+                                      argmax->data() + b * pooled_size, grad_conv.data());
+                conv_backward_images(unmasked, x.data() + b * s.image_size, weight.data(),
+                                     nullptr, nullptr, grad_conv.data(),
+                                     grad_x != nullptr ? grad_x + b * s.image_size : nullptr,
+                                     grad_w, grad_bias, 0, n);
+              }
             }
             if (!du_sum.empty()) {
               winograd::add_weight_gradient(winograd_sizes(sizes), du_sum.data(), grad_w);
