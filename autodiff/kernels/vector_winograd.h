@@ -2,9 +2,8 @@
 // type V. The lanes of a vector hold consecutive tiles of one row, so tile
 // t's columns 2 t and 2 t + 1 arrive as the even and odd elements of two
 // loads (V::deinterleave), and outputs leave through V::interleave. A row's
-// last tiles that do not fill a vector take partial vectors or, for the
-// inputs read as pairs, a zero-padded copy on the stack. The scalar twins
-// are in reference.cpp.
+// last tiles that do not fill a vector take partial loads and stores. The
+// scalar twins are in reference.cpp.
 #pragma once
 
 #include <cstdint>
@@ -13,21 +12,15 @@
 
 namespace ember::kernels::vector_kernels {
 
-// std::min and std::max for tile counts, and a copy loop in place of
-// std::copy_n. Instances of those std templates would be weak functions
-// that objects built for other instruction sets share (see
-// scripts/check-isa-symbols.sh), while these have internal linkage.
+// std::min and std::max for tile counts. Instances of those std templates
+// would be weak functions that objects built for other instruction sets
+// share (see scripts/check-isa-symbols.sh), while these have internal
+// linkage.
 namespace {
 
 int64_t minimum(int64_t a, int64_t b) { return a < b ? a : b; }
 
 int64_t maximum(int64_t a, int64_t b) { return a > b ? a : b; }
-
-void copy_floats(const float* source, int64_t count, float* target) {
-  for (int64_t i = 0; i < count; ++i) {
-    target[i] = source[i];
-  }
-}
 
 }  // namespace
 
@@ -62,28 +55,36 @@ void store_pairs(float* x, int64_t count, V even, V odd) {
   }
 }
 
-// Copies `count` floats of `rows` rows (row_ld apart) into a zeroed stack
-// buffer of rows of 2 lanes + 2 floats, so a full vector block can read a
-// row's last tiles.
-template <class V, int Rows>
-struct StagedRows {
-  static constexpr int64_t ld = 2 * V::lanes + 2;
-  float values[Rows * ld] = {};
-
-  StagedRows(const float* in, int64_t row_ld, int64_t count) {
-    for (int i = 0; i < Rows; ++i) {
-      copy_floats(in + i * row_ld, count, values + i * ld);
-    }
-  }
-};
-
-// The 16 values of lanes tiles starting at in (rows row_ld apart).
+// Loads x[0 .. count) (count <= 2 lanes) as its even and odd elements, with
+// zeros past count. Memory past x + count is not touched.
 template <class V>
-void input_block(const float* in, int64_t row_ld, V (&v)[4][4]) {
+void load_pairs_partial(const float* x, int64_t count, V& even, V& odd) {
+  V::deinterleave(V::load_partial(x, minimum(count, V::lanes)),
+                  V::load_partial(x + V::lanes, maximum(0, count - V::lanes)), even, odd);
+}
+
+// load_pairs for a full block, else load_pairs_partial of `count` floats.
+template <class V, bool Full>
+void load_block_pairs(const float* x, int64_t count, V& even, V& odd) {
+  if constexpr (Full) {
+    load_pairs(x, even, odd);
+  } else {
+    load_pairs_partial(x, count, even, odd);
+  }
+}
+
+// The 16 values of lanes tiles starting at in (rows row_ld apart), or of
+// the first `tiles` of them when not Full, reading only their pixels. A
+// copy of the last tiles' rows into a zeroed stack buffer had cost more
+// than a full block: model B's 20-tile rows (four 9-pixel images side by
+// side) end in such a block.
+template <class V, bool Full>
+void input_block(const float* in, int64_t row_ld, int64_t tiles, V (&v)[4][4]) {
   V d[4][4];
   for (int i = 0; i < 4; ++i) {
-    load_pairs(in + i * row_ld, d[i][0], d[i][1]);      // columns 2 t, 2 t + 1
-    load_pairs(in + i * row_ld + 2, d[i][2], d[i][3]);  // columns 2 t + 2, 2 t + 3
+    // Columns 2 t, 2 t + 1, then 2 t + 2, 2 t + 3.
+    load_block_pairs<V, Full>(in + i * row_ld, 2 * tiles, d[i][0], d[i][1]);
+    load_block_pairs<V, Full>(in + i * row_ld + 2, 2 * tiles, d[i][2], d[i][3]);
   }
   winograd_tile::input(d, v);
 }
@@ -94,16 +95,15 @@ void winograd_input_tiles(int64_t tiles, const float* in, int64_t row_ld, float*
   int64_t t = 0;
   for (; t + V::lanes <= tiles; t += V::lanes) {
     V v[4][4];
-    input_block(in + 2 * t, row_ld, v);
+    input_block<V, true>(in + 2 * t, row_ld, V::lanes, v);
     for (int xi = 0; xi < 16; ++xi) {
       V::store(out + xi * point_ld + t, v[xi / 4][xi % 4]);
     }
   }
   if (t < tiles) {
     const int64_t rest = tiles - t;
-    const StagedRows<V, 4> staged(in + 2 * t, row_ld, 2 * rest + 2);
     V v[4][4];
-    input_block(staged.values, staged.ld, v);
+    input_block<V, false>(in + 2 * t, row_ld, rest, v);
     for (int xi = 0; xi < 16; ++xi) {
       V::store_partial(out + xi * point_ld + t, rest, v[xi / 4][xi % 4]);
     }
@@ -184,14 +184,16 @@ bool winograd_output_tiles(int64_t tiles, const float* m, int64_t point_ld, floa
   return all_lanes_finite(check);
 }
 
-// The 16 values of dM for lanes tiles of the two rows at grad, each also
-// added times 0 to check. Four partial sums keep those additions from
-// forming one chain of 16 dependent FMAs per block.
-template <class V>
-void output_gradient_block(const float* grad, int64_t row_ld, V& check, V (&dm)[4][4]) {
+// The 16 values of dM for lanes tiles of the two rows at grad, or for the
+// first `tiles` of them when not Full, each also added times 0 to check.
+// Four partial sums keep those additions from forming one chain of 16
+// dependent FMAs per block.
+template <class V, bool Full>
+void output_gradient_block(const float* grad, int64_t row_ld, int64_t tiles, V& check,
+                           V (&dm)[4][4]) {
   V dy[2][2];
   for (int i = 0; i < 2; ++i) {
-    load_pairs(grad + i * row_ld, dy[i][0], dy[i][1]);
+    load_block_pairs<V, Full>(grad + i * row_ld, 2 * tiles, dy[i][0], dy[i][1]);
   }
   winograd_tile::output_gradient(dy, dm);
 
@@ -211,16 +213,15 @@ bool winograd_output_gradient_tiles(int64_t tiles, const float* grad, int64_t ro
   int64_t t = 0;
   for (; t + V::lanes <= tiles; t += V::lanes) {
     V dm[4][4];
-    output_gradient_block(grad + 2 * t, row_ld, check, dm);
+    output_gradient_block<V, true>(grad + 2 * t, row_ld, V::lanes, check, dm);
     for (int xi = 0; xi < 16; ++xi) {
       V::store(out + xi * point_ld + t, dm[xi / 4][xi % 4]);
     }
   }
   if (t < tiles) {
     const int64_t rest = tiles - t;
-    const StagedRows<V, 2> staged(grad + 2 * t, row_ld, 2 * rest);
     V dm[4][4];
-    output_gradient_block(staged.values, staged.ld, check, dm);
+    output_gradient_block<V, false>(grad + 2 * t, row_ld, rest, check, dm);
     for (int xi = 0; xi < 16; ++xi) {
       V::store_partial(out + xi * point_ld + t, rest, dm[xi / 4][xi % 4]);
     }
@@ -254,9 +255,7 @@ void winograd_input_gradient_tiles(int64_t tiles, const float* dv, int64_t point
       if (floats == 2 * V::lanes) {
         load_pairs(row, even, odd);
       } else {
-        V::deinterleave(V::load_partial(row, minimum(floats, V::lanes)),
-                        V::load_partial(row + V::lanes, maximum(0, floats - V::lanes)),
-                        even, odd);
+        load_pairs_partial(row, floats, even, odd);
       }
       even = even + (dd[i][0] + V::shift_in(carry[i][0], dd[i][2]));
       odd = odd + (dd[i][1] + V::shift_in(carry[i][1], dd[i][3]));
