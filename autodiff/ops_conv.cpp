@@ -485,15 +485,11 @@ void scatter_grid_output(const ConvSizes& s, const PaddedGroup& group, const flo
   for (int64_t j = 0; j < group.images; ++j) {
     float* y_b = ys + (b0 + j) * s.out_channels * s.positions;
     for (int64_t o = 0; o < s.out_channels; ++o) {
-      const float shift = bias != nullptr ? bias[o] : 0.0f;
-      for (int64_t oh = 0; oh < s.g.out_height; ++oh) {
-        const float* source = grid + o * group.grid + group.output_row(j, oh);
-        float* target = y_b + (o * s.g.out_height + oh) * s.g.out_width;
-        for (int64_t w = 0; w < s.g.out_width; ++w) {
-          const float value = bias != nullptr ? source[w] + shift : source[w];
-          target[w] = s.relu && !(value > 0.0f) ? 0.0f : value;
-        }
-      }
+      // A shift of -0 leaves the values as they are without a bias.
+      const float shift = bias != nullptr ? bias[o] : -0.0f;
+      kernels::shift_rows(s.g.out_height, s.g.out_width, grid + o * group.grid +
+                          group.output_row(j, 0), group.width, shift, s.relu,
+                          y_b + o * s.positions, s.g.out_width);
     }
   }
 }

@@ -122,6 +122,9 @@ struct KernelTable {
   // cols <= j < ld_out (the GEMM's packing of an operand along its rows).
   void (*copy_rows)(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                     int64_t ld_out);
+  // See shift_rows in elementwise.h.
+  void (*shift_rows)(int64_t rows, int64_t cols, const float* in, int64_t in_ld, float shift,
+                     bool relu, float* out, int64_t out_ld);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);
   float (*dot)(int64_t n, const float* x, const float* y);
   void (*correlate_taps)(int64_t n, int64_t taps, const float* weights, const int64_t* offsets,

@@ -84,6 +84,11 @@ void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
   active_kernels().relu_mask(n, x, grad_out, out);
 }
 
+void shift_rows(int64_t rows, int64_t cols, const float* in, int64_t in_ld, float shift,
+                bool relu, float* out, int64_t out_ld) {
+  active_kernels().shift_rows(rows, cols, in, in_ld, shift, relu, out, out_ld);
+}
+
 void axpy(int64_t n, float alpha, const float* x, float* y) {
   active_kernels().axpy(n, alpha, x, y);
 }

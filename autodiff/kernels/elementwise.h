@@ -39,6 +39,14 @@ void relu_backward(int64_t n, const float* x, const float* grad_out, float* grad
 // mispredicted jumps.
 void relu_mask(int64_t n, const float* x, const float* grad_out, float* out);
 
+// out[i out_ld + j] = in[i in_ld + j] + shift for i < rows and j < cols,
+// then, with relu, +0 for every value not above 0 (NaN too), as the relu
+// kernel gives. A shift of -0 leaves every value as it is, -0 included.
+// Copies a strided block of rows with a bias and a relu in one pass, such
+// as a convolution's output out of the implicit path's grid.
+void shift_rows(int64_t rows, int64_t cols, const float* in, int64_t in_ld, float shift,
+                bool relu, float* out, int64_t out_ld);
+
 // y[i] += alpha * x[i], rounded after the multiply and after the add.
 void axpy(int64_t n, float alpha, const float* x, float* y);
 

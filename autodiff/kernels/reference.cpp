@@ -102,6 +102,16 @@ void relu_mask(int64_t n, const float* x, const float* grad_out, float* out) {
   }
 }
 
+void shift_rows(int64_t rows, int64_t cols, const float* in, int64_t in_ld, float shift,
+                bool relu, float* out, int64_t out_ld) {
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) {
+      const float value = in[i * in_ld + j] + shift;
+      out[i * out_ld + j] = relu && !(value > 0.0f) ? 0.0f : value;
+    }
+  }
+}
+
 void transpose(int64_t rows, int64_t cols, const float* const* in_rows, float* out,
                int64_t ld_out) {
   for (int64_t i = 0; i < rows; ++i) {
@@ -464,6 +474,7 @@ const KernelTable& scalar_table() {
       .relu_mask = relu_mask,
       .transpose = transpose,
       .copy_rows = copy_rows,
+      .shift_rows = shift_rows,
       .axpy = axpy,
       .dot = dot,
       .correlate_taps = correlate_taps,

@@ -189,6 +189,29 @@ void copy_rows(int64_t rows, int64_t cols, const float* const* in_rows, float* o
   }
 }
 
+// Shifted rows with an optional relu (see shift_rows in elementwise.h). The
+// relu is max(value, 0) with 0 second, so NaN and -0 give +0.
+template <class V>
+void shift_rows(int64_t rows, int64_t cols, const float* in, int64_t in_ld, float shift,
+                bool relu, float* out, int64_t out_ld) {
+  const V offset = V::broadcast(shift);
+  const auto apply = [&](V value) {
+    const V shifted = value + offset;
+    return relu ? V::max(shifted, V::zero()) : shifted;
+  };
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* source = in + i * in_ld;
+    float* target = out + i * out_ld;
+    int64_t j = 0;
+    for (; j + V::lanes <= cols; j += V::lanes) {
+      V::store(target + j, apply(V::load(source + j)));
+    }
+    if (j < cols) {
+      V::store_partial(target + j, cols - j, apply(V::load_partial(source + j, cols - j)));
+    }
+  }
+}
+
 // The max-pool update of each lane: a larger value wins, then a NaN value
 // over a number, and a NaN best is kept. The scalar loop's rule, as one
 // mapping op (V::takes) and two selects.
@@ -766,6 +789,7 @@ KernelTable make_table(Isa isa) {
       .relu_mask = relu_mask<V>,
       .transpose = transpose<V>,
       .copy_rows = copy_rows<V>,
+      .shift_rows = shift_rows<V>,
       .axpy = axpy<V>,
       .dot = dot<V>,
       .correlate_taps = correlate_taps<V>,

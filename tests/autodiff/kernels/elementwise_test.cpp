@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <utility>
@@ -147,6 +148,54 @@ TEST_CASE("in-place kernels match reference bitwise", "[kernels][elementwise]") 
       CHECK(first_bit_difference(got, want, n) == -1);
     }
   }
+}
+
+TEST_CASE("shift_rows matches reference bitwise", "[kernels][elementwise]") {
+  // Strided rows of awkward lengths with NaN, infinities and both zeros,
+  // with and without the relu, and with a shift of -0, which must keep -0.
+  const KernelTable& reference = kernel_table(Isa::scalar);
+  constexpr int64_t kRows = 3;
+  for (Isa isa : simd_isas()) {
+    for (int64_t cols : awkward_lengths(lanes_of(isa))) {
+      const int64_t in_ld = cols + 5;
+      const int64_t out_ld = cols + 2;
+      Buffer in = random_buffer(kRows * in_ld, 10, -1.0f, 1.0f);
+      const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(), -0.0f, 0.0f};
+      for (size_t k = 0; k < std::size(specials) && static_cast<int64_t>(k) < cols; ++k) {
+        in[static_cast<size_t>(in_ld + k)] = specials[k];
+      }
+      const Buffer start = random_buffer(kRows * out_ld, 11, -1.0f, 1.0f);
+      for (const float shift : {0.25f, -0.0f}) {
+        for (const bool relu : {false, true}) {
+          INFO(isa_name(isa) << ", cols = " << cols << ", shift " << shift << ", relu " << relu);
+          Buffer got = start;
+          Buffer want = start;
+          kernel_table(isa).shift_rows(kRows, cols, in.data(), in_ld, shift, relu, got.data(),
+                                       out_ld);
+          reference.shift_rows(kRows, cols, in.data(), in_ld, shift, relu, want.data(), out_ld);
+          CHECK(first_bit_difference(got, want, kRows * out_ld) == -1);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("shift_rows with a shift of -0", "[kernels][elementwise]") {
+  const float in[4] = {-0.0f, 0.0f, -2.0f, std::numeric_limits<float>::quiet_NaN()};
+  float out[4] = {};
+  shift_rows(1, 4, in, 4, -0.0f, /*relu=*/false, out, 4);
+  CHECK(std::signbit(out[0]));
+  CHECK_FALSE(std::signbit(out[1]));
+  CHECK(out[2] == -2.0f);
+  CHECK(std::isnan(out[3]));
+  shift_rows(1, 4, in, 4, -0.0f, /*relu=*/true, out, 4);
+  CHECK_FALSE(std::signbit(out[0]));
+  CHECK(out[0] == 0.0f);
+  CHECK(out[2] == 0.0f);
+  CHECK(out[3] == 0.0f);
+  CHECK_FALSE(std::signbit(out[3]));
 }
 
 TEST_CASE("adam update matches reference bitwise", "[kernels][adam]") {
