@@ -511,6 +511,8 @@ void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w) {
   }
 }
 
+namespace {
+
 // Backward, per group of images, with g = grad_y masked by the fused relu:
 //   dM = A g A^T per tile and filter         (adjoint of y = A^T M A)
 //   dU[xi] [K, C] += dM[xi] [K, N] V[xi]^T [N, C], or its transpose
@@ -520,8 +522,6 @@ void add_weight_gradient(const Conv3x3& s, const float* du_sum, float* grad_w) {
 //   grad_bias += the sums of g
 // and after the last group grad_weight += G^T dU G per filter.
 // g comes from ys and g_y, or from `pooled` when it is not null.
-namespace {
-
 int64_t backward_from(const Conv3x3& s, const Weights& u, const float* xs, const float* ys,
                       const float* g_y, const PooledGradient* pooled, float* grad_x,
                       float* grad_w, float* grad_bias, int64_t first, int64_t last,

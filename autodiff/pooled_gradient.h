@@ -1,7 +1,8 @@
 // The gradient of a max pool, as the output gradient of the convolution
 // under it. conv2d with a fused max pool hands it to the Winograd and
 // implicit backward paths, which route it straight into their own zeroed
-// gradient planes instead of reading a full-size grad_y.
+// gradient planes instead of reading a full-size grad_y. For the other
+// paths it routes the same way into a zeroed grad_y.
 #pragma once
 
 #include <bit>
