@@ -793,7 +793,9 @@ constexpr int64_t kMaxDotRows = 16;
 
 // Computes the implicit path's backward for images [first, last), with the
 // same contract as conv_backward_images. grad_grid is grad_y (masked by the
-// fused relu) on the grid, zero in the dropped columns, and
+// fused relu) on the grid, zero in the dropped columns, or with `pooled` a
+// fused max pool's gradient routed onto the grid (ys and g_y are then not
+// read), and
 //   grad_weight += grad_grid [C_out, grid] B^T, B read from the buffer again
 //   grad_bias += the row sums of grad_grid
 // For a "same" convolution the input gradient is itself a stride-1
@@ -1218,18 +1220,21 @@ std::vector<Tensor> conv_inputs(const Tensor& x, const Tensor& weight, const Ten
 // ---- fused max pool
 //
 // With Conv2dOptions::max_pool, a few images at a time are convolved into a
-// scratch buffer and pooled from it while it is in cache. The backward
-// routes the pooled gradient of the same few images into a zeroed buffer
-// and runs the convolution's backward on it. So neither the convolution's
-// output nor a gradient of its size is ever stored whole, and the passes
-// over them are gone: for model B's first layer each is [B, 32, 32, W].
+// scratch buffer and pooled from it while it is in cache. The Winograd and
+// implicit backward paths take the pooled gradient itself and route it
+// into their own zeroed planes, group by group. The other paths get it
+// routed into a zeroed buffer of the same few images and run the
+// convolution's backward on that. So neither the convolution's output nor a
+// gradient of its size is ever stored whole, and the passes over them are
+// gone: for model B's first layer each is [B, 32, 32, W].
 // The fused relu's mask y > 0 is applied on the way as pooled > 0, because
 // the pooled value is y at the window's argmax, the one position that its
 // gradient reaches.
 
 // Images per pooled batch: a multiple of the images that the convolution's
 // path takes per GEMM, as many as keep the output near this many values, so
-// it stays in cache between the two steps.
+// it stays in cache between the convolution and the pool (and, on the dense,
+// direct and GEMM paths, between the routing and the backward).
 constexpr int64_t kPooledBatchValues = int64_t{1} << 16;
 
 int64_t images_per_pooled_batch(const ConvSizes& s) {

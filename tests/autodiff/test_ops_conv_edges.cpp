@@ -611,8 +611,9 @@ TEST_CASE("conv2d Winograd path with an infinite upstream gradient", "[autodiff]
 
 TEST_CASE("conv2d fused pool with infinite gradient", "[autodiff][conv2d]") {
   // The Winograd path takes the pooled gradient as it is. The group of
-  // images whose gradient has the infinity, and every later group, go to
-  // the implicit path instead, as without the pool.
+  // images whose gradient has the infinity, and every later group of the
+  // same thread's chunk, go to the implicit path instead, as without the
+  // pool.
   // No relu, so nothing masks the infinity away.
   ThreadCountGuard guard;
   const ConvCase c = {"Winograd groups", 40, 16, 4, 16, 16, 3, 3, {1, 1}, {1, 1}, true, false};
