@@ -185,11 +185,15 @@ TEST_CASE("shift_rows matches reference bitwise", "[kernels][elementwise]") {
 TEST_CASE("shift_rows with a shift of -0", "[kernels][elementwise]") {
   const float in[4] = {-0.0f, 0.0f, -2.0f, std::numeric_limits<float>::quiet_NaN()};
   float out[4] = {};
+
+  // Without the relu the row is copied as it is, -0 and NaN included.
   shift_rows(1, 4, in, 4, -0.0f, /*relu=*/false, out, 4);
   CHECK(std::signbit(out[0]));
   CHECK_FALSE(std::signbit(out[1]));
   CHECK(out[2] == -2.0f);
   CHECK(std::isnan(out[3]));
+
+  // With it, -0, negatives and NaN all become +0.
   shift_rows(1, 4, in, 4, -0.0f, /*relu=*/true, out, 4);
   CHECK_FALSE(std::signbit(out[0]));
   CHECK(out[0] == 0.0f);
